@@ -1,0 +1,36 @@
+// Lint guards two rules the design depends on: workflow code stays deterministic
+// (no Node built-ins, no I/O libraries in workflows/), and no promise is left floating.
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
+const ioLibraries = ['pg', 'ioredis', 'kafkajs', 'undici', 'dockerode', 'stripe', 'pino', 'fastify', 'prom-client'];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.ordeal/**', 'reports/**', 'bench/results/**'] },
+  {
+    files: ['**/*.ts'],
+    extends: [tseslint.configs.base],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [...nodeBuiltins, ...ioLibraries].map((name) => ({
+          name,
+          message: 'Workflow code must be deterministic: do I/O in an activity.',
+        })),
+        patterns: [{
+          group: ['**/activities/**'],
+          allowTypeImports: true,
+          message: 'Workflows import activity types only (proxyActivities<typeof activities>).',
+        }],
+      }],
+    },
+  },
+);

@@ -1,0 +1,75 @@
+// `ordeal stack up | down | status | logs <service>`
+import { createReadStream, existsSync, readFileSync, statSync, watch } from 'node:fs';
+import type { Command } from 'commander';
+import {
+  down, loadStackConfig, logFileOf, stackServices, status, up,
+  type ProgressEvent, type ServiceStatus,
+} from '../stack/index.ts';
+import { table } from './table.ts';
+
+function progress(e: ProgressEvent): void {
+  const line = e.event === 'ready'
+    ? `  ✓ ${e.service.padEnd(12)} ready after ${(e.ms / 1000).toFixed(1)}s${e.detail ? `  (${e.detail})` : ''}`
+    : `  · ${e.service.padEnd(12)} ${e.event}`;
+  process.stderr.write(line + '\n');
+}
+
+export function printStatus(rows: ServiceStatus[]): void {
+  process.stdout.write(table(['SERVICE', 'STATE', 'PID', 'PORT', 'URL'], rows.map((r) => [r.service, r.state, r.pid, r.port, r.url])) + '\n');
+  for (const r of rows.filter((r) => r.state !== 'up')) process.stdout.write(`  ${r.service}: ${r.detail}\n`);
+}
+
+export function registerStack(program: Command): void {
+  const stack = program.command('stack').description('the embedded stack: every real component on this machine, loopback only');
+
+  stack.command('up').description('start the stack (or the named services) and wait until every service answers')
+    .argument('[services...]', 'only these services (and what they need)')
+    .option('--json', 'print the status as JSON')
+    .action(async (services: string[], opts: { json?: boolean }) => {
+      const config = loadStackConfig();
+      const t0 = Date.now();
+      process.stderr.write(`ordeal stack up (home ${config.home})\n`);
+      const rows = await up({ config, services: stackServices, only: services, onProgress: progress });
+      process.stderr.write(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+      if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      else printStatus(rows);
+      if (rows.some((r) => r.state !== 'up')) process.exitCode = 1;
+    });
+
+  stack.command('down').description('stop every process the stack started')
+    .argument('[services...]', 'only these services')
+    .action(async (services: string[]) => {
+      const config = loadStackConfig();
+      await down({ config, services: stackServices, only: services, onProgress: progress });
+    });
+
+  stack.command('status').description('state, pid, port and URL of each service (a dead service shows as down)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const config = loadStackConfig();
+      const rows = await status({ config, services: stackServices });
+      if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      else printStatus(rows);
+      if (rows.some((r) => r.state !== 'up')) process.exitCode = 3;
+    });
+
+  stack.command('logs').description("print a service's log")
+    .argument('<service>')
+    .option('-n, --lines <n>', 'last n lines', '100')
+    .option('-f, --follow', 'keep printing as the log grows')
+    .action(async (service: string, opts: { lines: string; follow?: boolean }) => {
+      const file = logFileOf(loadStackConfig(), stackServices, service);
+      if (!existsSync(file)) throw new Error(`${service} has no log yet (${file})`);
+      const lines = readFileSync(file, 'utf8').split('\n');
+      process.stdout.write(lines.slice(-Number(opts.lines) - 1).join('\n'));
+      if (!opts.follow) return;
+      let offset = statSync(file).size;
+      watch(file, () => {
+        const size = statSync(file).size;
+        if (size <= offset) return;
+        createReadStream(file, { start: offset, end: size - 1 }).pipe(process.stdout, { end: false });
+        offset = size;
+      });
+      await new Promise(() => {});
+    });
+}
