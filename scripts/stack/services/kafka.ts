@@ -58,7 +58,7 @@ export const kafka: ServiceSpec = {
   },
   launch: (ctx) => ({
     file: 'java',
-    args: ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', ...jvmArgs(ctx), 'kafka.Kafka',
+    args: ['-Xms128m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', ...jvmArgs(ctx), 'kafka.Kafka',
       join(ctx.dataDir, 'server.properties')],
   }),
   async ready(ctx) {
