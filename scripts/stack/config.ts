@@ -25,6 +25,12 @@ export const defaultPorts = {
   temporal_metrics: 7244,
   toxiproxy: 8474,
   prometheus: 9090,
+  stripe_emulator: 12111,
+  payment_api: 18000,
+  stream_processor: 18010,
+  worker_metrics: 18020,
+  load_worker_metrics: 18030,
+  watchdog: 18040,
 } as const;
 
 export type PortName = keyof typeof defaultPorts;
