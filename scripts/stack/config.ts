@@ -12,6 +12,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..'
 
 export const defaultPorts = {
   postgres: 15432,
+  ordeal_db: 17432,
   postgres_proxy: 25432,
   redis: 16379,
   redis_proxy: 26379,

@@ -4,3 +4,4 @@ export { up, down, status, logFileOf, stackProcessIds, portFree, PortInUseError,
   type ServiceStatus, type ProgressEvent } from './supervisor.ts';
 export type { ServiceSpec, ServiceContext } from './service.ts';
 export { stackServices } from './services/index.ts';
+export { ordealDbUrl } from './services/postgres.ts';

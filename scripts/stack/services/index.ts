@@ -2,10 +2,10 @@
 // are added here.
 import type { ServiceSpec } from '../service.ts';
 import { kafka } from './kafka.ts';
-import { postgres } from './postgres.ts';
+import { ordealDb, postgres } from './postgres.ts';
 import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
 
-export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, redis, kafka, temporal, prometheus];
+export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, prometheus];

@@ -3,57 +3,81 @@ import { accessSync, chownSync, constants, existsSync, lstatSync, mkdirSync, rea
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
-import type { ServiceContext, ServiceSpec } from '../service.ts';
+import type { PortName, StackConfig } from '../config.ts';
+import type { ProxyRoute, ServiceContext, ServiceSpec } from '../service.ts';
 
-/** Databases every stack has: Ordeal's own state, and the reference payment system's. */
-export const STACK_DATABASES = ['ordeal'];
-
-export const postgres: ServiceSpec = {
+/**
+ * Two PostgreSQL clusters: `postgres` is the system under test's database (behind
+ * Toxiproxy, and the target of database faults); `ordeal-db` holds Ordeal's own
+ * state (ledger, outcome log, fault leases), so that killing the system's database
+ * never takes the harness's records with it.
+ */
+export const postgres = postgresCluster({
   name: 'postgres',
-  description: 'PostgreSQL 15 (system of record)',
-  ports: ['postgres'],
+  description: 'PostgreSQL 15: the system under test\'s database (via toxiproxy)',
+  port: 'postgres',
   proxy: { name: 'postgres', listen: 'postgres_proxy', upstream: 'postgres' },
-  url: (c) => `postgres://postgres@127.0.0.1:${c.ports.postgres_proxy}/ordeal`,
-  async prepare(ctx) {
-    const dir = clusterDir(ctx);
-    if (existsSync(join(dir, 'PG_VERSION'))) return;
-    const { uid, gid } = postgresUser();
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chownSync(dir, uid, gid);
-    const res = spawnSync(join(binDir(), 'initdb'), ['-D', dir, '-A', 'trust', '-E', 'UTF8', '--no-locale', '-U', 'postgres'],
-      { uid, gid, encoding: 'utf8', cwd: dir });
-    if (res.status !== 0) throw new Error(`initdb failed (exit ${res.status}): ${res.stderr || res.error?.message}`);
-  },
-  // PostgreSQL refuses to run as root, so the process runs as the postgres user.
-  // No unix socket: clients use TCP on loopback only.
-  launch(ctx) {
-    const { uid, gid } = postgresUser();
-    return {
-      file: join(binDir(), 'postgres'),
-      args: ['-D', clusterDir(ctx), '-p', String(ctx.config.ports.postgres), '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'unix_socket_directories=', '-c', 'max_connections=300', '-c', 'shared_buffers=256MB'],
-      uid,
-      gid,
-      cwd: clusterDir(ctx),
-    };
-  },
-  async ready(ctx) {
-    const client = new pg.Client({ host: '127.0.0.1', port: ctx.config.ports.postgres, user: 'postgres',
-      database: 'postgres', connectionTimeoutMillis: 2000 });
-    await client.connect();
-    try {
-      await client.query('SELECT 1');
-      const have = await client.query<{ datname: string }>('SELECT datname FROM pg_database');
-      for (const db of STACK_DATABASES) {
-        if (!have.rows.some((r) => r.datname === db)) await client.query(`CREATE DATABASE ${db}`);
+  databases: ['payments'],
+});
+
+export const ordealDb = postgresCluster({
+  name: 'ordeal-db',
+  description: 'PostgreSQL 15: Ordeal\'s own state (ledger, outcomes, fault leases)',
+  port: 'ordeal_db',
+  databases: ['ordeal'],
+});
+
+/** The connection string of Ordeal's own database. */
+export const ordealDbUrl = (c: StackConfig) => `postgres://postgres@127.0.0.1:${c.ports.ordeal_db}/ordeal`;
+
+function postgresCluster(o: { name: string; description: string; port: PortName; proxy?: ProxyRoute; databases: string[] }): ServiceSpec {
+  return {
+    name: o.name,
+    description: o.description,
+    ports: [o.port],
+    ...(o.proxy ? { proxy: o.proxy } : {}),
+    url: (c) => `postgres://postgres@127.0.0.1:${c.ports[o.proxy ? o.proxy.listen : o.port]}/${o.databases[0]}`,
+    async prepare(ctx) {
+      const dir = clusterDir(ctx);
+      if (existsSync(join(dir, 'PG_VERSION'))) return;
+      const { uid, gid } = postgresUser();
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chownSync(dir, uid, gid);
+      const res = spawnSync(join(binDir(), 'initdb'), ['-D', dir, '-A', 'trust', '-E', 'UTF8', '--no-locale', '-U', 'postgres'],
+        { uid, gid, encoding: 'utf8', cwd: dir });
+      if (res.status !== 0) throw new Error(`initdb failed (exit ${res.status}): ${res.stderr || res.error?.message}`);
+    },
+    // PostgreSQL refuses to run as root, so the process runs as the postgres user.
+    // No unix socket: clients use TCP on loopback only.
+    launch(ctx) {
+      const { uid, gid } = postgresUser();
+      return {
+        file: join(binDir(), 'postgres'),
+        args: ['-D', clusterDir(ctx), '-p', String(ctx.config.ports[o.port]), '-c', 'listen_addresses=127.0.0.1',
+          '-c', 'unix_socket_directories=', '-c', 'max_connections=300', '-c', 'shared_buffers=256MB'],
+        uid,
+        gid,
+        cwd: clusterDir(ctx),
+      };
+    },
+    async ready(ctx) {
+      const client = new pg.Client({ host: '127.0.0.1', port: ctx.config.ports[o.port], user: 'postgres',
+        database: 'postgres', connectionTimeoutMillis: 2000 });
+      await client.connect();
+      try {
+        await client.query('SELECT 1');
+        const have = await client.query<{ datname: string }>('SELECT datname FROM pg_database');
+        for (const db of o.databases) {
+          if (!have.rows.some((r) => r.datname === db)) await client.query(`CREATE DATABASE ${db}`);
+        }
+      } finally {
+        await client.end();
       }
-    } finally {
-      await client.end();
-    }
-  },
-  stopSignal: 'SIGINT', // fast shutdown: roll back open transactions, checkpoint, exit
-  stopGraceMs: 20000,
-};
+    },
+    stopSignal: 'SIGINT', // fast shutdown: roll back open transactions, checkpoint, exit
+    stopGraceMs: 20000,
+  };
+}
 
 function binDir(): string {
   const root = '/usr/lib/postgresql';
