@@ -244,7 +244,7 @@ async function startLocked(opts: StripeEmulatorOptions, host: string, log: Logge
         metrics.idempotency.inc({ outcome: 'replayed' });
         if (decision.responseLost) { count('lost', ep, started); dropResponse(req, reply); return reply; }
         count(replay.status, ep, started);
-        return send(reply, replay.status, replay.body, { 'idempotent-replayed': 'true', 'original-request': replay.requestId });
+        return send(reply, replay.status, store.responseBody(replay), { 'idempotent-replayed': 'true', 'original-request': replay.requestId });
       }
 
       let status: number;
@@ -271,7 +271,7 @@ async function startLocked(opts: StripeEmulatorOptions, host: string, log: Logge
       const keep = key !== undefined && (status < 300 || status === 402);
       const bodyChange: Change | undefined = keep ? changes.find((c) => c.o === body) : undefined;
       const lines = store.commitLines(changes,
-        keep ? { key: key!, rec: { endpoint, fingerprint: fp, status, body: bodyStr, requestId, at: Date.now() } } : undefined,
+        keep ? { key: key!, rec: { endpoint, fingerprint: fp, status, requestId, at: Date.now() } } : undefined,
         bodyChange, bodyStr);
       if (keep) {
         counters.stored++;
