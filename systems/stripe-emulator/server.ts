@@ -197,7 +197,9 @@ async function startLocked(opts: StripeEmulatorOptions, host: string, log: Logge
       const key = typeof rawKey === 'string' && rawKey !== '' ? rawKey : undefined;
       if (key !== undefined) {
         reply.header('idempotency-key', key);
-        if (key.length > 255) throw invalidRequest('Idempotency-Key must be at most 255 characters long.', { param: 'idempotency_key', code: 'parameter_invalid_string' });
+        if (key.length > 255 || !/^[\x21-\x7e][\x20-\x7e]*$/.test(key)) {
+          throw invalidRequest('Idempotency-Key must be 1 to 255 printable ASCII characters.', { param: 'idempotency_key', code: 'parameter_invalid_string' });
+        }
       }
       const endpoint = `${ep.method} ${ep.path.replace(':id', id ?? '')}`;
       const fp = key !== undefined ? fingerprint(params) : '';
