@@ -39,7 +39,7 @@ function startLoadWorker(id: string): Promise<ChildProcess> {
 
 const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 
-test('shards spread over two load workers; a SIGKILLed worker\'s shards resume exactly on the other', async () => {
+void test('shards spread over two load workers; a SIGKILLed worker\'s shards resume exactly on the other', async () => {
   const config = loadStackConfig();
   const srv = await startTestServer();
   const runId = `dist-${Date.now()}`;

@@ -29,7 +29,7 @@ function rateOf(times: number[]): number {
 const within = (actual: number, expected: number, tol: number) =>
   assert.ok(Math.abs(actual - expected) <= expected * tol, `${actual.toFixed(1)} not within ${tol * 100}% of ${expected}`);
 
-test('constant-arrival-rate hits its rate within 2% and every entry ends exactly once', async () => {
+void test('constant-arrival-rate hits its rate within 2% and every entry ends exactly once', async () => {
   const srv = await startTestServer();
   try {
     const r = await load({ target: srv.url, rate: 1000, duration: '3s' }, 3000);
@@ -44,7 +44,7 @@ test('constant-arrival-rate hits its rate within 2% and every entry ends exactly
   } finally { await srv.close(); }
 });
 
-test('ramping-arrival-rate follows its stages; constant-vus with pacing gives vus/pacing', async () => {
+void test('ramping-arrival-rate follows its stages; constant-vus with pacing gives vus/pacing', async () => {
   const srv = await startTestServer();
   try {
     const r = await load({ target: srv.url, executor: 'ramping-arrival-rate', rate: 0,
@@ -71,7 +71,7 @@ test('ramping-arrival-rate follows its stages; constant-vus with pacing gives vu
   } finally { await srv.close(); }
 });
 
-test('open model keeps its schedule while the server stalls: late and dropped counted, latency corrected', async () => {
+void test('open model keeps its schedule while the server stalls: late and dropped counted, latency corrected', async () => {
   const srv = await startTestServer();
   try {
     setTimeout(() => srv.stall(1000), 1000);
@@ -97,7 +97,7 @@ test('open model keeps its schedule while the server stalls: late and dropped co
   } finally { await srv.close(); }
 });
 
-test('idempotency race: a broken endpoint is caught, a correct one passes', async () => {
+void test('idempotency race: a broken endpoint is caught, a correct one passes', async () => {
   const broken = await startTestServer({ idempotency: 'broken' });
   const good = await startTestServer({ idempotency: 'correct' });
   try {
@@ -112,7 +112,7 @@ test('idempotency race: a broken endpoint is caught, a correct one passes', asyn
   } finally { await broken.close(); await good.close(); }
 });
 
-test('retry pattern: same key replays the payment; same_key:false sends a new key (the classic bug)', async () => {
+void test('retry pattern: same key replays the payment; same_key:false sends a new key (the classic bug)', async () => {
   const srv = await startTestServer();
   try {
     const same = await load({ target: srv.url, rate: 200, mix: { retry: 100 } }, 50);
@@ -132,7 +132,7 @@ test('retry pattern: same key replays the payment; same_key:false sends a new ke
   } finally { await srv.close(); }
 });
 
-test('error classes: 5xx retried with the same key, 4xx failed, 409/429 unknown, refused and timeout', async () => {
+void test('error classes: 5xx retried with the same key, 4xx failed, 409/429 unknown, refused and timeout', async () => {
   const srv = await startTestServer({ statusFor: (key, n) => {
     const seq = Number(key.slice(-8));
     if (seq % 4 === 0) return n === 1 ? 503 : 201;
@@ -167,7 +167,7 @@ test('error classes: 5xx retried with the same key, 4xx failed, 409/429 unknown,
   } finally { silent.closeAllConnections(); silent.close(); }
 });
 
-test('stress ramps the rate until a threshold breaks and reports the knee', async () => {
+void test('stress ramps the rate until a threshold breaks and reports the knee', async () => {
   // Capacity ~150 req/s: answers are serialised, 6.5 ms each.
   let busyUntil = 0;
   const srv = createServer((req, res) => {
@@ -190,7 +190,7 @@ test('stress ramps the rate until a threshold breaks and reports the knee', asyn
   } finally { srv.closeAllConnections(); srv.close(); }
 });
 
-test('cancellation stops sending promptly and still ends every entry', async () => {
+void test('cancellation stops sending promptly and still ends every entry', async () => {
   const srv = await startTestServer({ delayMs: 50 });
   try {
     const ac = new AbortController();

@@ -16,7 +16,7 @@ async function allOutcomes(runId: string): Promise<OutcomeRow[]> {
   return rows;
 }
 
-test('outcome log is complete, exact, and redelivery re-sends unacknowledged entries with their original keys', async () => {
+void test('outcome log is complete, exact, and redelivery re-sends unacknowledged entries with their original keys', async () => {
   let healed = false;
   const srv = await startTestServer({ statusFor: (key) => {
     const seq = Number(key.slice(-8));
@@ -70,7 +70,7 @@ test('outcome log is complete, exact, and redelivery re-sends unacknowledged ent
   } finally { await srv.close(); }
 });
 
-test('a shard re-run after its rows were persisted sends nothing again and reports the same counts', async () => {
+void test('a shard re-run after its rows were persisted sends nothing again and reports the same counts', async () => {
   const srv = await startTestServer();
   const runId = `rerun-${Date.now()}`;
   try {

@@ -16,7 +16,7 @@ const problems = (input: unknown): string => {
   assert.fail('settings were accepted');
 };
 
-test('bad load settings give clear, field-level errors', () => {
+void test('bad load settings give clear, field-level errors', () => {
   assert.match(problems({ target, rate: 0 }), /load\.rate: must be > 0 .*\(got 0\)/);
   assert.match(problems({ target, rate: -5 }), /load\.rate:.*\(got -5\)/);
   assert.match(problems({ target, executor: 'poisson', rate: 10 }), /load\.executor:.*constant-arrival-rate.*\(got "poisson"\)/s);
@@ -32,7 +32,7 @@ test('bad load settings give clear, field-level errors', () => {
   assert.match(problems({ target: 'not a url', rate: 10 }), /load\.target/);
 });
 
-test('shards are disjoint contiguous slices covering the ledger, each at rate/N', () => {
+void test('shards are disjoint contiguous slices covering the ledger, each at rate/N', () => {
   const ledger = ledgerSpecSchema.parse({ messages: 1003 });
   const settings = parseLoadSettings({ target, rate: 900, shards: 4, max_in_flight: 100 });
   const shards = planLoadShards('run-1', settings, ledger);
@@ -53,7 +53,7 @@ test('shards are disjoint contiguous slices covering the ledger, each at rate/N'
   assert.equal(planLoadShards('r', parseLoadSettings({ target, rate: 10, shards: 8 }), ledgerSpecSchema.parse({ messages: 3 })).length, 3);
 });
 
-test('the default template builds the documented request; custom templates substitute ledger fields', () => {
+void test('the default template builds the documented request; custom templates substitute ledger fields', () => {
   const ledger = ledgerSpecSchema.parse({ messages: 10 });
   const e = ledgerEntry('run-7', ledger, 3);
   const def = compileTemplate(undefined).build(e, 'run-7');
@@ -72,7 +72,7 @@ test('the default template builds the documented request; custom templates subst
   assert.equal(custom.ackId({ id: 'x' }), undefined);
 });
 
-test('ramping arrival schedule integrates the rate exactly', () => {
+void test('ramping arrival schedule integrates the rate exactly', () => {
   const s = parseLoadSettings({ target, executor: 'ramping-arrival-rate', rate: 0, stages: [{ duration: '10s', target: 100 }, { duration: '5s', target: 100 }] });
   const sched = arrivalSchedule(s);
   assert.equal(sched.limit, 500 + 500);
