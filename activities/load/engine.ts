@@ -36,6 +36,8 @@ export interface EngineInput {
   arrivalOffset?: number;
   elapsedMs?: number;
   metrics?: EngineMetrics;
+  /** Record entries left unsent at the end as `not_sent` outcomes (default true; benches turn it off). */
+  recordUnsent?: boolean;
 }
 
 export interface EngineResult {
@@ -189,6 +191,7 @@ export class LoadEngine {
 
   /** Every entry not yet taken ends as not sent (so the outcome log stays complete). */
   private cutRemaining(reason: string): void {
+    if (this.input.recordUnsent === false && reason !== 'cancelled') return;
     for (let e = this.takeEntry(); e; e = this.takeEntry()) this.unsent(e, reason);
   }
 
