@@ -2,7 +2,8 @@
 // trivial loopback server (each generator pinned to one core, the server to the
 // other), then latency accuracy (50 ms server) and the coordinated-omission known
 // answer (2,000 req/s for 30 s, server SIGSTOPped for 1.5 s). One run each: a
-// benchmark, not a test. Writes bench/results/load.json.
+// benchmark, not a test. Writes bench/results/load.json. cpu_per_1k_req is the
+// generator's CPU milliseconds (user + system) per 1,000 requests.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,7 +89,7 @@ async function throughput(server: string): Promise<Row[]> {
   const url = `${srv.url}/payments`;
   try {
     const add = (tool: string, requests: number, seconds: number, cpu: number) => {
-      const row = { tool, rps: Math.round(requests / seconds), cpu_per_1k_req: Math.round((cpu * 1e6) / requests) / 1000, requests };
+      const row = { tool, rps: Math.round(requests / seconds), cpu_per_1k_req: Math.round((cpu * 1e7) / requests) / 10, requests };
       log(`${tool}: ${row.rps} req/s, ${row.cpu_per_1k_req} ms CPU per 1k requests`);
       rows.push(row);
     };

@@ -232,6 +232,8 @@ export class LoadEngine {
       const finish = () => {
         if (finished || this.dispatching || this.inFlight > 0 || head < backlog.length) return;
         finished = true;
+        // Whatever stopped dispatching, entries never taken still get their outcome.
+        this.cutRemaining(this.cancelled ? 'cancelled' : stopReason);
         if (timer) clearTimeout(timer);
         resolve();
       };
