@@ -81,7 +81,8 @@ void test('open model keeps its schedule while the server stalls: late and dropp
     const corrected = latencySummary(r.stats.hist);
     const actual = latencySummary(r.stats.histU);
     assert.ok(corrected.p99 >= 800, `corrected p99 ${corrected.p99} ms`);
-    assert.ok(corrected.p99 > actual.p99, `corrected ${corrected.p99} vs uncorrected ${actual.p99}`);
+    // Requests queued behind the stall look fast from their actual send; not from their intended one.
+    assert.ok(corrected.mean > 2 * actual.mean, `corrected mean ${corrected.mean} ms vs uncorrected ${actual.mean} ms`);
     assert.equal(r.stats.counts.acked, 1500);
 
     srv.requests.clear();
