@@ -12,7 +12,7 @@ import { loadStackConfig, repoRoot } from '../../scripts/stack/config.ts';
 import { closeOutcomeDbs, parseLoadSettings, readOutcomes } from '../../activities/load/index.ts';
 import { ledgerSpecSchema } from '../../activities/ledger/types.ts';
 import { startTestServer } from './servers.ts';
-import type { loadPhaseTestWorkflow } from './workflows/load-phase.ts';
+import type { loadCancelTestWorkflow, loadPhaseTestWorkflow } from './workflows/load-phase.ts';
 
 const children: ChildProcess[] = [];
 after(async () => {
@@ -99,6 +99,54 @@ void test('shards spread over two load workers; a SIGKILLed worker\'s shards res
   } finally {
     b.kill('SIGTERM');
     await Promise.race([exited(b), new Promise((r) => setTimeout(r, 15_000))]);
+    await connection.close();
+    await nativeConnection.close();
+    await srv.close();
+  }
+});
+
+void test('cancelling the load activity (the circuit breaker) stops sending within a heartbeat and keeps the outcome log complete', async () => {
+  const config = loadStackConfig();
+  const srv = await startTestServer();
+  const runId = `cancel-${Date.now()}`;
+  const worker = await startLoadWorker('load-C');
+  const address = `127.0.0.1:${config.ports.temporal}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const taskQueue = `load-test-${runId}`;
+  const wfWorker = await Worker.create({ connection: nativeConnection, taskQueue,
+    workflowsPath: fileURLToPath(new URL('./workflows/load-phase.ts', import.meta.url)) });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  try {
+    await wfWorker.runUntil(async () => {
+      const messages = 20_000;
+      const ledger = ledgerSpecSchema.parse({ messages, seed: 5 });
+      const settings = parseLoadSettings({ target: srv.url, rate: 500, shards: 2 });
+      const cancelAfterMs = 2500;
+      const started = Date.now();
+      const out = await client.workflow.execute<typeof loadCancelTestWorkflow>('loadCancelTestWorkflow',
+        { taskQueue, workflowId: runId, args: [{ runId, settings, ledger, cancelAfterMs }] });
+      assert.equal(out.error, undefined);
+      assert.deepEqual(out.results.map((r) => r.cancelled), [true, true]);
+      // 500/s for ~2.5 s, plus at most a heartbeat interval and a timer's slack before the stop.
+      const sent = srv.total();
+      assert.ok(sent >= 800 && sent < 2500, `sent ${sent} before stopping`);
+      const lastRequest = Math.max(...[...srv.requests.values()].flat());
+      assert.ok(lastRequest - (started + cancelAfterMs) < 2500, `last request ${lastRequest - started - cancelAfterMs} ms after the cancel`);
+      const totals = out.results.reduce((a, r) => a + r.counts.acked + r.counts.failed + r.counts.unknown, 0);
+      assert.equal(totals, messages);
+      let rows = 0;
+      let cancelledRows = 0;
+      for await (const batch of readOutcomes(runId)) {
+        rows += batch.length;
+        cancelledRows += batch.filter((r) => r.error_class === 'cancelled' && r.status === 'unknown').length;
+      }
+      assert.equal(rows, messages, 'every ledger entry still has exactly one outcome');
+      assert.ok(cancelledRows >= messages - 2500, `cancelled rows ${cancelledRows}`);
+    });
+  } finally {
+    worker.kill('SIGTERM');
+    await Promise.race([exited(worker), new Promise((r) => setTimeout(r, 15_000))]);
     await connection.close();
     await nativeConnection.close();
     await srv.close();
