@@ -20,6 +20,8 @@ after(async () => {
   await closeOutcomeDbs();
 });
 
+const metricsUrls = new Map<string, string>();
+
 function startLoadWorker(id: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', 'workers/load-worker.ts', '--metrics-port', '0', '--identity', id, '--max-shards', '2'],
     { cwd: repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -29,6 +31,8 @@ function startLoadWorker(id: string): Promise<ChildProcess> {
     const timer = setTimeout(() => reject(new Error(`load worker ${id} not ready in 30 s:\n${out}`)), 30_000);
     const onData = (d: Buffer) => {
       out += d.toString();
+      const m = /"metrics":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"/.exec(out);
+      if (m) metricsUrls.set(id, m[1]!);
       if (out.includes(`READY ${id}`)) { clearTimeout(timer); resolve(child); }
     };
     child.stdout!.on('data', onData);
@@ -92,6 +96,13 @@ void test('shards spread over two load workers; a SIGKILLed worker\'s shards res
       const twice = [...srv.requests.values()].filter((t) => t.length > 1).length;
       assert.equal(srv.total(), summary.counts.requests + twice);
       assert.ok(twice < 1000, `${twice} entries were in flight at the kill`);
+
+      // Live Prometheus metrics from the surviving worker.
+      const metrics = await (await fetch(metricsUrls.get('load-B')!)).text();
+      const ok = Number(/ordeal_load_requests_total\{class="ok"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+      assert.ok(ok > 1000, `load-B counted ${ok} ok requests:\n${metrics.slice(0, 500)}`);
+      assert.match(metrics, /ordeal_load_latency_seconds_bucket/);
+      assert.match(metrics, /ordeal_load_outcomes_written_total \d+/);
       console.log(`kill at ${sentAtKill} sent, ${persistedAtKill.size} persisted acks; re-sent in-flight entries: ${twice}; ` +
         `workers per shard ${JSON.stringify(shardWorkers)}; attempts ${attempts.join(',')}; progress signals ${progressSignals}; ` +
         `p99 ${summary.latency_ms.p99} ms`);
