@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../scripts/stack/config.ts';
 
 const benchHome = join(repoRoot, '.ordeal', 'bench');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const CO_SECONDS = Number(process.env.BENCH_CO_SECONDS ?? 30);
 const GEN_CORE = process.env.BENCH_GEN_CORE ?? '0';

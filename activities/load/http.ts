@@ -1,13 +1,13 @@
 // The hot path: one undici Pool per target, raw dispatch handlers (no response
 // streams), every failure mapped to an error class the outcome log understands.
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { RawPool } from './rawhttp.ts';
 import type { BuiltRequest } from './template.ts';
 
 export interface HttpAnswer { status: number; body: string }
 
 export class HttpTarget {
-  private readonly pool: Pool | undefined;
+  private readonly pool: Promise<Pool> | undefined;
   private readonly raw: RawPool | undefined;
   private closed = false;
   constructor(origin: string, connections: number, opts: { client?: 'raw' | 'undici' } = {}) {
@@ -15,13 +15,13 @@ export class HttpTarget {
     // Pipelining 1: each in-flight request owns a connection, so a send is never
     // queued behind a slow answer inside the client (that would hide lateness).
     if (url.protocol === 'http:' && (opts.client ?? process.env.ORDEAL_LOAD_CLIENT ?? 'raw') === 'raw') this.raw = new RawPool(url, connections);
-    else this.pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: 5000 } });
+    // undici is loaded only when needed (https, or ORDEAL_LOAD_CLIENT=undici): it costs ~80 ms of startup.
+    else this.pool = import('undici').then(({ Pool }) => new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: 5000 } }));
   }
 
   send(req: BuiltRequest, timeoutMs: number): Promise<HttpAnswer> {
     if (this.raw) return this.raw.send(req, timeoutMs);
-    const pool = this.pool!;
-    return new Promise((resolve, reject) => {
+    return this.pool!.then((pool) => new Promise((resolve, reject) => {
       let status = 0;
       let first: Buffer | undefined;
       let rest: Buffer[] | undefined;
@@ -36,14 +36,14 @@ export class HttpTarget {
         },
         onResponseError(_c, err) { reject(err); },
       });
-    });
+    }));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.raw) await this.raw.destroy();
-    else await this.pool!.destroy();
+    else await (await this.pool!).destroy();
   }
 }
 

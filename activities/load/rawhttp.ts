@@ -97,12 +97,14 @@ class Conn {
 
   private finish(body: string): void {
     const p = this.pending!;
+    // Capture before release(): handing the connection on resets its state.
+    const status = this.status;
     this.pending = undefined;
     this.buf = undefined;
     this.pool.settled(p);
     if (this.closeAfter) { this.alive = false; this.pool.dropConn(this); this.socket.destroy(); }
     else this.pool.release(this);
-    p.resolve({ status: this.status, body });
+    p.resolve({ status, body });
   }
 }
 
