@@ -89,8 +89,6 @@ class SourceTally implements RecordSink {
   readonly state: Uint8Array;
   records = 0;
   readonly ghost = emptyTally();
-  /** Money of copies beyond the first; the duplicated count is decided at the end. */
-  readonly extraCopies = emptyTally();
   readonly warnings: string[] = [];
   durationMs = 0;
   private readonly index: LedgerIndex;
@@ -119,7 +117,6 @@ class SourceTally implements RecordSink {
     }
     const v = this.state[entry.seq]!;
     const copies = v & COPIES;
-    if (copies >= 1) addMoney(this.extraCopies, amountCents, cur);
     const mismatch = amountCents !== entry.amount_cents || cur !== entry.currency;
     this.state[entry.seq] = (copies < COPIES ? copies + 1 : COPIES) | (v & MISMATCH) | (mismatch ? MISMATCH : 0);
   }
@@ -228,7 +225,10 @@ export async function reconcileStreams(
       const cls = classes[i]!;
       if (copies === 0) put(o === OUTCOME_ACK ? cls.lost : cls.missing, entry);
       else if (copies > 1) {
+        // The money charged more than once: every copy beyond the first, at the
+        // ledger amount (copies may disagree; read order must not change the sum).
         cls.duplicated.count++;
+        addMoney(cls.duplicated, entry.amount_cents * (copies - 1), entry.currency);
         if (cls.duplicated.ids.length < maxIds) cls.duplicated.ids.push(entry.message_id);
       } else if (v & MISMATCH) put(cls.mismatched, entry);
       else put(o === OUTCOME_ACK ? cls.ok : cls.unacknowledged, entry);
@@ -239,8 +239,6 @@ export async function reconcileStreams(
   const results: SourceReconciliation[] = tallies.map((t, i) => {
     const cls = classes[i]!;
     cls.ghost = t.ghost;
-    cls.duplicated.amount_cents = t.extraCopies.amount_cents;
-    cls.duplicated.money = t.extraCopies.money;
     return { source: t.name, kind: t.kind, records: t.records, classes: cls, warnings: t.warnings, duration_ms: t.durationMs };
   });
   const failures = results.flatMap((r) => failingClasses.filter((c) => r.classes[c].count > 0).map((c) => describeFailure(r.source, c, r.classes[c])));
