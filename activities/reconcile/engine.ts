@@ -4,6 +4,7 @@
 // spot (and must reproduce the id exactly, so a look-alike id is a ghost).
 import { ledgerEntry } from '../ledger/index.ts';
 import type { LedgerEntry, LedgerSpec } from '../ledger/index.ts';
+import { formatMoney } from './money.ts';
 import { failingClasses, outcomeClasses } from './types.ts';
 import type {
   ClassTally, OutcomeClass, OutcomeRecord, OutcomeStatus, OutcomeSummary, ReconcileResult, SourceReconciliation,
@@ -251,20 +252,6 @@ export async function reconcileStreams(
     failures,
     duration_ms: Math.round(performance.now() - started),
   };
-}
-
-export function formatMoney(money: Record<string, number>): string {
-  const parts = Object.entries(money).filter(([, v]) => v !== 0).sort(([a], [b]) => a.localeCompare(b)).map(([cur, cents]) => {
-    let digits = 2;
-    try {
-      digits = new Intl.NumberFormat('en', { style: 'currency', currency: cur.toUpperCase() }).resolvedOptions().maximumFractionDigits ?? 2;
-    } catch {
-      // not an ISO currency: show raw minor units with two decimals
-    }
-    const value = (cents / 10 ** digits).toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-    return `${cur} ${value}`;
-  });
-  return parts.length > 0 ? parts.join(' + ') : '0';
 }
 
 function describeFailure(source: string, cls: OutcomeClass, t: ClassTally): string {
