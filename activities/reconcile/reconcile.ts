@@ -12,7 +12,7 @@ import { ordealDbUrl, postgres as postgresService } from '../../scripts/stack/se
 import { ledgerSpecSchema } from '../ledger/index.ts';
 import { DEFAULT_MAX_IDS, reconcileStreams } from './engine.ts';
 import type { OutcomeSource, RecordSource } from './engine.ts';
-import { sqlOutcomeSource } from './outcomes.ts';
+import { loadOutcomeSource } from './outcomes.ts';
 import { kafkaSource } from './sources/kafka.ts';
 import { postgresSource } from './sources/postgres.ts';
 import { stripeSource } from './sources/stripe.ts';
@@ -22,8 +22,6 @@ import type { ReconcileInput, ReconcileResult, ReconcileSourceSpec } from './typ
 let logger: pino.Logger | undefined;
 const log = () => (logger ??= pino({ name: 'ordeal.reconcile', level: process.env.ORDEAL_LOG_LEVEL ?? 'info' }));
 
-/** The load engine's outcome log in Ordeal's database (one final row per ledger entry). */
-export const DEFAULT_OUTCOME_QUERY = 'SELECT message_id, status AS outcome FROM load_outcomes WHERE run_id = $1';
 
 const inputSchema = z.object({
   runId: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only'),
@@ -75,7 +73,7 @@ export function createReconcileActivities(deps: ReconcileDeps = {}) {
     async reconcile(input: ReconcileInput): Promise<ReconcileResult> {
       const { runId, ledger, sources } = parseReconcileInput(input);
       const stack = (deps.stack ?? loadStackConfig)();
-      const outcomes = deps.outcomes?.(runId, stack) ?? sqlOutcomeSource(ordealDbUrl(stack), DEFAULT_OUTCOME_QUERY);
+      const outcomes = deps.outcomes?.(runId, stack) ?? loadOutcomeSource(ordealDbUrl(stack));
       const ctx = activityContext();
       log().info({ runId, ledger: ledger.messages, sources: sources.map((s) => `${s.name}:${s.source}`) }, 'reconcile started');
       const result = await reconcileStreams(runId, ledger, outcomes, sources.map((s) => buildSource(s, stack)), {

@@ -38,9 +38,21 @@ export function reportChecks(r: ExperimentReport): ReportCheck[] {
   const thresholds = r.load?.thresholds ?? [];
   for (const t of thresholds) {
     const name = `${t.name} <= ${t.limit}`;
+    const line = t.reason || `${t.name} was ${round(t.actual)}, limit ${t.limit}`;
     checks.push(t.ok
-      ? { suite: 'thresholds', name, status: 'passed', detail: `actual ${round(t.actual)}` }
-      : { suite: 'thresholds', name, status: 'failed', message: `${t.name} was ${round(t.actual)}, limit ${t.limit}`, detail: `actual ${round(t.actual)}` });
+      ? { suite: 'thresholds', name, status: 'passed', detail: line }
+      : { suite: 'thresholds', name, status: 'failed', message: line, detail: `actual ${round(t.actual)}` });
+  }
+
+  // Two answers for one idempotency key naming different payments: the API broke
+  // its own contract, whether or not a duplicate reached a system of record.
+  if (r.load) {
+    const mismatches = r.load.mismatches ?? [];
+    const name = 'idempotent answers (one key, one payment)';
+    checks.push(mismatches.length === 0
+      ? { suite: 'load', name, status: 'passed', detail: 'no idempotency key was answered with two different payments' }
+      : { suite: 'load', name, status: 'failed', message: `${mismatches.length} idempotency key(s) answered with different payments`,
+        detail: mismatches.slice(0, 10).map((m) => `${m.idempotency_key} (${m.pattern}): ${m.payment_ids.map((p) => p ?? 'null').join(' vs ')}`).join('\n') });
   }
 
   for (const f of r.faults) {

@@ -7,6 +7,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { LedgerEntry, LedgerSpec } from '../../activities/ledger/index.ts';
 import { createReconcileActivities, failingClasses, LedgerIndex, sqlOutcomeSource } from '../../activities/reconcile/index.ts';
 import type { OutcomeClass, OutcomeStatus, ReconcileResult, ReconcileSourceInput } from '../../activities/reconcile/index.ts';
+import { closeOutcomeDbs, outcomeDb, recordRedelivery, writeOutcomes } from '../../activities/load/outcomes.ts';
+import type { EntryOutcome } from '../../activities/load/stats.ts';
 import { asRow, entries, money, ordealUrl, OutcomeTable, PaymentsTable, suffix, Topic } from './plant.ts';
 import type { Row } from './plant.ts';
 
@@ -274,4 +276,35 @@ void test('ledger index: exact ids only', () => {
   for (const e of entries('run-x', spec)) assert.equal(index.lookup(e.message_id)?.seq, e.seq);
   for (const id of ['run-x-00000100', 'run-x-0000001', 'run-x-000000001', 'run-y-00000001', 'run-x-', 'run-x-0000000a', '', 'run-x-00000001 '])
     assert.equal(index.lookup(id), null, id);
+});
+
+void describe("the load engine's outcome log is the default ground truth", () => {
+  after(async () => {
+    await closeOutcomeDbs();
+  });
+
+  void test('outcomes written by the load engine (then redelivery) drive the classes', async () => {
+    const runId = `load-${suffix()}`;
+    const spec: LedgerSpec = { messages: 6, seed: 2, amount_cents: [100, 900], currency: 'usd', customers: 2 };
+    const e = entries(runId, spec);
+    const pool = await outcomeDb();
+    const outcome = (x: LedgerEntry, status: OutcomeStatus): EntryOutcome => ({
+      seq: x.seq, message_id: x.message_id, idempotency_key: x.idempotency_key, status, payment_id: status === 'acknowledged' ? `pay_${x.seq}` : null,
+      attempts: 1, error_class: status === 'acknowledged' ? null : 'timeout', http_status: status === 'acknowledged' ? 201 : null, samples: [], dropped: false,
+    });
+    // 0-2 acknowledged; 3, 4 timed out; 5 failed.
+    await writeOutcomes(pool, runId, 0, 1, [...e.slice(0, 3).map((x) => outcome(x, 'acknowledged')),
+      outcome(e[3]!, 'unknown'), outcome(e[4]!, 'unknown'), outcome(e[5]!, 'failed')]);
+    // Redelivery acknowledged 3; 4 and 5 stay without a definitive answer.
+    await recordRedelivery(pool, runId, [{ seq: 3, shard: 0, message_id: e[3]!.message_id, idempotency_key: e[3]!.idempotency_key,
+      status: 'acknowledged', payment_id: 'pay_3', attempts: 1, error_class: null, http_status: 200 }]);
+    // The system holds 0, 1, 3 and 4 (4 committed although its answer was lost); 2 and 5 are absent.
+    await payments.insert([e[0]!, e[1]!, e[3]!, e[4]!].map((x) => asRow(runId, x)));
+    const r = await createReconcileActivities().reconcile({ runId, ledger: spec, sources: [{ source: 'postgres', query: payments.query }] });
+    assert.deepEqual(r.outcomes, { acknowledged: 4, failed: 1, unknown: 1, none: 0, outside_ledger: 0 });
+    assert.deepEqual(counts(r, 'postgres'), { ok: 3, lost: 1, duplicated: 0, ghost: 0, mismatched: 0, unacknowledged: 1, missing: 1 });
+    assert.deepEqual(r.sources[0]!.classes.lost.ids, [e[2]!.message_id]);
+    assert.deepEqual(r.sources[0]!.classes.missing.ids, [e[5]!.message_id]);
+    await pool.query('DELETE FROM load_outcomes WHERE run_id = $1', [runId]);
+  });
 });

@@ -70,15 +70,21 @@ function experimentReport(runId: string, reconcile: ReconcileResult | null): Exp
     ],
     ledger: { count: 30, seed: 9, totals_by_currency: { usd: 1, eur: 2 }, json_path: '/tmp/l.json', csv_path: '/tmp/l.csv' },
     load: {
-      counts: { sent: 60_000, acked: 54_000, failed: 0, unknown: 6000, late: 12, dropped: 0, errorsByClass: { timeout: 4000, http_5xx: 2000 } },
-      latency_ms: { p50: 5, p95: 640, p99: 1500, max: 2900 },
-      latency_uncorrected_ms: { p50: 5, p95: 300, p99: 700, max: 2100 },
+      counts: { sent: 60_000, requests: 66_100, acked: 54_000, failed: 0, unknown: 6000, late: 12, dropped: 0, retries: 6100,
+        errorsByClass: { timeout: 4000, http_5xx: 2000 } },
+      latency_ms: { p50: 5, p95: 640, p99: 1500, max: 2900, mean: 90 },
+      latency_uncorrected_ms: { p50: 5, p95: 300, p99: 700, max: 2100, mean: 40 },
       achieved_rate: 999.2,
+      error_rate: 0.1,
       timeline: timeline(),
       thresholds: [
-        { name: 'p99_ms', limit: 1000, actual: 1500, ok: false },
-        { name: 'error_rate', limit: 0.2, actual: 0.1, ok: true },
+        { name: 'p99_ms', limit: 1000, actual: 1500, ok: false, reason: 'p99_ms 1500ms over 1000ms' },
+        { name: 'error_rate', limit: 0.2, actual: 0.1, ok: true, reason: 'error_rate 0.1 within 0.2' },
       ],
+      thresholdsOk: false,
+      mismatches: [],
+      workers: ['worker-a'],
+      cancelled: false,
     },
     faults: [
       {
@@ -138,8 +144,8 @@ void describe('reports of a failed run', () => {
     const root = parseXml(xml);
     assert.equal(root.name, 'testsuites');
     const cases = findAll(root, 'testcase');
-    // 7 classes for the one source, 2 thresholds, 2 reverts, recovery, verdict.
-    assert.equal(cases.length, 7 + 2 + 2 + 1 + 1);
+    // 7 classes for the one source, 2 thresholds, idempotent answers, 2 reverts, recovery, verdict.
+    assert.equal(cases.length, 7 + 2 + 1 + 2 + 1 + 1);
     assert.equal(root.attrs.tests, String(cases.length));
     const failed = cases.filter((c) => c.children.some((x) => x.name === 'failure'));
     assert.deepEqual(failed.map((c) => `${c.attrs.classname} / ${c.attrs.name}`).sort(), [
@@ -250,6 +256,22 @@ void describe('reports of an aborted run and bad input', () => {
     report.load!.thresholds = report.load!.thresholds.map((t) => ({ ...t, ok: true }));
     const checks = reportChecks(report).filter((c) => c.suite !== 'reconcile');
     assert.ok(checks.length > 0 && checks.every((c) => c.status === 'passed'), JSON.stringify(checks));
+  });
+
+  void test('an idempotency key answered with two payments fails its check and is listed in the HTML', async () => {
+    const base = experimentReport(`mm-${suffix()}`, null);
+    const report: ExperimentReport = { ...base, load: { ...base.load!, mismatches: [
+      { message_id: 'm-1', idempotency_key: 'idem-m-1', payment_ids: ['pay_a', 'pay_b'], pattern: 'idempotency_race' }],
+    timeline: base.load!.timeline.map((p) => ({ ...p, hist: 'HISTOGRAM-'.repeat(10) })) } };
+    const check = reportChecks(report).find((c) => c.suite === 'load')!;
+    assert.equal(check.status, 'failed');
+    assert.match(check.detail!, /idem-m-1 \(idempotency_race\): pay_a vs pay_b/);
+    const paths = await reports.writeReports(report);
+    const html = readFileSync(paths.html, 'utf8');
+    assert.match(html, /<h2>Idempotency mismatches<\/h2>/);
+    assert.ok(html.includes('<code>pay_a</code> <code>pay_b</code>'));
+    assert.ok(!html.includes('HISTOGRAM-'), 'per-second histograms are not embedded in the page');
+    assert.ok(readFileSync(paths.json, 'utf8').includes('HISTOGRAM-'), 'report.json is the report itself');
   });
 
   void test('a run id that is not a plain name is refused, non-retryably', async () => {
