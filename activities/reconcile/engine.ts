@@ -2,6 +2,7 @@
 // per source, never a map of ids: the ledger is deterministic, so a record's id
 // parses back to its ledger position and the expected entry is regenerated on the
 // spot (and must reproduce the id exactly, so a look-alike id is a ghost).
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ledgerEntry } from '../ledger/index.ts';
 import type { LedgerEntry, LedgerSpec } from '../ledger/index.ts';
 import { formatMoney } from './money.ts';
@@ -234,7 +235,12 @@ export async function reconcileStreams(
       } else if (v & MISMATCH) put(cls.mismatched, entry);
       else put(o === OUTCOME_ACK ? cls.ok : cls.unacknowledged, entry);
     }
-    if ((seq & 0xfffff) === 0xfffff) opts.onProgress?.({ records: seq, outcomes: outcomeRows, phase: 'classifying' });
+    if ((seq & 0x3ffff) === 0x3ffff) {
+      // Let the worker breathe (heartbeats, other activities) during a long pass.
+      opts.onProgress?.({ records: seq, outcomes: outcomeRows, phase: 'classifying' });
+      await yieldToLoop();
+      if (signal.aborted) throw signal.reason ?? new Error('reconciliation cancelled');
+    }
   }
 
   const results: SourceReconciliation[] = tallies.map((t, i) => {
