@@ -73,6 +73,13 @@ export class LedgerIndex {
   }
 }
 
+/** Prefixes what failed to the error's message, keeping its class (a non-retryable failure stays one). */
+function withContext(err: unknown, what: string): Error {
+  if (!(err instanceof Error)) return new Error(`${what}: ${String(err)}`);
+  err.message = `${what}: ${err.message}`;
+  return err;
+}
+
 export function emptyTally(): ClassTally {
   return { count: 0, amount_cents: 0, money: {}, ids: [] };
 }
@@ -174,9 +181,7 @@ export async function reconcileStreams(
         else takeOutcome(item as OutcomeRecord);
       }
     } catch (err) {
-      const e = err as Error;
-      e.message = `reading the load phase's outcome log failed after ${outcomeRows} rows: ${e.message}`;
-      throw e;
+      throw withContext(err, `reading the load phase's outcome log failed after ${outcomeRows} rows`);
     }
   };
   const readSource = async (s: RecordSource, t: SourceTally) => {
@@ -184,9 +189,7 @@ export async function reconcileStreams(
     try {
       await s.read(runId, t, signal);
     } catch (err) {
-      const e = err as Error;
-      e.message = `reconcile source "${s.name}" (${s.kind}) failed after ${t.records} records: ${e.message}`;
-      throw e;
+      throw withContext(err, `reconcile source "${s.name}" (${s.kind}) failed after ${t.records} records`);
     } finally {
       t.durationMs = Math.round(performance.now() - t0);
     }
