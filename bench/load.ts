@@ -2,14 +2,15 @@
 // trivial loopback server (each generator pinned to one core, the server to the
 // other), then latency accuracy (50 ms server) and the coordinated-omission known
 // answer (2,000 req/s for 30 s, server SIGSTOPped for 1.5 s). One run each: a
-// benchmark, not a test. Writes bench/results/load.json.
+// benchmark, not a test. Writes bench/results/load.json. cpu_per_1k_req is the
+// generator's CPU milliseconds (user + system) per 1,000 requests.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../scripts/stack/config.ts';
 
 const benchHome = join(repoRoot, '.ordeal', 'bench');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const CO_SECONDS = Number(process.env.BENCH_CO_SECONDS ?? 30);
 const GEN_CORE = process.env.BENCH_GEN_CORE ?? '0';
@@ -88,7 +89,7 @@ async function throughput(server: string): Promise<Row[]> {
   const url = `${srv.url}/payments`;
   try {
     const add = (tool: string, requests: number, seconds: number, cpu: number) => {
-      const row = { tool, rps: Math.round(requests / seconds), cpu_per_1k_req: Math.round((cpu * 1e6) / requests) / 1000, requests };
+      const row = { tool, rps: Math.round(requests / seconds), cpu_per_1k_req: Math.round((cpu * 1e7) / requests) / 10, requests };
       log(`${tool}: ${row.rps} req/s, ${row.cpu_per_1k_req} ms CPU per 1k requests`);
       rows.push(row);
     };
@@ -129,13 +130,17 @@ async function throughput(server: string): Promise<Row[]> {
   return rows;
 }
 
-async function accuracy(server: string): Promise<{ p50_ms: number }> {
+async function accuracy(server: string): Promise<{ p50_ms: number; p50_uncorrected_ms: number; reference_wrk_p50_ms: number | null }> {
   const srv = await startServer(server, '50ms');
   try {
     const { out } = await pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'rate', `${srv.url}/payments`, '200', String(SECONDS)]);
     const r = result(out);
-    log(`accuracy: 50 ms server → p50 ${r.latency_ms.p50} ms`);
-    return { p50_ms: r.latency_ms.p50 };
+    // Control: what wrk (C, closed loop) sees from the same server on this machine right now.
+    const w = await pinned(['wrk', '-t1', '-c10', '-d3s', '--latency', `${srv.url}/payments`]);
+    const m = /50%\s+([\d.]+)(us|ms|s)/.exec(w.out);
+    const ref = m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : null;
+    log(`accuracy: 50 ms server → p50 ${r.latency_ms.p50} ms (wrk sees ${ref} ms)`);
+    return { p50_ms: r.latency_ms.p50, p50_uncorrected_ms: r.latency_uncorrected_ms.p50, reference_wrk_p50_ms: ref };
   } finally { await stop(srv.proc); }
 }
 
@@ -143,7 +148,9 @@ async function coordinatedOmission(server: string): Promise<{ p99_corrected_ms: 
   const srv = await startServer(server);
   try {
     const pauseAt = Math.floor((CO_SECONDS * 1000) / 3);
-    const { out } = await pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'rate', `${srv.url}/payments`, '2000', String(CO_SECONDS)], {
+    // 100 requests in flight at most, like wrk2's README example (-c100): arrivals queue
+    // behind the stall, so the uncorrected number shows what a closed-loop tool would report.
+    const { out } = await pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'rate', `${srv.url}/payments`, '2000', String(CO_SECONDS), '100'], {
       after: pauseAt,
       then: () => {
         // SIGSTOP the server process itself (taskset exec'd it), SIGCONT 1.5 s later.
@@ -171,6 +178,6 @@ writeFileSync(join(repoRoot, 'bench', 'results', 'load.json'), JSON.stringify(re
 const table = [['tool', 'req/s', 'CPU ms / 1k req', 'requests'], ...rows.map((r) => [r.tool, String(r.rps), r.cpu_per_1k_req.toFixed(1), String(r.requests)])];
 const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
 console.log(table.map((r) => r.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n'));
-console.log(`\naccuracy: 50 ms fixed server delay → p50 ${acc.p50_ms} ms (error ${(acc.p50_ms - 50).toFixed(3)} ms)`);
+console.log(`\naccuracy: 50 ms fixed server delay → p50 ${acc.p50_ms} ms (error ${(acc.p50_ms - 50).toFixed(3)} ms; uncorrected ${acc.p50_uncorrected_ms} ms; wrk on the same server: ${acc.reference_wrk_p50_ms} ms)`);
 console.log(`coordinated omission (2,000 req/s, ${CO_SECONDS} s, server SIGSTOPped 1.5 s): p99 corrected ${co.p99_corrected_ms} ms, uncorrected ${co.p99_uncorrected_ms} ms`);
 console.log(`(load average before: ${load}; ${SECONDS} s per tool, ${CONNECTIONS} connections, generator on core ${GEN_CORE}, server on core ${SERVER_CORE})`);
