@@ -412,7 +412,8 @@ export class LoadEngine {
 
   private async vuLoop(vu: { stop: boolean }, endMs: number): Promise<void> {
     let intended = this.rel();
-    while (this.dispatching && !vu.stop && this.rel() < endMs) {
+    // The scheduled time decides, not the clock: a timer may wake a hair early.
+    while (this.dispatching && !vu.stop && intended < endMs && this.rel() < endMs) {
       const e = this.takeEntry();
       if (!e) return;
       this.arrivals++;
