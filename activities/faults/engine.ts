@@ -19,7 +19,7 @@ import {
   type FaultValidationIssue, type InjectFaultInput, type RevertResult,
 } from './types.ts';
 
-const log = pino({ name: 'ordeal-faults', level: process.env.ORDEAL_LOG_LEVEL ?? 'info' });
+const log = pino({ name: 'ordeal-faults', level: process.env.ORDEAL_LOG_LEVEL ?? 'info' }, pino.destination(2));
 
 export const backends: Record<FaultBackendName, FaultBackend> = {
   process: processBackend(),

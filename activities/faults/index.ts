@@ -15,7 +15,7 @@ export const faultActivities = {
 
 export {
   injectFault, revertFault, faultEvidence, validateFaultTargets, isPanicked,
-  panic, clearPanic, panicState, listOpenFaults, revertOpenFaults, closeFaults, backendOf,
+  panic, clearPanic, panicState, listOpenFaults, revertOpenFaults, closeFaults, backendOf, faultStore,
 } from './engine.ts';
 export { ensureFaultVolume, faultVolumePath, removeFaultVolume } from './host/index.ts';
 export { dockerSocket, TARGET_LABEL as DOCKER_TARGET_LABEL } from './docker/index.ts';
