@@ -74,6 +74,25 @@ function refusesConnections(port: number): Promise<boolean> {
   });
 }
 
+/** True once the pid has left /proc entirely: a zombie still holds it (and e.g. PostgreSQL's lock file). */
+function reaped(pid: number, starttime: string): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] !== starttime;
+  } catch {
+    return true;
+  }
+}
+
+async function awaitReaped(pids: { pid: number; starttime: string }[], ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (pids.every((p) => reaped(p.pid, p.starttime))) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
 function parsePids(text: unknown): { pid: number; starttime: string }[] {
   if (typeof text !== 'string' || text === '') return [];
   return text.split(',').map((p) => {
@@ -152,6 +171,12 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
       }
       if (handle.revert.restart === false) return { alreadyReverted: false, detail: `${service} left down (restart: false)` };
       const t0 = Date.now();
+      // Killed processes may linger as zombies until their (re)parent reaps them; a
+      // restarted PostgreSQL takes a zombie postmaster for a live one and refuses to start.
+      const killed = parsePids(handle.revert.pids);
+      if (!(await awaitReaped(killed, 15_000))) {
+        throw new Error(`${service}'s killed processes (${killed.map((p) => p.pid).join(', ')}) are still not reaped after 15 s; cannot restart it yet`);
+      }
       const rows = await up({ config: ctx.config, services: services(), only: [service] });
       const row = rows.find((r) => r.service === service);
       if (row?.state !== 'up') throw new Error(`restarted ${service}, but it is ${row?.state ?? 'missing'}: ${row?.detail ?? ''}`);
@@ -175,7 +200,13 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
       }
       const rootGone = procStartTime(Number(handle.revert.pid)) !== String(handle.revert.starttime);
       const alive = pids.filter((p) => procStartTime(p.pid) === p.starttime).length;
-      out.push({ ok: rootGone, description: `${service} pid ${String(handle.revert.pid)} ${rootGone ? 'gone' : 'still alive'}; ${alive}/${pids.length} of its processes alive` });
+      const now = readPidFile(pidFileOf(ctx.config, service));
+      const replaced = rootGone && now !== undefined && isOurProcessAlive(now) ? now.pid : undefined;
+      out.push({
+        ok: rootGone && replaced === undefined,
+        description: `${service} pid ${String(handle.revert.pid)} ${rootGone ? 'gone' : 'still alive'}; ${alive}/${pids.length} of its processes alive` +
+          (replaced ? `; ${service} running again as pid ${replaced}` : ''),
+      });
       const port = spec ? ctx.config.ports[spec.ports[0]!] : undefined;
       if (port !== undefined) {
         const refused = await refusesConnections(port);
