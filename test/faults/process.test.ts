@@ -7,7 +7,7 @@ let upBefore: Set<string>;
 before(async () => { upBefore = await servicesUp(); });
 after(async () => { await assertNoFaultLeft(upBefore); });
 
-test('database_kill on postgres: pid gone and unreachable, revert restarts it, second revert is a no-op', async () => {
+void test('database_kill on postgres: pid gone and unreachable, revert restarts it, second revert is a no-op', async () => {
   assert.equal(await pgThroughProxy(), 'ok', 'postgres healthy before the fault');
   const handle = await injectFault({ runId: 'test-process', spec: { type: 'database_kill', target: 'postgres', at: 0, duration: '30s' }, leaseMs: 120_000 });
   assert.equal(handle.backend, 'process');
@@ -29,7 +29,7 @@ test('database_kill on postgres: pid gone and unreachable, revert restarts it, s
   assert.deepEqual([second.reverted, second.alreadyReverted], [true, true]);
 });
 
-test('process_pause on redis: SIGSTOP is a gray failure, SIGCONT heals it', async () => {
+void test('process_pause on redis: SIGSTOP is a gray failure, SIGCONT heals it', async () => {
   const handle = await injectFault({ runId: 'test-process', spec: { type: 'process_pause', target: 'redis', at: 0, duration: '10s' }, leaseMs: 120_000 });
   const evidence = await faultEvidence(handle);
   assert.ok(evidence[0]?.ok, JSON.stringify(evidence));
@@ -43,7 +43,7 @@ test('process_pause on redis: SIGSTOP is a gray failure, SIGCONT heals it', asyn
   assert.equal((await revertFault(handle)).alreadyReverted, true);
 });
 
-test('service_kill with restart: false leaves the target down on revert (a non-restarted outage)', async () => {
+void test('service_kill with restart: false leaves the target down on revert (a non-restarted outage)', async () => {
   const handle = await injectFault({ runId: 'test-process', spec: { type: 'service_kill', target: 'redis', at: 0, duration: '5s', restart: false }, leaseMs: 120_000 });
   const r = await revertFault(handle);
   assert.match(r.detail ?? '', /left down/);

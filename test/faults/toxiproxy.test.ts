@@ -10,7 +10,7 @@ after(async () => { await assertNoFaultLeft(upBefore); });
 const inject = (spec: Omit<FaultSpecInput, 'at' | 'duration'>) =>
   injectFault({ runId: 'test-toxiproxy', spec: { at: 0, duration: '30s', ...spec }, leaseMs: 120_000 });
 
-test('network_partition on postgres: proxy disabled, postgres unreachable through it, revert re-enables', async () => {
+void test('network_partition on postgres: proxy disabled, postgres unreachable through it, revert re-enables', async () => {
   const handle = await inject({ type: 'network_partition', target: 'postgres' });
   assert.equal(handle.backend, 'toxiproxy');
   const evidence = await faultEvidence(handle);
@@ -24,7 +24,7 @@ test('network_partition on postgres: proxy disabled, postgres unreachable throug
   assert.equal((await revertFault(handle)).alreadyReverted, true);
 });
 
-test('network_latency on redis (both directions): every round trip slower; revert removes exactly its toxics', async () => {
+void test('network_latency on redis (both directions): every round trip slower; revert removes exactly its toxics', async () => {
   const handle = await inject({ type: 'network_latency', target: 'redis', params: { latency_ms: 300, stream: 'both' } });
   const evidence = await faultEvidence(handle);
   assert.equal(evidence.length, 2);
@@ -39,7 +39,7 @@ test('network_latency on redis (both directions): every round trip slower; rever
   assert.ok(fast.ms < 250, `PING after revert took ${fast.ms.toFixed(0)} ms`);
 });
 
-test('network_timeout (blackhole) on redis: connection accepted, nothing comes back', async () => {
+void test('network_timeout (blackhole) on redis: connection accepted, nothing comes back', async () => {
   const handle = await inject({ type: 'network_timeout', target: 'redis', params: { timeout_ms: 0 } });
   assert.ok((await faultEvidence(handle))[0]?.ok);
   const during = await redisThroughProxy(700);
@@ -48,7 +48,7 @@ test('network_timeout (blackhole) on redis: connection accepted, nothing comes b
   assert.equal((await redisThroughProxy()).result, 'ok');
 });
 
-test('network_reset on postgres: connections reset by peer', async () => {
+void test('network_reset on postgres: connections reset by peer', async () => {
   const handle = await inject({ type: 'network_reset', target: 'postgres' });
   assert.ok((await faultEvidence(handle))[0]?.ok);
   const during = await pgThroughProxy();
@@ -57,7 +57,7 @@ test('network_reset on postgres: connections reset by peer', async () => {
   assert.equal(await pgThroughProxy(), 'ok');
 });
 
-test('network_bandwidth on redis: a 24 KiB reply at 8 KB/s takes seconds', async () => {
+void test('network_bandwidth on redis: a 24 KiB reply at 8 KB/s takes seconds', async () => {
   await withRedis((r) => r.set('ordeal-test-bandwidth', 'x'.repeat(24 * 1024)));
   const handle = await inject({ type: 'network_bandwidth', target: 'redis', params: { rate_kbps: 8 } });
   try {
@@ -73,7 +73,7 @@ test('network_bandwidth on redis: a 24 KiB reply at 8 KB/s takes seconds', async
   }
 });
 
-test('network_slow_close on redis: toxic listed while in effect, gone after revert', async () => {
+void test('network_slow_close on redis: toxic listed while in effect, gone after revert', async () => {
   const handle = await inject({ type: 'network_slow_close', target: 'redis', params: { delay_ms: 1500 } });
   const evidence = await faultEvidence(handle);
   assert.match(evidence[0]!.description, /slow_close downstream \{"delay":1500\}/);
@@ -81,7 +81,7 @@ test('network_slow_close on redis: toxic listed while in effect, gone after reve
   assert.equal((await faultEvidence(handle))[0]?.ok, false);
 });
 
-test('a handle injected here is reverted by another process (the CLI), then again here idempotently', async () => {
+void test('a handle injected here is reverted by another process (the CLI), then again here idempotently', async () => {
   const handle = await inject({ type: 'network_partition', target: 'redis' });
   assert.notEqual((await redisThroughProxy(500)).result, 'ok');
   const other = ordeal('faults', 'revert', handle.faultId);
@@ -94,7 +94,7 @@ test('a handle injected here is reverted by another process (the CLI), then agai
   assert.match(here.detail ?? '', /already reverted by cli/);
 });
 
-test('a toxiproxy restart loses the toxics: revert then reports already reverted', async () => {
+void test('a toxiproxy restart loses the toxics: revert then reports already reverted', async () => {
   const handle = await inject({ type: 'network_latency', target: 'postgres', params: { latency_ms: 100 } });
   // What a restarted toxiproxy looks like to a reverter: the proxy without our toxic.
   await toxiproxy.removeToxic('postgres', String(handle.revert.toxics));

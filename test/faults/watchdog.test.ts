@@ -22,7 +22,7 @@ function injectFromAnotherProcess(...args: string[]): FaultHandle {
   return JSON.parse(res.stdout.trim().split('\n').pop()!) as FaultHandle;
 }
 
-test('leases: with no worker left, the watchdog heals a killed redis and a latency toxic on postgres', async () => {
+void test('leases: with no worker left, the watchdog heals a killed redis and a latency toxic on postgres', async () => {
   // The injecting process exits at once: nobody but the watchdog will ever revert these.
   const kill = injectFromAnotherProcess('service_kill', 'redis', '--lease', '2s');
   const latency = injectFromAnotherProcess('network_latency', 'postgres', '--param', 'latency_ms=200', '--lease', '2s');
@@ -53,7 +53,7 @@ test('leases: with no worker left, the watchdog heals a killed redis and a laten
   assert.match(metrics, /ordeal_watchdog_open_faults 0/);
 });
 
-test('the watchdog leaves faults whose lease has not expired alone', async () => {
+void test('the watchdog leaves faults whose lease has not expired alone', async () => {
   const handle = await injectFault({ runId: 'test-watchdog', spec: { type: 'network_partition', target: 'redis', at: 0, duration: '1m' }, leaseMs: 60_000 });
   try {
     await new Promise((r) => setTimeout(r, 2500)); // more than two sweeps
@@ -64,7 +64,7 @@ test('the watchdog leaves faults whose lease has not expired alone', async () =>
   }
 });
 
-test('ordeal panic reverts every active fault and blocks new injections until --clear', async () => {
+void test('ordeal panic reverts every active fault and blocks new injections until --clear', async () => {
   const pause = await injectFault({ runId: 'test-panic', spec: { type: 'process_pause', target: 'redis', at: 0, duration: '1m' }, leaseMs: 300_000 });
   const partition = await injectFault({ runId: 'test-panic', spec: { type: 'network_partition', target: 'postgres', at: 0, duration: '1m' }, leaseMs: 300_000 });
   assert.equal(await pgThroughProxy(), 'ECONNREFUSED');
