@@ -140,6 +140,8 @@ export class LeaseStore {
     await this.ensureSchema();
     const client = await this.pool.connect();
     try {
+      // A reverter stuck for minutes (a hung restart) must not block every other one forever.
+      await client.query("SELECT set_config('lock_timeout', '180s', false)");
       await client.query("SELECT pg_advisory_lock(hashtext('ordeal-fault:' || $1))", [key]);
       try {
         return await fn();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureFaultVolume, faultEvidence, injectFault, removeFaultVolume, revertFault } from '../../activities/faults/index.ts';
@@ -45,4 +45,12 @@ void test('cpu_spike burns CPU in a hog process until reverted', async () => {
   const r = await revertFault(handle);
   assert.equal(r.alreadyReverted, false);
   assert.equal((await faultEvidence(handle))[0]?.ok, false);
+});
+
+void test('disk_full on a volume that does not exist yet mounts it for the fault and removes it on revert', async () => {
+  const handle = await injectFault({ runId: 'test-host', spec: { type: 'disk_full', target: 'test-adhoc', at: 0, duration: '10s', params: { size_mb: 4 } }, leaseMs: 60_000 });
+  assert.ok((await faultEvidence(handle)).every((e) => e.ok));
+  await revertFault(handle);
+  assert.equal(existsSync(join(config.home, 'volumes', 'test-adhoc')), false);
+  assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), /volumes\/test-adhoc/);
 });
