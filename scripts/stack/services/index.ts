@@ -5,8 +5,9 @@ import { kafka } from './kafka.ts';
 import { ordealDb, postgres } from './postgres.ts';
 import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
+import { stripeEmulator } from './stripe-emulator.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
 import { watchdog } from './watchdog.ts';
 
-export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, prometheus, watchdog];
+export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, prometheus, watchdog];
