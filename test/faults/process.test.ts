@@ -55,3 +55,24 @@ void test('service_kill with restart: false leaves the target down on revert (a 
   await up({ config, services: stackServices, only: ['redis'] });
   assert.equal((await redisThroughProxy()).result, 'ok');
 });
+
+void test('service_kill works on services other engineers added (stripe-emulator): restarted through the supervisor', async (t) => {
+  if (!upBefore.has('stripe-emulator')) return t.skip('stripe-emulator is not part of this stack');
+  const { request } = await import('undici');
+  const { config } = await import('./helpers.ts');
+  const health = async () => {
+    try {
+      const res = await request(`http://127.0.0.1:${config.ports.stripe_emulator}/health`, { headersTimeout: 1000 });
+      await res.body.text();
+      return res.statusCode;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code;
+    }
+  };
+  const handle = await injectFault({ runId: 'test-process', spec: { type: 'service_kill', target: 'stripe-emulator', at: 0, duration: '5s' }, leaseMs: 120_000 });
+  assert.ok((await faultEvidence(handle)).every((e) => e.ok));
+  assert.equal(await health(), 'ECONNREFUSED');
+  const r = await revertFault(handle);
+  assert.match(r.detail ?? '', /restarted stripe-emulator/);
+  assert.equal(await health(), 200);
+});
