@@ -70,7 +70,8 @@ void test('service_kill works on services other engineers added (stripe-emulator
     }
   };
   const handle = await injectFault({ runId: 'test-process', spec: { type: 'service_kill', target: 'stripe-emulator', at: 0, duration: '5s' }, leaseMs: 120_000 });
-  assert.ok((await faultEvidence(handle)).every((e) => e.ok));
+  const evidence = await faultEvidence(handle);
+  assert.ok(evidence.every((e) => e.ok), JSON.stringify(evidence));
   assert.equal(await health(), 'ECONNREFUSED');
   const r = await revertFault(handle);
   assert.match(r.detail ?? '', /restarted stripe-emulator/);
