@@ -34,7 +34,9 @@ void test('memory_pressure holds the asked memory resident in a bounded hog, end
   const pid = Number(handle.revert.pid);
   const r = await revertFault(handle);
   assert.match(r.detail ?? '', new RegExp(`ended memory hog pid ${pid}`));
-  assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
+  // Gone, or at most a zombie waiting for this process to reap it: it holds no memory either way.
+  const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone';
+  assert.ok(state === 'gone' || state === 'Z', `hog pid ${pid} state ${state}`);
   assert.equal((await revertFault(handle)).alreadyReverted, true);
 });
 

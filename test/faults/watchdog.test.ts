@@ -24,9 +24,11 @@ function injectFromAnotherProcess(...args: string[]): FaultHandle {
 
 void test('leases: with no worker left, the watchdog heals a killed redis and a latency toxic on postgres', async () => {
   // The injecting process exits at once: nobody but the watchdog will ever revert these.
-  const kill = injectFromAnotherProcess('service_kill', 'redis', '--lease', '2s');
-  const latency = injectFromAnotherProcess('network_latency', 'postgres', '--param', 'latency_ms=200', '--lease', '2s');
-  assert.ok((await faultEvidence(kill)).every((e) => e.ok), 'redis is down after the kill');
+  // Leases long enough to observe each fault before the watchdog heals it (a CLI run takes ~1 s).
+  const kill = injectFromAnotherProcess('service_kill', 'redis', '--lease', '6s');
+  const killEvidence = await faultEvidence(kill);
+  assert.ok(killEvidence.every((e) => e.ok), `redis is down after the kill: ${JSON.stringify(killEvidence)}`);
+  const latency = injectFromAnotherProcess('network_latency', 'postgres', '--param', 'latency_ms=200', '--lease', '4s');
   assert.ok((await faultEvidence(latency))[0]?.ok, 'the toxic is on the postgres proxy');
   const lease = await faultStore().get(kill.faultId);
   assert.equal(lease?.state, 'active', 'the lease was recorded in ordeal-db');
