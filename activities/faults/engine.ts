@@ -153,6 +153,7 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
     // An earlier attempt died half-way: undo whatever it did before starting over.
     await revertFault(previous.handle, 'inject-retry');
   }
+  if (previous) await store.forget(faultId);
 
   const now = new Date();
   const leaseExpiresAt = new Date(now.getTime() + input.leaseMs);
@@ -180,7 +181,8 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
   await store.record(handle, 'active');
   // A panic raised while we were injecting may have scanned the leases before ours existed.
   if ((await store.panic()).active) {
-    await revertFault(handle, 'panic');
+    // Forced: the panic may have marked the lease reverted before the fault was applied.
+    await revertFault(handle, 'panic', { force: true });
     nonRetryable(new Error('ordeal panic was raised during injection; the fault was reverted'), `refusing to inject ${spec.type} on ${spec.target}`);
   }
   log.info({ faultId, type: spec.type, target: spec.target, backend: backend.name, leaseExpiresAt: handle.leaseExpiresAt }, 'fault injected');
@@ -200,13 +202,13 @@ function isConnectionError(err: unknown): boolean {
  * succeeds with alreadyReverted. Throws (retryable) when the backend cannot undo the
  * fault, leaving the lease open so the watchdog keeps trying.
  */
-export async function revertFault(handle: FaultHandle, by = 'worker'): Promise<RevertResult> {
+export async function revertFault(handle: FaultHandle, by = 'worker', opts: { force?: boolean } = {}): Promise<RevertResult> {
   const { ctx, store } = state();
   const backend = backends[handle.backend];
   if (!backend) nonRetryable(new Error(`unknown backend ${String(handle.backend)}`), `cannot revert fault ${handle.faultId}`);
   const undo = async (): Promise<RevertResult> => {
     const lease = await store.get(handle.faultId);
-    if (lease?.state === 'reverted') {
+    if (lease?.state === 'reverted' && !opts.force) {
       return { faultId: handle.faultId, reverted: true, alreadyReverted: true, detail: `already reverted by ${lease.revertedBy ?? '?'} at ${lease.revertedAt?.toISOString() ?? '?'}` };
     }
     let r;

@@ -101,6 +101,12 @@ export class LeaseStore {
     );
   }
 
+  /** Drops a lease whose fault was undone, so that a retried injection starts a fresh one. */
+  async forget(faultId: string): Promise<void> {
+    await this.ensureSchema();
+    await this.pool.query("DELETE FROM ordeal_fault_leases WHERE fault_id = $1 AND state = 'reverted'", [faultId]);
+  }
+
   async get(faultId: string): Promise<LeaseRow | undefined> {
     await this.ensureSchema();
     const res = await this.pool.query('SELECT * FROM ordeal_fault_leases WHERE fault_id = $1', [faultId]);
