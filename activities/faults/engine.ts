@@ -192,9 +192,11 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
 // --- revert -------------------------------------------------------------------------
 
 function isConnectionError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === '57P01' ||
-    /timeout exceeded when trying to connect|Connection terminated/.test((err as Error | undefined)?.message ?? '');
+  for (let e = err as (Error & { code?: string }) | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P01') return true;
+    if (/timeout exceeded when trying to connect|Connection terminated/.test(e.message ?? '')) return true;
+  }
+  return false;
 }
 
 /**
@@ -224,14 +226,21 @@ export async function revertFault(handle: FaultHandle, by = 'worker', opts: { fo
     return { faultId: handle.faultId, reverted: true, alreadyReverted: r.alreadyReverted, detail: r.detail };
   };
   try {
-    return await store.withLock(`${handle.backend}:${handle.target}`, undo);
+    await store.ensureSchema();
   } catch (err) {
     if (!isConnectionError(err)) throw err;
     // Ordeal's database is unreachable: healing the system matters more than the record.
     log.warn({ faultId: handle.faultId, err: (err as Error).message }, "Ordeal's database unreachable; reverting without lease bookkeeping");
-    const r = await backend.revert(handle, ctx);
+    let r;
+    try {
+      r = await backend.revert(handle, ctx);
+    } catch (e) {
+      if (e instanceof FaultPreconditionError) nonRetryable(e, `cannot revert fault ${handle.faultId}`);
+      throw new Error(`reverting ${handle.type} on ${handle.target} (${handle.backend}, fault ${handle.faultId}) failed: ${(e as Error).message}`, { cause: e });
+    }
     return { faultId: handle.faultId, reverted: true, alreadyReverted: r.alreadyReverted, detail: `${r.detail} (lease not updated: Ordeal's database unreachable)` };
   }
+  return store.withLock(`${handle.backend}:${handle.target}`, undo);
 }
 
 export async function faultEvidence(handle: FaultHandle): Promise<FaultEvidence[]> {

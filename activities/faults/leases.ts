@@ -60,7 +60,11 @@ export class LeaseStore {
   readonly pool: pg.Pool;
   private ready: Promise<void> | undefined;
 
+  /** host:port/db, for error messages (the URL carries no password). */
+  readonly where: string;
+
   constructor(url: string) {
+    this.where = url.replace(/^postgres:\/\/[^@]*@/, '');
     this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000 });
     // An idle client that loses its server (ordeal-db restarted) must not crash the process.
     this.pool.on('error', () => {});
@@ -73,18 +77,20 @@ export class LeaseStore {
   /** Creates the tables once per process; concurrent creators serialise on an advisory lock. */
   ensureSchema(): Promise<void> {
     this.ready ??= (async () => {
-      const client = await this.pool.connect();
+      let client: pg.PoolClient | undefined;
       try {
+        client = await this.pool.connect();
         await client.query('BEGIN');
         await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
         await client.query(schema);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await client?.query('ROLLBACK').catch(() => {});
         this.ready = undefined;
-        throw new Error(`cannot prepare the fault lease tables in Ordeal's database: ${(err as Error).message}`);
+        throw new Error(`cannot prepare the fault lease tables in Ordeal's database (${this.where}): ${(err as Error).message}; ` +
+          'is ordeal-db running? (ordeal stack up ordeal-db)', { cause: err });
       } finally {
-        client.release();
+        client?.release();
       }
     })();
     return this.ready;

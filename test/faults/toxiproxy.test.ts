@@ -101,3 +101,24 @@ void test('a toxiproxy restart loses the toxics: revert then reports already rev
   const r = await revertFault(handle);
   assert.deepEqual([r.reverted, r.alreadyReverted], [true, true]);
 });
+
+void test("a handle is revertible even when Ordeal's database is unreachable (the system's health comes first)", async () => {
+  const handle = await inject({ type: 'network_partition', target: 'redis' });
+  const { createServer } = await import('node:net');
+  const deadPort = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const { spawnSync } = await import('node:child_process');
+  const { config } = await import('./helpers.ts');
+  const res = spawnSync('bash', [`${config.root}/scripts/ordeal`, 'faults', 'revert', '--handle', JSON.stringify(handle)],
+    { encoding: 'utf8', env: { ...process.env, ORDEAL_PORT_ORDEAL_DB: String(deadPort) } });
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /lease not updated: Ordeal's database unreachable/);
+  assert.equal((await redisThroughProxy()).result, 'ok');
+  // The lease is still open; the next revert (here, or the watchdog's) closes it as already healed.
+  const r = await revertFault(handle);
+  assert.deepEqual([r.reverted, r.alreadyReverted], [true, true]);
+});
