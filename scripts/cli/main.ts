@@ -1,11 +1,13 @@
 // The `ordeal` command line.
 import { Command } from 'commander';
+import { registerFaults } from './faults.ts';
 import { registerStack } from './stack.ts';
 
 const program = new Command('ordeal')
   .description('durable chaos experiments that prove exactly-once under load and failure')
   .showHelpAfterError();
 registerStack(program);
+registerFaults(program);
 
 try {
   await program.parseAsync(process.argv);

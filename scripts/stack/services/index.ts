@@ -8,5 +8,6 @@ import { redis } from './redis.ts';
 import { stripeEmulator } from './stripe-emulator.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
+import { watchdog } from './watchdog.ts';
 
-export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, prometheus];
+export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, prometheus, watchdog];
