@@ -1,5 +1,5 @@
 // The HTTP surface: POST /payments, GET /payments/:id, /health, /ready, /metrics.
-import Fastify, { type FastifyBaseLogger, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { IdempotencyCache } from './cache.ts';
 import { resolveConfig, type PaymentApiConfig, type PaymentApiOptions } from './config.ts';
@@ -107,7 +107,7 @@ interface AppDeps {
 }
 
 function buildApp(d: AppDeps) {
-  const app = Fastify({ loggerInstance: d.log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: BODY_LIMIT_BYTES, keepAliveTimeout: 65000 });
+  const app = Fastify({ loggerInstance: d.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: BODY_LIMIT_BYTES, keepAliveTimeout: 65000 });
   const schema = paymentRequestSchema(d.config);
 
   // Body errors (too large, malformed JSON, wrong content type) get the same field-level shape.

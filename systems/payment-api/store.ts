@@ -72,6 +72,9 @@ export function createPool(databaseUrl: string, max: number): pg.Pool {
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
+  // A checked-out client whose connection dies emits 'error' too; the query in
+  // flight fails with it, so this listener only keeps the process alive.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
