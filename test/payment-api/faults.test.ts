@@ -1,4 +1,3 @@
-import './zz-handles.ts';
 // Faults during load on the correct system: a PostgreSQL kill, a Redis restart and
 // Stripe 429 bursts. Every payment is sent until acknowledged with its own key (as
 // Ordeal's redelivery does); afterwards PostgreSQL, Stripe and Kafka each hold every
@@ -38,9 +37,9 @@ void describe('payment API under faults', () => {
 
   void test('PostgreSQL killed (SIGKILL) and restarted during load: no loss, no duplicates', async () => {
     const run = runId('pgkill');
-    const count = 60;
+    const count = 600;
     const res = await runLoad(client, run, count, 150, async (started) => {
-      while (started() < 15) await sleep(20);
+      while (started() < 150) await sleep(20);
       await killService('postgres', 1500);
     });
     assert.ok((res.statuses.get(201) ?? 0) + (res.statuses.get(200) ?? 0) === count, JSON.stringify([...res.statuses]));
@@ -50,9 +49,9 @@ void describe('payment API under faults', () => {
 
   void test('Redis restarted (cache flushed) during load, then every key replayed: no loss, no duplicates', async () => {
     const run = runId('redis');
-    const count = 40;
+    const count = 400;
     const res = await runLoad(client, run, count, 150, async (started) => {
-      while (started() < 15) await sleep(20);
+      while (started() < 150) await sleep(20);
       await restartService('redis', 1000);
     });
     // Replays after the flush are answered from PostgreSQL: the same payments.
