@@ -3,10 +3,11 @@
 import type { ServiceSpec } from '../service.ts';
 import { kafka } from './kafka.ts';
 import { ordealDb, postgres } from './postgres.ts';
+import { paymentApi } from './payment-api.ts';
 import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
 import { stripeEmulator } from './stripe-emulator.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
 
-export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, prometheus];
+export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, paymentApi, prometheus];
