@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { ToxiproxyClient } from '../../activities/faults/toxiproxy/client.ts';
 import {
-  body, Client, config, dbCounts, kafkaCounts, killService, reconcile, restartService, runId, runLoad, startTestApi,
+  body, Client, config, stripeAdmin, dbCounts, kafkaCounts, killService, reconcile, restartService, runId, runLoad, startTestApi,
   stripeCounts, waitOutboxDrained, type TestApi,
 } from './helpers.ts';
 
@@ -73,6 +73,32 @@ void describe('seeded defects of the payment API manifest under their triggers',
     });
   });
 
+  void test('stripe_without_idempotency_key: lost Stripe responses make retries charge twice (with the key: once)', async () => {
+    const layer = 'payment-api-test-lost';
+    const outcome: Record<string, { acked: number; stripeDuplicated: number; dbDuplicated: number }> = {};
+    try {
+      for (const defects of [['stripe_without_idempotency_key'], []]) {
+        await withApi(defects.length ? 'def_stripe' : 'ctl_stripe', defects, async (t, client) => {
+          const run = runId(defects.length ? 'nokey' : 'nokeyctl');
+          // Stripe commits the PaymentIntent, then the response is lost (connection reset).
+          await stripeAdmin.setFaults({ id: layer, response_lost_rate: 0.5, methods: ['POST'], ttl_ms: 60000 });
+          const res = await runLoad(client, run, 20, 50);
+          await stripeAdmin.clearFaults(layer);
+          const stripe = reconcile(res.acked.keys(), await stripeCounts(run));
+          const db = reconcile(res.acked.keys(), await dbCounts(t.db, run));
+          outcome[defects.length ? 'defect' : 'correct'] = {
+            acked: res.acked.size, stripeDuplicated: stripe.duplicated.length, dbDuplicated: db.duplicated.length,
+          };
+        }, { stripeRetryBudgetMs: 20000 });
+      }
+    } finally {
+      await stripeAdmin.clearFaults(layer);
+    }
+    assert.deepEqual(outcome.correct, { acked: 20, stripeDuplicated: 0, dbDuplicated: 0 }, JSON.stringify(outcome));
+    assert.ok(outcome.defect!.stripeDuplicated > 0, `duplicate charges in Stripe: ${JSON.stringify(outcome)}`);
+    assert.equal(outcome.defect!.dbDuplicated, 0, 'the database still holds one payment each: the damage is at the provider');
+  });
+
   void test('outbox_mark_sent_on_error: a Kafka outage loses events between PostgreSQL and Kafka (the correct relay loses none)', async () => {
     const toxiproxy = new ToxiproxyClient(`http://127.0.0.1:${config.ports.toxiproxy}`);
     const outcome: Record<string, { acked: number; lost: number }> = {};
@@ -107,4 +133,3 @@ async function waitRedis(client: Client): Promise<void> {
   throw new Error('the API did not reconnect to Redis within 10 s');
 }
 
-export { stripeCounts };

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import {
-  body, Client, dbCounts, kafkaCounts, killService, reconcile, restartService, runId, runLoad, startTestApi, stripeCounts,
+  body, Client, dbCounts, stripeAdmin, kafkaCounts, killService, reconcile, restartService, runId, runLoad, startTestApi, stripeCounts,
   waitOutboxDrained, type TestApi,
 } from './helpers.ts';
 
@@ -62,5 +62,28 @@ void describe('payment API under faults', () => {
       assert.equal(r.json.id, res.acked.get(b.message_id));
     }
     await assertExactlyOnce(t, run, res.acked, count);
+  });
+
+  void test('Stripe 429 bursts (and lost responses) during load: retried with the same key, no loss, no duplicates', async () => {
+    const run = runId('stripe429');
+    const count = 500;
+    const layer = 'payment-api-test-429';
+    try {
+      const res = await runLoad(client, run, count, 150, async (started) => {
+        // Three bursts of one second: 60 % of Stripe calls answered 429, 10 % commit and lose the response.
+        for (let burst = 0; burst < 3; burst++) {
+          while (started() < 80 + burst * 130) await sleep(20);
+          await stripeAdmin.setFaults({ id: layer, error_rate_429: 0.6, response_lost_rate: 0.1, ttl_ms: 5000 });
+          await sleep(1000);
+          await stripeAdmin.clearFaults(layer);
+        }
+      });
+      const stats = await client.get('/metrics');
+      const rateLimited = Number(/stripe_api_errors_total\{error_type="rate_limit"\} (\d+)/.exec(stats.text)?.[1] ?? 0);
+      assert.ok(rateLimited > 20, `the bursts were in effect: ${rateLimited} Stripe 429s seen by the API`);
+      await assertExactlyOnce(t, run, res.acked, count);
+    } finally {
+      await stripeAdmin.clearFaults(layer);
+    }
   });
 });

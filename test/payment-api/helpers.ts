@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import Stripe from 'stripe';
 import { Pool as HttpPool } from 'undici';
 import { PAYMENTS_TOPIC, type PaymentEvent } from '../../systems/contracts.ts';
+import { StripeEmulatorAdmin } from '../../systems/stripe-emulator/index.ts';
 import { startPaymentApi, type PaymentApi, type PaymentApiOptions } from '../../systems/payment-api/index.ts';
 import { loadStackConfig, stackServices, type StackConfig } from '../../scripts/stack/index.ts';
 import { down, up } from '../../scripts/stack/supervisor.ts';
@@ -228,6 +229,8 @@ export async function waitOutboxDrained(db: pg.Pool, timeoutMs = 60000): Promise
     await sleep(100);
   }
 }
+
+export const stripeAdmin = new StripeEmulatorAdmin(stripeUrl);
 
 export const stripe = (() => {
   const u = new URL(stripeUrl);
