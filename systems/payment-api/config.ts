@@ -48,7 +48,7 @@ const envSchema = z.object({
   CURRENCIES: z.string().optional(),
   OUTBOX_RELAY: z.enum(['on', 'off']).default('on'),
   OUTBOX_BATCH: z.coerce.number().int().positive().default(500),
-  OUTBOX_IDLE_MS: z.coerce.number().int().positive().default(20),
+  OUTBOX_IDLE_MS: z.coerce.number().int().positive().default(100),
   ORDEAL_DEFECTS: z.string().optional(),
   LOG_LEVEL: z.string().default('info'),
 });
@@ -108,7 +108,7 @@ export function resolveConfig(o: PaymentApiOptions): PaymentApiConfig {
     currencies: o.currencies ?? defaultCurrencies,
     relay: o.relay ?? true,
     relayBatch: o.relayBatch ?? 500,
-    relayIdleMs: o.relayIdleMs ?? 20,
+    relayIdleMs: o.relayIdleMs ?? 100,
     defects: new Set(defectsOf('payment-api', parseDefects(o.defects ?? []))),
     logLevel: o.logLevel ?? 'info',
   };
