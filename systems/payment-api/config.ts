@@ -30,7 +30,10 @@ export interface PaymentApiConfig {
   logLevel: string;
 }
 
-export const defaultCurrencies = ['usd', 'eur', 'gbp', 'jpy', 'cad', 'aud', 'chf', 'sek'];
+/** Common ISO 4217 codes Stripe settles in; narrow or widen with CURRENCIES. */
+export const defaultCurrencies = ['usd', 'eur', 'gbp', 'jpy', 'cad', 'aud', 'nzd', 'chf', 'sek', 'nok', 'dkk', 'pln', 'czk', 'huf',
+  'ron', 'bgn', 'isk', 'try', 'ils', 'aed', 'sar', 'inr', 'sgd', 'hkd', 'cny', 'krw', 'twd', 'thb', 'myr', 'php', 'idr', 'mxn',
+  'brl', 'clp', 'cop', 'pen', 'zar', 'ngn', 'kes', 'egp'];
 
 const envSchema = z.object({
   PAYMENT_API_HOST: z.string().default('127.0.0.1'),
