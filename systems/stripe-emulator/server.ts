@@ -3,7 +3,7 @@
 // faults, /health and /metrics. State is in memory, made durable by the journal.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
@@ -102,6 +102,7 @@ export async function startServer(opts: StripeEmulatorOptions): Promise<StripeEm
   const host = opts.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host)) throw new Error(`stripe-emulator: host ${host} is not a loopback address; the emulator listens on loopback only`);
   const log = opts.logger ?? pino({ name: 'stripe-emulator', level: opts.logLevel ?? 'info' });
+  opts = { ...opts, dataDir: resolve(opts.dataDir) };
   mkdirSync(opts.dataDir, { recursive: true });
   const unlock = lockDataDir(opts.dataDir);
   try {
