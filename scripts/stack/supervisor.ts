@@ -1,10 +1,11 @@
 // Brings the embedded stack up and down. `up` checks every port before starting
 // anything, starts what is not already running, and waits for real readiness;
 // `down` ends exactly the processes it started, by pid.
-import { lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFECTS_ENV, defectsOf, parseDefects, type DefectName } from '../../systems/defects.ts';
 import type { PortName, StackConfig } from './config.ts';
 import { isOurProcessAlive, launch, processTree, readPidFile, removePidFile, tail, terminate, type PidRecord } from './process.ts';
 import type { ServiceContext, ServiceSpec } from './service.ts';
@@ -18,10 +19,13 @@ export interface ServiceStatus {
   port: number;
   url: string;
   detail: string;
+  /** Seeded defects the running process carries; null for services that carry none. */
+  defects: string[] | null;
 }
 
 export type ProgressEvent =
   | { service: string; event: 'starting' | 'already-running' }
+  | { service: string; event: 'restarting'; reason: string }
   | { service: string; event: 'ready'; ms: number; detail?: string }
   | { service: string; event: 'stopping' | 'stopped' | 'killed' | 'not-running' };
 
@@ -31,6 +35,12 @@ export interface StackOptions {
   /** Limit to these services (and what they need); all when empty. */
   only?: readonly string[];
   onProgress?: (e: ProgressEvent) => void;
+  /**
+   * Seeded defects (`up` only). Given: the stack's set from now on (persisted); services
+   * running with another set are restarted. Absent: the set last given (none on a fresh
+   * stack), so that restarting a killed service never silently drops its defects.
+   */
+  defects?: readonly string[];
 }
 
 export class PortInUseError extends Error {
@@ -57,8 +67,10 @@ export class ServiceStartError extends Error {
   }
 }
 
-export function context(config: StackConfig, services: readonly ServiceSpec[], spec: ServiceSpec): ServiceContext {
+export function context(config: StackConfig, services: readonly ServiceSpec[], spec: ServiceSpec,
+  defects: readonly DefectName[] = []): ServiceContext {
   return {
+    defects,
     config,
     dataDir: join(config.home, 'data', spec.name),
     logFile: join(config.home, 'logs', `${spec.name}.log`),
@@ -68,6 +80,24 @@ export function context(config: StackConfig, services: readonly ServiceSpec[], s
 }
 
 const pidFile = (config: StackConfig, name: string) => join(config.home, 'run', `${name}.pid`);
+const defectsFile = (config: StackConfig) => join(config.home, 'run', 'defects.json');
+
+/** The seeded defects last asked for with `up --defects` (none on a fresh stack). */
+export function readStackDefects(config: StackConfig): DefectName[] {
+  const file = defectsFile(config);
+  if (!existsSync(file)) return [];
+  try {
+    return parseDefects((JSON.parse(readFileSync(file, 'utf8')) as { defects: string[] }).defects);
+  } catch {
+    return [];
+  }
+}
+
+function writeStackDefects(config: StackConfig, defects: readonly DefectName[]): void {
+  mkdirSync(join(config.home, 'run'), { recursive: true });
+  if (defects.length === 0) rmSync(defectsFile(config), { force: true });
+  else writeFileSync(defectsFile(config), JSON.stringify({ defects, setAt: new Date().toISOString() }) + '\n');
+}
 
 function select(services: readonly ServiceSpec[], only?: readonly string[]): ServiceSpec[] {
   if (!only || only.length === 0) return [...services];
@@ -107,6 +137,21 @@ export async function up(opts: StackOptions): Promise<ServiceStatus[]> {
   mkdirSync(join(config.home, 'logs'), { recursive: true });
   mkdirSync(join(config.home, 'data'), { recursive: true });
 
+  const explicit = opts.defects !== undefined;
+  const defects = explicit ? parseDefects(opts.defects) : readStackDefects(config);
+  if (explicit) writeStackDefects(config, defects);
+  const wantedDefects = (spec: ServiceSpec) => (spec.defects ? defectsOf(spec.defects, defects) : []);
+  // A service carrying other defects than asked for is restarted, so that the stack
+  // runs exactly the requested defects.
+  for (const spec of explicit ? chosen : []) {
+    const rec = readPidFile(pidFile(config, spec.name));
+    if (!spec.defects || !isOurProcessAlive(rec)) continue;
+    const have = [...(rec?.defects ?? [])].sort().join(',');
+    const want = wantedDefects(spec).join(',');
+    if (have === want) continue;
+    opts.onProgress?.({ service: spec.name, event: 'restarting', reason: `defects ${have || 'none'} -> ${want || 'none'}` });
+    await stopOne(config, spec, opts.onProgress);
+  }
   const toStart = chosen.filter((s) => !isOurProcessAlive(readPidFile(pidFile(config, s.name))));
   const running = new Set(chosen.filter((s) => !toStart.includes(s)).map((s) => s.name));
 
@@ -127,11 +172,15 @@ export async function up(opts: StackOptions): Promise<ServiceStatus[]> {
   const started: ServiceSpec[] = [];
   try {
     for (const spec of toStart) {
-      const ctx = context(config, services, spec);
+      const ctx = context(config, services, spec, defects);
       opts.onProgress?.({ service: spec.name, event: 'starting' });
       mkdirSync(ctx.dataDir, { recursive: true });
       await spec.prepare?.(ctx);
-      launch(spec.launch(ctx), ctx.logFile, pidFile(config, spec.name));
+      const ls = spec.launch(ctx);
+      // Set for every process, so that a value in the caller's environment never leaks into the stack.
+      const own = wantedDefects(spec);
+      launch({ ...ls, env: { ...ls.env, [DEFECTS_ENV]: own.join(',') } }, ctx.logFile, pidFile(config, spec.name),
+        spec.defects ? { defects: own } : {});
       started.push(spec);
     }
     for (const spec of chosen) if (running.has(spec.name)) opts.onProgress?.({ service: spec.name, event: 'already-running' });
@@ -216,6 +265,8 @@ async function stopOne(config: StackConfig, spec: ServiceSpec, onProgress?: (e: 
 export async function down(opts: StackOptions & { purge?: boolean }): Promise<void> {
   const chosen = opts.only?.length ? select(opts.services, opts.only).filter((s) => opts.only!.includes(s.name)) : [...opts.services];
   for (const spec of chosen.reverse()) await stopOne(opts.config, spec, opts.onProgress);
+  // The whole stack down: the next `up` starts from the default again (no defects).
+  if (!opts.only?.length) writeStackDefects(opts.config, []);
   if (!opts.purge) return;
   for (const spec of chosen) {
     const ctx = context(opts.config, opts.services, spec);
@@ -241,7 +292,7 @@ export async function status(opts: StackOptions): Promise<ServiceStatus[]> {
     chosen.map(async (spec): Promise<ServiceStatus> => {
       const rec = readPidFile(pidFile(config, spec.name));
       const main = spec.proxy ? config.ports[spec.proxy.listen] : config.ports[spec.ports[0]!];
-      const base = { service: spec.name, port: main, url: spec.url(config) };
+      const base = { service: spec.name, port: main, url: spec.url(config), defects: spec.defects ? (rec?.defects ?? []) : null };
       if (!rec || !isOurProcessAlive(rec)) {
         return { ...base, state: 'down', pid: null, detail: rec ? `exited (was pid ${rec.pid})` : 'not started' };
       }

@@ -3,6 +3,7 @@
 import type { ServiceSpec } from '../service.ts';
 import { kafka } from './kafka.ts';
 import { ordealDb, postgres } from './postgres.ts';
+import { paymentApi } from './payment-api.ts';
 import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
 import { stripeEmulator } from './stripe-emulator.ts';
@@ -10,4 +11,6 @@ import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
 import { watchdog } from './watchdog.ts';
 
-export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, prometheus, watchdog];
+export const stackServices: readonly ServiceSpec[] = [
+  toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, paymentApi, prometheus, watchdog,
+];
