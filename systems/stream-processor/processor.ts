@@ -22,7 +22,7 @@
 // - out-of-order sequence: idempotent producers with maxInFlightRequests 1 and one
 //   sendBatch per transaction, so a producer never has two sends in flight.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { DeliveryMode, StreamDefect } from './defects.ts';
 import type { Metrics } from './metrics.ts';
@@ -193,6 +193,8 @@ class Session {
   /** Serialises the plain producer's sends: an idempotent producer must not have two in flight. */
   private sendChain: Promise<unknown> = Promise.resolve();
   private buffer: Message[] = [];
+  /** at_least_once: next offset per partition whose settlements were produced, not yet committed. */
+  private readonly produced = new Map<number, string>();
   private flushing: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
 
@@ -234,6 +236,7 @@ class Session {
           idempotent: true,
           maxInFlightRequests: 1,
           transactionTimeout: o.transactionTimeoutMs,
+          createPartitioner: Partitioners.DefaultPartitioner,
           retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 },
         });
         this.producers.set(p, producer);
@@ -249,7 +252,7 @@ class Session {
       this.metrics.dedupEntries.set(this.dedupEntries());
       this.log.info({ records, entries: this.dedupEntries(), ms: Date.now() - t0 }, 'dedup state rebuilt from the state topic');
     } else {
-      this.plain = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1,
+      this.plain = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner,
         retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 } });
       await this.plain.connect();
     }
@@ -278,8 +281,7 @@ class Session {
     const eachBatch = o.mode === 'exactly_once' ? this.exactlyOnceBatch
       : o.mode === 'at_least_once' ? this.atLeastOnceBatch : this.commitFirstBatch;
     await consumer.run({
-      autoCommit: o.mode === 'at_least_once',
-      autoCommitInterval: AUTO_COMMIT_INTERVAL_MS,
+      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: Math.max(1, this.partitions.length),
       eachBatch: async (payload) => {
@@ -294,6 +296,9 @@ class Session {
         }
       },
     });
+    if (o.mode === 'at_least_once') {
+      this.timers.push(setInterval(() => { void this.autoCommit(); }, AUTO_COMMIT_INTERVAL_MS));
+    }
     if (o.mode === 'commit_before_process') {
       this.timers.push(setInterval(() => { void this.flush(); }, BUFFER_FLUSH_MS));
     }
@@ -384,7 +389,7 @@ class Session {
   }
 
   /** Defect consumer_at_least_once: produce, then let the consumer auto-commit offsets later. */
-  private async atLeastOnceBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+  private async atLeastOnceBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
     const { settled, dead, duplicates } = this.settleInMemory(batch.partition, batch.messages);
     const topicMessages: TopicMessages[] = [];
     if (settled.length) topicMessages.push({ topic: this.opts.outputTopic, messages: settled });
@@ -394,8 +399,21 @@ class Session {
     this.metrics.duplicates.inc(duplicates);
     this.metrics.invalid.inc(dead.length);
     resolveOffset(batch.lastOffset());
-    await commitOffsetsIfNecessary();
+    this.produced.set(batch.partition, (BigInt(batch.lastOffset()) + 1n).toString());
     await heartbeat();
+  }
+
+  /** The at-least-once auto-commit: like a default Kafka consumer, every few seconds, idle or not. */
+  private async autoCommit(): Promise<void> {
+    if (!this.consumer || this.produced.size === 0 || this.failure) return;
+    const offsets = [...this.produced].map(([partition, offset]) => ({ topic: this.opts.inputTopic, partition, offset }));
+    this.produced.clear();
+    try {
+      await this.consumer.commitOffsets(offsets);
+      this.metrics.offsetCommits.inc();
+    } catch (err) {
+      this.fail(err, 'auto-committing offsets');
+    }
   }
 
   /** Defect consumer_commit_before_process: commit the batch's offsets on arrival, settle it later from a buffer. */
@@ -477,6 +495,7 @@ class Session {
       p.catch((err: unknown) => this.log.debug({ err }, `${what} failed during close`)),
       sleep(15000).then(() => this.log.warn(`${what} did not finish within 15 s; abandoning it`)),
     ]);
+    if (graceful && this.opts.mode === 'at_least_once') await bounded(this.autoCommit(), 'final offset commit');
     await bounded(this.consumer?.disconnect(), 'consumer disconnect');
     if (graceful && this.opts.mode === 'commit_before_process') {
       await bounded(this.flush(), 'final flush');
@@ -504,7 +523,7 @@ function kafkaLog(log: Logger, { namespace, level, log: entry }: LogEntry): void
   // (a stuck send must end the session, whose fencing keeps exactly-once).
   if (message.startsWith('Limiting retries for the idempotent producer')) return;
   const fields = { kafkajs: namespace, ...extra };
-  if (level === logLevel.ERROR) log.error(fields, message);
-  else if (level === logLevel.WARN) log.warn(fields, message);
+  // kafkajs logs every retried protocol error as an error; the session's own failures are logged by the processor.
+  if (level === logLevel.ERROR || level === logLevel.WARN) log.warn(fields, message);
   else log.debug(fields, message);
 }
