@@ -493,7 +493,7 @@ class Session {
     for (const t of this.timers) clearInterval(t);
     const bounded = (p: Promise<unknown> | undefined, what: string) => p && Promise.race([
       p.catch((err: unknown) => this.log.debug({ err }, `${what} failed during close`)),
-      sleep(15000).then(() => this.log.warn(`${what} did not finish within 15 s; abandoning it`)),
+      sleep(15000, undefined, { ref: false }).then(() => this.log.warn(`${what} did not finish within 15 s; abandoning it`)),
     ]);
     if (graceful && this.opts.mode === 'at_least_once') await bounded(this.autoCommit(), 'final offset commit');
     await bounded(this.consumer?.disconnect(), 'consumer disconnect');

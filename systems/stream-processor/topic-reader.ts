@@ -9,6 +9,8 @@ export interface ReadOptions {
   timeoutMs?: number;
   /** Only these partitions (all by default). */
   partitions?: readonly number[];
+  /** read_uncommitted also sees records of aborted (and open) transactions; for diagnostics. */
+  readUncommitted?: boolean;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function readTopicToEnd(
   // kafkajs consumes only through a group; a throwaway one that never commits.
   const consumer = kafka.consumer({
     groupId: `ordeal-reader-${randomUUID()}`,
-    readUncommitted: false,
+    readUncommitted: opts.readUncommitted ?? false,
     maxWaitTimeInMs: 100,
     sessionTimeout: 10000,
     heartbeatInterval: 1000,
