@@ -1,0 +1,55 @@
+// What an experiment run produces, as plain data: the workflow assembles it, the
+// report activity renders it (JSON, HTML, JUnit). report.json is this object.
+import type { FaultEvidence, FaultHandle, RevertResult } from '../faults/types.ts';
+import type { LoadSummary } from '../load/types.ts';
+import type { ReconcileResult } from '../reconcile/types.ts';
+
+export const verdicts = ['PASS', 'FAIL', 'ABORTED', 'ERROR'] as const;
+export type Verdict = (typeof verdicts)[number];
+
+export type Phase =
+  | 'validating' | 'generating-ledger' | 'steady-state' | 'load' | 'recovery'
+  | 'redelivery' | 'drain' | 'reconcile' | 'report' | 'done';
+
+export interface FaultRecord {
+  handle: FaultHandle;
+  evidence: FaultEvidence[];
+  revert: RevertResult | null;
+  /** Seconds since the load phase started. */
+  injectedAtS: number;
+  revertedAtS: number | null;
+}
+
+export interface RecoveryResult {
+  /** From the last revert to the first healthy probe. */
+  time_to_healthy_ms: number | null;
+  /** From the last revert to the first successful business request. */
+  time_to_first_success_ms: number | null;
+  recovered: boolean;
+}
+
+export interface ExperimentReport {
+  run_id: string;
+  workflow_id: string;
+  scenario: string;
+  verdict: Verdict;
+  /** Why the verdict is what it is, one line each (failed checks, abort reason, revert errors). */
+  reasons: string[];
+  started_at: string;
+  ended_at: string;
+  phases: { phase: Phase; started_at: string; ended_at: string | null }[];
+  ledger: { count: number; seed: number; totals_by_currency: Record<string, number>; json_path: string; csv_path: string } | null;
+  load: LoadSummary | null;
+  faults: FaultRecord[];
+  recovery: RecoveryResult | null;
+  redelivery: { resent: number; acked: number; still_unacknowledged: number } | null;
+  drain: { lag_zero: boolean; waited_ms: number } | null;
+  reconcile: ReconcileResult | null;
+}
+
+export interface ReportPaths {
+  dir: string;
+  json: string;
+  html: string;
+  junit: string;
+}
