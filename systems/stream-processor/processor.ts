@@ -491,10 +491,16 @@ class Session {
   /** Graceful: finish the batch in hand (and, in the buffering defect, flush). Otherwise tear down with bounded waits. */
   async close(graceful: boolean): Promise<void> {
     for (const t of this.timers) clearInterval(t);
-    const bounded = (p: Promise<unknown> | undefined, what: string) => p && Promise.race([
-      p.catch((err: unknown) => this.log.debug({ err }, `${what} failed during close`)),
-      sleep(15000, undefined, { ref: false }).then(() => this.log.warn(`${what} did not finish within 15 s; abandoning it`)),
-    ]);
+    const bounded = async (p: Promise<unknown> | undefined, what: string): Promise<void> => {
+      if (!p) return;
+      const timer = new AbortController();
+      await Promise.race([
+        p.catch((err: unknown) => this.log.debug({ err }, `${what} failed during close`)),
+        sleep(15000, undefined, { signal: timer.signal, ref: false })
+          .then(() => this.log.warn(`${what} did not finish within 15 s; abandoning it`), () => undefined),
+      ]);
+      timer.abort();
+    };
     if (graceful && this.opts.mode === 'at_least_once') await bounded(this.autoCommit(), 'final offset commit');
     await bounded(this.consumer?.disconnect(), 'consumer disconnect');
     if (graceful && this.opts.mode === 'commit_before_process') {

@@ -295,6 +295,23 @@ export async function abortedRecords(kafka: Kafka, p: Pipeline, committedRecords
   return records - committedRecords;
 }
 
+/** Every distinct PaymentEvent that reached the input topic: the processor's ground truth. */
+export async function inputEvents(kafka: Kafka, p: Pipeline): Promise<Map<string, PaymentEvent>> {
+  const out = new Map<string, PaymentEvent>();
+  await readTopicToEnd(kafka, p.input, (_partition, m) => {
+    const e = JSON.parse(m.value!.toString('utf8')) as PaymentEvent;
+    out.set(e.message_id, e);
+  }, { timeoutMs: 60000 });
+  return out;
+}
+
+/** Sum of a metric over all its label sets. */
+export function metricSum(m: Map<string, number>, name: string): number {
+  let sum = 0;
+  for (const [k, v] of m) if (k === name || k.startsWith(`${name}{`)) sum += v;
+  return sum;
+}
+
 export function randomBetween(minMs: number, maxMs: number): number {
   return minMs + Math.floor(Math.random() * (maxMs - minMs));
 }
