@@ -47,6 +47,12 @@ void test('processor SIGKILL mid-stream → payments.settled exactly once', { ti
   children.push(child);
   const workedBeforeKill: number[] = [];
   try {
+    // A kill during start-up (fencing, state rebuild or group join) must be harmless too.
+    await sleep(randomBetween(200, 1500));
+    await child.kill();
+    t.diagnostic(`kill 0: pid ${child.pid} during start-up`);
+    child = ProcessorChild.start(p);
+    children.push(child);
     for (let k = 0; k < KILLS; k++) {
       await child.waitHealthy();
       // Once it settles (its first transaction committed), let it run a random while and kill
@@ -98,4 +104,51 @@ void test('processor SIGKILL mid-stream → payments.settled exactly once', { ti
   assert.equal(v.ok, relay.sent.size);
   assert.equal(v.settledRecords, relay.sent.size, 'one committed record per payment, none more');
   assert.equal(await countRecords(kafka, deadLetterTopic(p)), poison, 'each poison record dead-lettered exactly once');
+});
+
+void test('processor paused (SIGSTOP) past its session and transaction timeouts, then resumed → exactly once', { timeout: 240000 }, async (t) => {
+  const p = uniquePipeline('pause');
+  await createTopics(kafka, p);
+  const relay = new Relay(kafka, p);
+  await relay.connect();
+  t.after(async () => { await relay.disconnect(); await deleteTopics(kafka, p); });
+  const child = ProcessorChild.start(p);
+  children.push(child);
+  t.after(() => { if (child.alive()) process.kill(child.pid, 'SIGCONT'); });
+  await child.waitHealthy();
+
+  let producing = true;
+  const producer = (async () => {
+    while (producing) {
+      await relay.send(150);
+      await sleep(100);
+    }
+  })();
+  let before: Map<string, number>;
+  try {
+    await sleep(2000);
+    before = await child.metrics();
+    // A gray failure: the process holds open transactions and its group membership but
+    // does nothing. The broker expires both (6 s session, 10 s transaction timeout); on
+    // SIGCONT the processor finds itself fenced and evicted, and must recover by itself.
+    process.kill(child.pid, 'SIGSTOP');
+    await sleep(13000);
+    process.kill(child.pid, 'SIGCONT');
+    await child.waitHealthy(90000);
+    await sleep(2000);
+  } finally {
+    producing = false;
+    await producer;
+  }
+  await waitLagZero(kafka, p, child);
+  const m = await child.metrics();
+  assert.equal(await child.stop(), 0, `graceful stop failed:\n${child.tail()}`);
+  const v = await verify(kafka, p, relay.sent);
+  t.diagnostic(`${summary(v)}; before the pause ${metricSum(before, 'stream_processor_transactions_committed_total')} transactions; ` +
+    `session restarts ${metricSum(m, 'stream_processor_session_restarts_total')}, aborted ${metricSum(m, 'stream_processor_transactions_aborted_total')}`);
+  assert.ok(metricSum(before, 'stream_processor_transactions_committed_total') > 0, 'it was settling before the pause');
+  assert.deepEqual(v.missing, [], `lost settlements: ${summary(v)}`);
+  assert.deepEqual(v.duplicated, [], `duplicated settlements: ${summary(v)}`);
+  assert.deepEqual(v.ghosts, [], `ghost settlements: ${summary(v)}`);
+  assert.equal(v.settledRecords, relay.sent.size);
 });
