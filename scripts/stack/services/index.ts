@@ -6,11 +6,12 @@ import { ordealDb, postgres } from './postgres.ts';
 import { paymentApi } from './payment-api.ts';
 import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
+import { streamProcessor } from './stream-processor.ts';
 import { stripeEmulator } from './stripe-emulator.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
 import { watchdog } from './watchdog.ts';
 
 export const stackServices: readonly ServiceSpec[] = [
-  toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, paymentApi, prometheus, watchdog,
+  toxiproxy, postgres, ordealDb, redis, kafka, streamProcessor, temporal, stripeEmulator, paymentApi, prometheus, watchdog,
 ];
