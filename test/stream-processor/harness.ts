@@ -150,7 +150,16 @@ export class ProcessorChild {
 
   async metrics(): Promise<Map<string, number>> {
     // Generous: on a loaded 2-core machine a busy processor can take seconds to answer.
-    const res = await request(`http://127.0.0.1:${this.port}/metrics`, { headersTimeout: 15000, bodyTimeout: 15000 });
+    // One slow answer is retried: a starved CI machine is not a processor bug.
+    let res;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await request(`http://127.0.0.1:${this.port}/metrics`, { headersTimeout: 15000, bodyTimeout: 15000 });
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
     const out = new Map<string, number>();
     for (const line of (await res.body.text()).split('\n')) {
       if (!line || line.startsWith('#')) continue;
