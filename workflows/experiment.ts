@@ -315,7 +315,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     // Retries resume from heartbeat progress (the load engine's contract), never re-sending acked entries.
     const loadP = Promise.all(shards.map((shard) => loadActs.runLoadShard.executeWithOptions({
       summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`,
-      taskQueue: LOAD_TASK_QUEUE, startToCloseTimeout: loadMs + 15 * 60_000, heartbeatTimeout: '20s',
+      taskQueue: input.loadTaskQueue ?? LOAD_TASK_QUEUE, startToCloseTimeout: loadMs + 15 * 60_000, heartbeatTimeout: '20s',
       retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 0, nonRetryableErrorTypes: ['InvalidLoadSettings'] },
     }, [{ ...shard, progress: { workflowId: info.workflowId } }])));
     s.faults.forEach((f, i) => timelines.push(faultTimeline(f, i)));
@@ -352,7 +352,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     // 6. Redelivery: every entry without a definitive answer, with its original idempotency key.
     enter('redelivery');
     redelivery = await loadActs.redeliverUnacknowledged.executeWithOptions({
-        summary: `redeliver unacknowledged entries (same idempotency keys)`, taskQueue: LOAD_TASK_QUEUE,
+        summary: `redeliver unacknowledged entries (same idempotency keys)`, taskQueue: input.loadTaskQueue ?? LOAD_TASK_QUEUE,
         startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },
       }, [{ runId, settings: s.load, ledger: s.ledger }]);
 

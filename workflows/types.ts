@@ -19,6 +19,8 @@ export interface ExperimentInput {
   overrides?: string[];
   /** Defaults to a fresh id derived from the workflow (deterministic on replay). */
   runId?: string;
+  /** Task queue of the load workers (default ordeal-load). */
+  loadTaskQueue?: string;
 }
 
 export interface ExperimentResult {

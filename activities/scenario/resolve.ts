@@ -130,10 +130,14 @@ function hostOf(urlOrHostPort: string): string | undefined {
   }
 }
 
+const HARNESS_SERVICES = new Set(['ordeal-db', 'temporal', 'worker', 'prometheus', 'toxiproxy', 'watchdog']);
+
 /** Fault targets Ordeal knows how to reach: stack services and their Toxiproxy proxies. */
 export function knownFaultTargets(): Set<string> {
   const names = new Set<string>();
   for (const s of stackServices) {
+    // Ordeal's own infrastructure is never a fault target: the harness must outlive the fault.
+    if (HARNESS_SERVICES.has(s.name)) continue;
     names.add(s.name);
     if (s.proxy) names.add(s.proxy.name);
   }

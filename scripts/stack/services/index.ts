@@ -7,5 +7,6 @@ import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
+import { worker } from './worker.ts';
 
-export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, prometheus];
+export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, worker, prometheus];
