@@ -1,7 +1,7 @@
 // The orchestrator worker: experiment workflows and every orchestration-side
 // activity on task queue `ordeal`. Load shards run on `ordeal-load` (workers/load).
 import { join } from 'node:path';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import * as drain from '../activities/drain/activities.ts';
 import * as ledger from '../activities/ledger/activities.ts';
@@ -28,7 +28,8 @@ export function installRuntime(config: StackConfig, metricsPort: number | null =
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
-    logger: undefined,
+    // The SDK's own lines (worker state changes) only at WARN and above: pino carries ours.
+    logger: new DefaultLogger((process.env.ORDEAL_SDK_LOG_LEVEL ?? 'WARN') as LogLevel),
     telemetryOptions: metricsPort ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort}` } } } : {},
   });
 }
