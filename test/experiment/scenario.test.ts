@@ -39,7 +39,7 @@ after(async () => {
   await ordeal?.close();
 });
 
-test('every shipped scenario validates', () => {
+void test('every shipped scenario validates', () => {
   const names = listScenarios();
   for (const required of ['db_failure_peak_load', 'redis_failure', 'kafka_broker_kill', 'stream_processor_kill',
     'network_latency_db', 'stripe_rate_limit', 'payment_spike', 'soak', 'stress']) {
@@ -51,7 +51,7 @@ test('every shipped scenario validates', () => {
   }
 });
 
-test('the resolver names each bad field by path', () => {
+void test('the resolver names each bad field by path', () => {
   for (const c of badClasses) {
     const r = resolveScenarioDocument({ scenario: 'db_failure_peak_load', overrides: c.set });
     assert.equal(r.ok, false, c.name);
@@ -61,7 +61,7 @@ test('the resolver names each bad field by path', () => {
   }
 });
 
-test('all problems are listed at once, and allow_non_loopback lifts the loopback rule only', () => {
+void test('all problems are listed at once, and allow_non_loopback lifts the loopback rule only', () => {
   const all = badClasses.filter((c) => !c.name.startsWith('harness') && !c.name.startsWith('negative numeric')).flatMap((c) => c.set);
   const r = resolveScenarioDocument({ scenario: 'db_failure_peak_load', overrides: all });
   assert.equal(r.ok, false);
@@ -72,7 +72,7 @@ test('all problems are listed at once, and allow_non_loopback lifts the loopback
   assert.equal(allowed.ok, true);
 });
 
-test('the CLI refuses a bad scenario with exit 2, every problem on stderr, and starts nothing', async () => {
+void test('the CLI refuses a bad scenario with exit 2, every problem on stderr, and starts nothing', async () => {
   const before = await ordeal.list({ scenario: 'db_failure_peak_load', limit: 1000 });
   const r = spawnSync('bash', [join(repoRoot, 'scripts', 'ordeal'), 'run', 'db_failure_peak_load', '--wait',
     '--set', 'load.rate=fast', '--set', 'faults.0.target=nowhere', '--set', 'load.target=http://192.0.2.10:8000'],
@@ -83,7 +83,7 @@ test('the CLI refuses a bad scenario with exit 2, every problem on stderr, and s
   assert.equal(afterRuns.length, before.length, 'no workflow started');
 });
 
-test('in the workflow a bad scenario is a non-retryable failure listing every problem, and nothing is touched', async () => {
+void test('in the workflow a bad scenario is a non-retryable failure listing every problem, and nothing is touched', async () => {
   for (const c of badClasses) {
     const h = await ordeal.start({ scenario: 'db_failure_peak_load', overrides: c.set, skipLocalValidation: true });
     const err = await ordeal.client.workflow.getHandle(h.workflowId).result().then(() => null, (e: unknown) => e);
