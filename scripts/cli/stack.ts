@@ -38,9 +38,10 @@ export function registerStack(program: Command): void {
 
   stack.command('down').description('stop every process the stack started')
     .argument('[services...]', 'only these services')
-    .action(async (services: string[]) => {
+    .option('--purge', "also delete the services' data and logs")
+    .action(async (services: string[], opts: { purge?: boolean }) => {
       const config = loadStackConfig();
-      await down({ config, services: stackServices, only: services, onProgress: progress });
+      await down({ config, services: stackServices, only: services, onProgress: progress, purge: opts.purge ?? false });
     });
 
   stack.command('status').description('state, pid, port and URL of each service (a dead service shows as down)')

@@ -1,7 +1,7 @@
 // Brings the embedded stack up and down. `up` checks every port before starting
 // anything, starts what is not already running, and waits for real readiness;
 // `down` ends exactly the processes it started, by pid.
-import { mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -209,10 +209,29 @@ async function stopOne(config: StackConfig, spec: ServiceSpec, onProgress?: (e: 
   onProgress?.({ service: spec.name, event: how === 'killed' ? 'killed' : 'stopped' });
 }
 
-/** Stops the services (all by default) in reverse start order. */
-export async function down(opts: StackOptions): Promise<void> {
+/**
+ * Stops the services (all by default) in reverse start order. With purge, their
+ * data and logs go too (a data dir kept outside the home, behind a symlink, included).
+ */
+export async function down(opts: StackOptions & { purge?: boolean }): Promise<void> {
   const chosen = opts.only?.length ? select(opts.services, opts.only).filter((s) => opts.only!.includes(s.name)) : [...opts.services];
   for (const spec of chosen.reverse()) await stopOne(opts.config, spec, opts.onProgress);
+  if (!opts.purge) return;
+  for (const spec of chosen) {
+    const ctx = context(opts.config, opts.services, spec);
+    const link = lstatSync(ctx.dataDir, { throwIfNoEntry: false });
+    if (link?.isSymbolicLink()) rmSync(realpathOrSelf(ctx.dataDir), { recursive: true, force: true });
+    rmSync(ctx.dataDir, { recursive: true, force: true });
+    rmSync(ctx.logFile, { force: true });
+  }
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 export async function status(opts: StackOptions): Promise<ServiceStatus[]> {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, chownSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
+import { accessSync, chownSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, symlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -105,8 +105,9 @@ function postgresUser(): { uid: number; gid: number } {
 function clusterDir(ctx: ServiceContext): string {
   const here = lstatSync(ctx.dataDir, { throwIfNoEntry: false });
   if (here?.isSymbolicLink()) return readlinkSync(ctx.dataDir);
-  if (here?.isDirectory()) return ctx.dataDir;
-  if (traversableByOthers(dirname(ctx.dataDir))) return ctx.dataDir;
+  const reachable = traversableByOthers(dirname(ctx.dataDir));
+  if (reachable || (here?.isDirectory() && readdirSync(ctx.dataDir).length > 0)) return ctx.dataDir;
+  if (here?.isDirectory()) rmdirSync(ctx.dataDir); // the supervisor's empty placeholder
   const key = createHash('sha256').update(ctx.dataDir).digest('hex').slice(0, 12);
   const outside = join('/var/tmp', `ordeal-postgres-${key}`);
   mkdirSync(dirname(ctx.dataDir), { recursive: true });
