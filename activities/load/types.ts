@@ -1,12 +1,21 @@
 // The load phase's contract with the experiment workflow: settings (validated from
-// the scenario), the shard an activity runs, and what comes back. Plain data only.
-// Owned by the load engine; the workflow depends on nothing else of it.
+// the scenario), the shard an activity runs, and what comes back. Plain data only:
+// no Node built-ins, so workflows may import it.
 import { z } from 'zod';
 import { durationMs, positiveDurationMs } from '../scenario/duration.ts';
 
 export const executorNames = ['constant-arrival-rate', 'ramping-arrival-rate', 'constant-vus', 'ramping-vus', 'stress'] as const;
+export type ExecutorName = (typeof executorNames)[number];
+
+/** User patterns from the product description; `mix` weights them per ledger entry. */
+export const patternNames = ['rapid', 'checkout', 'idempotency_race', 'retry'] as const;
+export type PatternName = (typeof patternNames)[number];
+
+/** Ledger fields (and the run id) a request template may reference as {{name}}. */
+export const templateFields = ['message_id', 'idempotency_key', 'amount_cents', 'currency', 'customer_id', 'run_id', 'seq'] as const;
 
 export const stageSchema = z.object({ duration: positiveDurationMs, target: z.number().nonnegative() }).strict();
+export type Stage = z.output<typeof stageSchema>;
 
 export const requestTemplateSchema = z
   .object({
@@ -15,24 +24,41 @@ export const requestTemplateSchema = z
     headers: z.record(z.string(), z.string()).default({ 'idempotency-key': '{{idempotency_key}}' }),
     /** JSON body; string values may hold {{ledger_field}} or {{run_id}} placeholders. */
     body: z.unknown().optional(),
-    /** JSON pointer-ish path of the id the system returns, recorded in the outcome log. */
+    /** Dotted path of the id the system returns (e.g. `id` or `payment.id`), recorded in the outcome log. */
     ack_id_field: z.string().default('id'),
   })
   .strict();
+export type RequestTemplate = z.output<typeof requestTemplateSchema>;
+
+const thinkTime = z.union([positiveDurationMs.transform((v) => [v, v] as [number, number]),
+  z.tuple([durationMs, durationMs])]).refine(([a, b]) => a <= b, { message: 'think_time is [min, max] with min <= max' });
 
 export const loadSettingsSchema = z
   .object({
     target: z.string().url(),
     executor: z.enum(executorNames).default('constant-arrival-rate'),
+    /** Arrivals per second (arrival-rate executors; the start rate of ramping/stress when stages are given). */
     rate: z.number().positive().optional(),
     duration: positiveDurationMs.optional(),
-    stages: z.array(stageSchema).optional(),
+    stages: z.array(stageSchema).min(1).optional(),
     vus: z.number().int().positive().optional(),
     spawn_rate: z.number().positive().optional(),
+    /** Open model: concurrent requests allowed before arrivals queue (then count as late). */
     max_in_flight: z.number().int().positive().default(2000),
+    /** An arrival still queued this long after its intended time is dropped (outcome unknown, redelivered later). */
+    drop_after: positiveDurationMs.default(10_000),
     mix: z.record(z.string(), z.number().nonnegative()).default({ rapid: 100 }),
     retry: z.object({ attempts: z.number().int().min(1).default(5), backoff: durationMs.default(200), same_key: z.boolean().default(true) })
       .strict().default({ attempts: 5, backoff: 200, same_key: true }),
+    /** Closed model (vus executors): pause between a rapid user's requests ("1 req/s per user"). */
+    pacing: durationMs.default(1000),
+    checkout: z.object({
+      think_time: thinkTime.default([1000, 3000]),
+      /** Weighted tasks of a checkout user; `pay` consumes a ledger entry, `status` reads the payment back. */
+      tasks: z.object({ pay: z.number().nonnegative().default(10), status: z.number().nonnegative().default(0) }).strict()
+        .default({ pay: 10, status: 0 }),
+      status_path: z.string().startsWith('/').default('/payments/{{payment_id}}'),
+    }).strict().default({ think_time: [1000, 3000], tasks: { pay: 10, status: 0 }, status_path: '/payments/{{payment_id}}' }),
     timeout: positiveDurationMs.default(5000),
     thresholds: z.object({
       p95_ms: z.number().positive().optional(),
@@ -45,6 +71,7 @@ export const loadSettingsSchema = z
   })
   .strict();
 export type LoadSettings = z.output<typeof loadSettingsSchema>;
+export type LoadSettingsInput = z.input<typeof loadSettingsSchema>;
 
 /** One activity's share of the load phase: a contiguous ledger slice at rate/N. */
 export interface LoadShardInput {
@@ -54,10 +81,24 @@ export interface LoadShardInput {
   /** Ledger seq range [from, to). */
   from: number;
   to: number;
+  /** This shard's settings: rates, stage targets and VUs already divided by the shard count. */
   settings: LoadSettings;
   /** The ledger spec, so the shard regenerates its entries deterministically. */
   ledger: import('../ledger/types.ts').LedgerSpec;
+  /** When set, the shard signals this workflow `loadProgress` about once a second. */
+  progress?: { workflowId: string };
 }
+
+/** Payload of the `loadProgress` signal. */
+export interface LoadProgress {
+  shard: number;
+  counts: LoadCounts;
+  /** Requests per second over the last interval. */
+  rate: number;
+  p99_ms: number;
+}
+export const loadProgressSignalName = 'loadProgress';
+export const loadTaskQueue = 'ordeal-load';
 
 export interface TimelinePoint {
   /** Seconds since the load phase started. */
@@ -68,36 +109,104 @@ export interface TimelinePoint {
   p50_ms: number;
   p95_ms: number;
   p99_ms: number;
+  /** This second's corrected latency histogram (compressed base64), so shard timelines merge exactly. */
+  hist?: string;
 }
 
 export interface LoadCounts {
+  /** Ledger entries whose first request went out. */
   sent: number;
+  /** HTTP requests, including retries, race twins and status reads. */
+  requests: number;
+  /** Final outcomes per ledger entry: acked + failed + unknown = entries handled. */
   acked: number;
   failed: number;
   unknown: number;
+  /** Requests that went out more than 10 ms after their intended time. */
   late: number;
+  /** Arrivals never sent (queued past drop_after, or cut by the duration / cancellation). */
   dropped: number;
+  /** Retry attempts beyond the first request. */
+  retries: number;
+  /** timeout, connection_refused, connection_reset, http_4xx, http_409, http_429, http_5xx, assertion, dropped, ... */
   errorsByClass: Record<string, number>;
+}
+
+/** An idempotency race whose two answers named different payments (or a retry that did). */
+export interface IdempotencyMismatch {
+  message_id: string;
+  idempotency_key: string;
+  payment_ids: (string | null)[];
+  pattern: 'idempotency_race' | 'retry';
+}
+
+export interface StressStageResult {
+  /** Total target rate of the stage (over all shards). */
+  rate: number;
+  achieved_rate: number;
+  p95_ms: number;
+  p99_ms: number;
+  error_rate: number;
+  ok: boolean;
+  reasons: string[];
 }
 
 export interface LoadShardResult {
   shard: number;
   counts: LoadCounts;
-  /** HdrHistogram, base64-compressed (hdr-histogram-js encode), corrected for coordinated omission. */
+  /** HdrHistogram (µs), compressed base64 (hdr-histogram-js encode), corrected for coordinated omission. */
   histogram: string;
   /** The same requests measured from the actual send time. */
   histogramUncorrected: string;
   timeline: TimelinePoint[];
   startedAt: string;
   endedAt: string;
+  /** Seconds spent sending (excludes time a crashed worker was away). */
+  activeSeconds: number;
+  mismatches: IdempotencyMismatch[];
+  stress?: StressStageResult[];
+  /** Worker identities that ran this shard (more than one after a resume). */
+  workers: string[];
+  /** Attempt that finished the shard (> 1 after a crash and resume). */
+  attempt: number;
+  cancelled: boolean;
 }
+
+export interface LatencySummary { p50: number; p95: number; p99: number; max: number; mean: number }
 
 /** What the load phase reports to the workflow (merged over shards). */
 export interface LoadSummary {
   counts: LoadCounts;
-  latency_ms: { p50: number; p95: number; p99: number; max: number };
-  latency_uncorrected_ms: { p50: number; p95: number; p99: number; max: number };
+  latency_ms: LatencySummary;
+  latency_uncorrected_ms: LatencySummary;
+  /** Requests per second over the load phase. */
   achieved_rate: number;
+  error_rate: number;
   timeline: TimelinePoint[];
-  thresholds: { name: string; limit: number; actual: number; ok: boolean }[];
+  thresholds: { name: string; limit: number; actual: number; ok: boolean; reason: string }[];
+  thresholdsOk: boolean;
+  mismatches: IdempotencyMismatch[];
+  /** Stress executor: the highest total rate whose stage met every threshold (null: none did). */
+  knee_rate?: number | null;
+  stress?: StressStageResult[];
+  workers: string[];
+  cancelled: boolean;
+}
+
+export type OutcomeStatus = 'acknowledged' | 'failed' | 'unknown';
+
+/** One final outcome per ledger entry, as stored in Ordeal's database. */
+export interface OutcomeRow {
+  run_id: string;
+  seq: number;
+  shard: number;
+  message_id: string;
+  idempotency_key: string;
+  status: OutcomeStatus;
+  /** The system's id for the payment (ack_id_field of the 2xx answer). */
+  payment_id: string | null;
+  attempts: number;
+  error_class: string | null;
+  http_status: number | null;
+  redelivered: boolean;
 }

@@ -1,0 +1,162 @@
+// One load shard as a Temporal activity. Crash safety: outcomes are persisted in
+// numbered batches before they count; the heartbeat carries the counted state (stats,
+// the contiguous done-cursor, the last counted batch). A retry after a crash skips
+// every entry with a persisted outcome (never re-sending an acknowledged message),
+// folds rows persisted after the last heartbeat, and sends everything else (never
+// skipping one). Counts and histograms stay exact across the crash.
+import { hostname } from 'node:os';
+import { Context } from '@temporalio/activity';
+import { Client, Connection } from '@temporalio/client';
+import pino from 'pino';
+import { loadStackConfig } from '../../scripts/stack/index.ts';
+import { LoadEngine } from './engine.ts';
+import { promEngineMetrics, outcomesWritten, shardsActive } from './metrics.ts';
+import { maxBatch, outcomeDb, shardRowsFrom, writeOutcomes } from './outcomes.ts';
+import { LoadStats, type EncodedStats, type EntryOutcome } from './stats.ts';
+import { loadProgressSignalName, type LoadProgress, type LoadShardInput, type LoadShardResult } from './types.ts';
+
+const log = pino({ name: 'ordeal-load' });
+export const workerIdentity = process.env.ORDEAL_WORKER_ID ?? `${hostname()}:${process.pid}`;
+
+/** Heartbeat details: everything a retry needs to resume exactly. */
+export interface ShardCheckpoint {
+  v: 1;
+  /** Last flush batch whose outcomes are folded into `stats`. */
+  batch: number;
+  /** Every seq below this has a persisted, counted outcome. */
+  cursor: number;
+  arrivals: number;
+  activeMs: number;
+  startedAtMs: number;
+  stats: EncodedStats;
+  workers: string[];
+}
+
+const FLUSH_MS = 250;
+const FLUSH_ROWS = 5000;
+const HEARTBEAT_MS = 1000;
+const DB_GIVE_UP_MS = 60_000;
+
+let progressClient: Promise<Client> | undefined;
+function temporalClient(): Promise<Client> {
+  progressClient ??= Connection.connect({ address: `127.0.0.1:${loadStackConfig().ports.temporal}` })
+    .then((connection) => new Client({ connection }))
+    .catch((err: unknown) => { progressClient = undefined; throw err; });
+  return progressClient;
+}
+
+/** Heartbeats when running as an activity; a no-op when called directly (tests, CLI). */
+function activityContext(): Context | undefined {
+  try { return Context.current(); } catch { return undefined; }
+}
+
+export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResult> {
+  const ctx = activityContext();
+  const attempt = ctx?.info.attempt ?? 1;
+  const hb = ctx?.info.heartbeatDetails as ShardCheckpoint | undefined;
+  const { runId, shard, from, to } = input;
+  const end = Math.min(to, input.ledger.messages);
+  const size = Math.max(0, end - from);
+  const pool = await outcomeDb();
+  const startedAtMs = hb?.startedAtMs ?? Date.now();
+  const workers = [...new Set([...(hb?.workers ?? []), workerIdentity])];
+  const stats = hb ? LoadStats.decode(hb.stats) : new LoadStats();
+  const done = new Uint8Array(size);
+  let cursor = hb?.cursor ?? from;
+  done.fill(1, 0, Math.max(0, cursor - from));
+  const hbBatch = hb?.batch ?? 0;
+  let folded = 0;
+  for (const row of await shardRowsFrom(pool, runId, cursor, end)) {
+    done[row.seq - from] = 1;
+    if (row.batch > hbBatch) { stats.add(row); folded++; }
+  }
+  let batch = Math.max(hbBatch, await maxBatch(pool, runId, shard));
+  let counted = hbBatch;
+  const advance = () => { while (cursor < end && done[cursor - from]) cursor++; };
+  advance();
+  if (hb || folded) log.info({ runId, shard, attempt, cursor, folded, worker: workerIdentity }, 'load shard resuming');
+
+  const checkpoint = (engine: LoadEngine): ShardCheckpoint => ({
+    v: 1, batch: counted, cursor, arrivals: (hb?.arrivals ?? 0) + engine.arrivals,
+    activeMs: (hb?.activeMs ?? 0) + (performance.now() - attemptStart), startedAtMs, stats: stats.encode(), workers,
+  });
+
+  // Outcomes are persisted in order, one batch at a time; only persisted ones count.
+  let pending: EntryOutcome[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  let flushError: Error | undefined;
+  const flush = (): Promise<void> => {
+    flushing = flushing.then(async () => {
+      if (!pending.length) return;
+      const rows = pending;
+      pending = [];
+      const b = ++batch;
+      const t0 = Date.now();
+      for (let tries = 0; ; tries++) {
+        try { await writeOutcomes(pool, runId, shard, b, rows); break; } catch (err) {
+          if (Date.now() - t0 > DB_GIVE_UP_MS) { flushError = err as Error; throw err; }
+          log.warn({ err, runId, shard, tries }, 'outcome log write failed; retrying');
+          await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** tries, 5000)));
+        }
+      }
+      for (const o of rows) { done[o.seq - from] = 1; stats.add(o); }
+      counted = b;
+      outcomesWritten.inc(rows.length);
+      advance();
+    });
+    return flushing;
+  };
+
+  const attemptStart = performance.now();
+  const engine = new LoadEngine({
+    runId, settings: input.settings, ledger: input.ledger, from, to: end, shards: input.shards,
+    isDone: (seq) => done[seq - from] === 1,
+    onOutcome: (o) => { pending.push(o); if (pending.length >= FLUSH_ROWS) void flush().catch(() => undefined); },
+    ...(ctx ? { signal: ctx.cancellationSignal } : {}),
+    timeOffsetMs: Date.now() - startedAtMs,
+    arrivalOffset: hb?.arrivals ?? 0,
+    elapsedMs: hb?.activeMs ?? 0,
+    metrics: promEngineMetrics,
+  });
+
+  let lastRequests = stats.counts.requests;
+  let lastTick = performance.now();
+  const flusher = setInterval(() => { void flush().catch(() => undefined); }, FLUSH_MS);
+  const beat = setInterval(() => {
+    ctx?.heartbeat(checkpoint(engine));
+    if (input.progress) {
+      const now = performance.now();
+      const payload: LoadProgress = { shard, counts: stats.counts, rate: ((stats.counts.requests - lastRequests) * 1000) / (now - lastTick),
+        p99_ms: engine.stats.hist.totalCount ? engine.stats.hist.getValueAtPercentile(99) / 1000 : 0 };
+      lastRequests = stats.counts.requests;
+      lastTick = now;
+      const workflowId = input.progress.workflowId;
+      void temporalClient().then((c) => c.workflow.getHandle(workflowId).signal(loadProgressSignalName, payload))
+        .catch((err: unknown) => log.warn({ err, workflowId }, 'loadProgress signal failed'));
+    }
+  }, HEARTBEAT_MS);
+  shardsActive.inc();
+  let result;
+  try {
+    result = await engine.run();
+    await flush();
+    await flushing;
+  } finally {
+    clearInterval(flusher);
+    clearInterval(beat);
+    shardsActive.dec();
+  }
+  if (flushError) throw flushError;
+  ctx?.heartbeat(checkpoint(engine));
+  if (cursor < end && !result.cancelled) {
+    throw new Error(`load shard ${shard} of run ${runId}: entries from seq ${cursor} have no outcome after the run (expected all of [${from}, ${end}))`);
+  }
+  const encoded = stats.encode();
+  return {
+    shard, counts: encoded.counts, histogram: encoded.histogram, histogramUncorrected: encoded.histogramUncorrected,
+    timeline: encoded.timeline, startedAt: new Date(startedAtMs).toISOString(), endedAt: new Date().toISOString(),
+    activeSeconds: ((hb?.activeMs ?? 0) + result.activeMs) / 1000, mismatches: encoded.mismatches,
+    ...(result.stress ? { stress: result.stress } : {}),
+    workers, attempt, cancelled: result.cancelled,
+  };
+}
