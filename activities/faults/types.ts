@@ -12,6 +12,15 @@ export const faultTypes = [
 ] as const;
 export type FaultType = (typeof faultTypes)[number];
 
+/**
+ * process: the embedded stack's processes (kill by pid file, SIGSTOP/SIGCONT);
+ * docker: containers labelled ordeal.target=true; toxiproxy: the stack's proxies;
+ * provider: the Stripe emulator's admin API; host: resource hogs on this machine
+ * (disk_full, memory_pressure, cpu_spike).
+ */
+export const faultBackends = ['process', 'docker', 'toxiproxy', 'provider', 'host'] as const;
+export type FaultBackendName = (typeof faultBackends)[number];
+
 export const faultSpecSchema = z
   .object({
     type: z.enum(faultTypes),
@@ -19,20 +28,23 @@ export const faultSpecSchema = z
     target: z.string().min(1),
     at: durationMs,
     duration: positiveDurationMs,
-    backend: z.enum(['process', 'docker', 'toxiproxy', 'provider']).optional(),
+    /** Inferred from the type when absent (network_* → toxiproxy, provider_* → provider, resources → host, else process). */
+    backend: z.enum(faultBackends).optional(),
     /** Restart the target after a kill/pause (true unless the scenario tests a non-restarted outage). */
     restart: z.boolean().default(true),
     params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).default({}),
   })
   .strict();
 export type FaultSpec = z.output<typeof faultSpecSchema>;
+/** What callers may pass: at/duration/restart/params have defaults or are not needed to inject. */
+export type FaultSpecInput = z.input<typeof faultSpecSchema>;
 
 export interface FaultHandle {
   faultId: string;
   runId: string;
   type: FaultType;
   target: string;
-  backend: 'process' | 'docker' | 'toxiproxy' | 'provider';
+  backend: FaultBackendName;
   injectedAt: string;
   /** After this instant the stack's watchdog reverts the fault if nobody else did. */
   leaseExpiresAt: string;
@@ -45,6 +57,7 @@ export interface FaultEvidence {
   observedAt: string;
   /** e.g. "postgres pid 1234 gone", "toxic latency_db on proxy postgres: 500ms". */
   description: string;
+  /** True when this observation shows the fault in effect. */
   ok: boolean;
 }
 
@@ -53,4 +66,19 @@ export interface RevertResult {
   reverted: boolean;
   alreadyReverted: boolean;
   error?: string;
+  /** What the revert did, e.g. "restarted postgres (pid 4321), ready after 1.2 s". */
+  detail?: string;
+}
+
+export interface InjectFaultInput {
+  runId: string;
+  spec: FaultSpecInput;
+  /** How long the fault may stay in effect before the watchdog reverts it. */
+  leaseMs: number;
+}
+
+/** One problem with one fault of a scenario; `path` is relative to the scenario root. */
+export interface FaultValidationIssue {
+  path: (string | number)[];
+  message: string;
 }

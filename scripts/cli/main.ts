@@ -1,6 +1,7 @@
 // The `ordeal` command line.
 import { Command } from 'commander';
 import { registerExperiments } from './experiment.ts';
+import { registerFaults } from './faults.ts';
 import { registerSchedules } from './schedule.ts';
 import { registerStack } from './stack.ts';
 import { registerWorker } from './worker.ts';
@@ -12,6 +13,7 @@ registerStack(program);
 registerExperiments(program);
 registerSchedules(program);
 registerWorker(program);
+registerFaults(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,6 +7,7 @@ import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
+import { watchdog } from './watchdog.ts';
 import { worker } from './worker.ts';
 
-export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, worker, prometheus];
+export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, prometheus, watchdog, worker];

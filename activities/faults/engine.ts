@@ -1,0 +1,285 @@
+// Injection, revert, evidence and validation over the backends. Every injected fault
+// gets a lease row in Ordeal's database before it is applied; every revert goes
+// through a per-target lock and marks the lease, so a worker, the watchdog and
+// `ordeal panic` can all revert the same handle, in any order, any number of times.
+import { createHash, randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import pino from 'pino';
+import { loadStackConfig } from '../../scripts/stack/config.ts';
+import { FaultPreconditionError, type FaultBackend, type FaultContext } from './backend.ts';
+import { dockerBackend } from './docker/index.ts';
+import { hostBackend } from './host/index.ts';
+import { LeaseStore, type LeaseRow, type PanicState } from './leases.ts';
+import { processBackend } from './process/index.ts';
+import { providerBackend } from './provider/index.ts';
+import { toxiproxyBackend } from './toxiproxy/index.ts';
+import {
+  faultSpecSchema, type FaultBackendName, type FaultEvidence, type FaultHandle, type FaultSpec, type FaultType,
+  type FaultValidationIssue, type InjectFaultInput, type RevertResult,
+} from './types.ts';
+
+const log = pino({ name: 'ordeal-faults', level: process.env.ORDEAL_LOG_LEVEL ?? 'info' }, pino.destination(2));
+
+export const backends: Record<FaultBackendName, FaultBackend> = {
+  process: processBackend(),
+  toxiproxy: toxiproxyBackend(),
+  provider: providerBackend(),
+  docker: dockerBackend(),
+  host: hostBackend(),
+};
+
+/** The backend a spec names, or the natural one for its type. */
+export function backendOf(spec: Pick<FaultSpec, 'type' | 'backend'>): FaultBackendName {
+  if (spec.backend) return spec.backend;
+  if (spec.type.startsWith('network_')) return 'toxiproxy';
+  if (spec.type.startsWith('provider_')) return 'provider';
+  if (spec.type === 'disk_full' || spec.type === 'memory_pressure' || spec.type === 'cpu_spike') return 'host';
+  return 'process';
+}
+
+const MAX_LEASE_MS = 24 * 3600_000;
+
+// --- shared state of this process (a worker, the watchdog, the CLI) ----------------------
+
+let shared: { ctx: FaultContext; store: LeaseStore } | undefined;
+
+function state(): { ctx: FaultContext; store: LeaseStore } {
+  if (!shared) {
+    const config = loadStackConfig();
+    shared = { ctx: { config }, store: LeaseStore.forStack(config) };
+  }
+  return shared;
+}
+
+/** Ends this process's connection pool to Ordeal's database (tests, CLI). */
+export async function closeFaults(): Promise<void> {
+  const s = shared;
+  shared = undefined;
+  await s?.store.close();
+}
+
+export function faultStore(): LeaseStore {
+  return state().store;
+}
+
+// --- validation -------------------------------------------------------------------------
+
+function staticIssues(raw: unknown, index: number, base: (string | number)[]): { spec?: FaultSpec; issues: FaultValidationIssue[] } {
+  const at = [...base, index];
+  const parsed = faultSpecSchema.safeParse(raw);
+  if (!parsed.success) {
+    return { issues: parsed.error.issues.map((i) => ({ path: [...at, ...(i.path as (string | number)[])], message: i.message })) };
+  }
+  const spec = parsed.data;
+  const name = backendOf(spec);
+  const backend = backends[name];
+  if (!backend.types.includes(spec.type)) {
+    const able = (Object.values(backends) as FaultBackend[]).filter((b) => b.types.includes(spec.type)).map((b) => b.name);
+    return { spec, issues: [{ path: [...at, 'backend'], message: `backend ${name} cannot inject ${spec.type} (backends that can: ${able.join(', ')}; ${name} does: ${backend.types.join(', ')})` }] };
+  }
+  const issues = backend.check(spec, state().ctx).map((message) => ({
+    path: [...at, message.startsWith('params.') ? 'params' : 'target'],
+    message: `${spec.type} on ${spec.target} (${name}): ${message}`,
+  }));
+  return { spec, issues };
+}
+
+/**
+ * Checks every fault of a scenario without touching anything. Static checks (schema,
+ * type/backend/target combination, params) always; read-only probes of the backend
+ * (container exists, proxy exists) for docker targets, which cannot be known
+ * statically, and for every backend when `live` is set. An empty list means valid.
+ */
+export async function validateFaultTargets(specs: unknown[], opts: { live?: boolean; pathPrefix?: (string | number)[] } = {}): Promise<FaultValidationIssue[]> {
+  const base = opts.pathPrefix ?? ['faults'];
+  const out: FaultValidationIssue[] = [];
+  for (const [i, raw] of specs.entries()) {
+    const { spec, issues } = staticIssues(raw, i, base);
+    out.push(...issues);
+    if (!spec || issues.length) continue;
+    const backend = backends[backendOf(spec)];
+    if (backend.probe && (opts.live || backend.name === 'docker')) {
+      for (const message of await backend.probe(spec, state().ctx)) out.push({ path: [...base, i, 'target'], message: `${spec.type} on ${spec.target} (${backend.name}): ${message}` });
+    }
+  }
+  return out;
+}
+
+function nonRetryable(err: unknown, what: string): never {
+  const message = `${what}: ${err instanceof Error ? err.message : String(err)}`;
+  throw ApplicationFailure.nonRetryable(message, 'FaultPrecondition');
+}
+
+// --- injection ----------------------------------------------------------------------
+
+/**
+ * A fault id that is stable across retries of the same activity, so a retried
+ * injection finds its own lease instead of injecting the fault a second time.
+ */
+function faultIdFor(spec: FaultSpec): string {
+  let seed: string;
+  try {
+    const info = Context.current().info;
+    seed = `${info.workflowExecution?.workflowId ?? info.activityType}/${info.workflowExecution?.runId ?? ''}/${info.activityId}`;
+  } catch {
+    seed = randomUUID();
+  }
+  const slug = `${spec.type}-${spec.target}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40);
+  return `${slug}-${createHash('sha256').update(seed).digest('hex').slice(0, 12)}`;
+}
+
+export async function injectFault(input: InjectFaultInput): Promise<FaultHandle> {
+  const { ctx, store } = state();
+  const parsed = faultSpecSchema.safeParse(input.spec);
+  if (!parsed.success) nonRetryable(new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')), 'invalid fault spec');
+  const spec = parsed.data;
+  if (!Number.isFinite(input.leaseMs) || input.leaseMs <= 0 || input.leaseMs > MAX_LEASE_MS) {
+    nonRetryable(new Error(`leaseMs must be in 1..${MAX_LEASE_MS}, got ${input.leaseMs}`), `cannot inject ${spec.type} on ${spec.target}`);
+  }
+  const problems = staticIssues(spec, 0, ['spec']).issues;
+  if (problems.length) nonRetryable(new Error(problems.map((p) => p.message).join('; ')), 'invalid fault');
+  const panic = await store.panic();
+  if (panic.active) nonRetryable(new Error(`ordeal panic is active since ${panic.since?.toISOString()} (${panic.reason ?? 'no reason'}); clear it with: ordeal panic --clear`), `refusing to inject ${spec.type} on ${spec.target}`);
+
+  const backend = backends[backendOf(spec)];
+  const faultId = faultIdFor(spec);
+  const previous = await store.get(faultId);
+  if (previous?.state === 'active') {
+    log.info({ faultId }, 'fault already injected by an earlier attempt of this activity; returning its handle');
+    return previous.handle;
+  }
+  if (previous?.state === 'injecting') {
+    // An earlier attempt died half-way: undo whatever it did before starting over.
+    await revertFault(previous.handle, 'inject-retry');
+  }
+
+  const now = new Date();
+  const leaseExpiresAt = new Date(now.getTime() + input.leaseMs);
+  let revert;
+  try {
+    revert = await backend.plan(spec, faultId, ctx, leaseExpiresAt);
+  } catch (err) {
+    if (err instanceof FaultPreconditionError) nonRetryable(err, `cannot inject ${spec.type} on ${spec.target}`);
+    throw err;
+  }
+  const handle: FaultHandle = {
+    faultId, runId: input.runId, type: spec.type, target: spec.target, backend: backend.name,
+    injectedAt: now.toISOString(), leaseExpiresAt: leaseExpiresAt.toISOString(), revert,
+  };
+  await store.record(handle, 'injecting');
+  try {
+    const learnt = await backend.inject(handle, spec, ctx);
+    if (learnt) handle.revert = { ...handle.revert, ...learnt };
+  } catch (err) {
+    log.error({ faultId, err: (err as Error).message }, 'injection failed; reverting whatever was applied');
+    await revertFault(handle, 'inject-failed').catch((e: unknown) => log.error({ faultId, err: (e as Error).message }, 'revert after failed injection failed'));
+    if (err instanceof FaultPreconditionError) nonRetryable(err, `cannot inject ${spec.type} on ${spec.target}`);
+    throw new Error(`injecting ${spec.type} on ${spec.target} (${backend.name}) failed: ${(err as Error).message}`, { cause: err });
+  }
+  await store.record(handle, 'active');
+  // A panic raised while we were injecting may have scanned the leases before ours existed.
+  if ((await store.panic()).active) {
+    await revertFault(handle, 'panic');
+    nonRetryable(new Error('ordeal panic was raised during injection; the fault was reverted'), `refusing to inject ${spec.type} on ${spec.target}`);
+  }
+  log.info({ faultId, type: spec.type, target: spec.target, backend: backend.name, leaseExpiresAt: handle.leaseExpiresAt }, 'fault injected');
+  return handle;
+}
+
+// --- revert -------------------------------------------------------------------------
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === '57P01' ||
+    /timeout exceeded when trying to connect|Connection terminated/.test((err as Error | undefined)?.message ?? '');
+}
+
+/**
+ * Idempotent: reverting twice, or reverting a fault the watchdog already healed,
+ * succeeds with alreadyReverted. Throws (retryable) when the backend cannot undo the
+ * fault, leaving the lease open so the watchdog keeps trying.
+ */
+export async function revertFault(handle: FaultHandle, by = 'worker'): Promise<RevertResult> {
+  const { ctx, store } = state();
+  const backend = backends[handle.backend];
+  if (!backend) nonRetryable(new Error(`unknown backend ${String(handle.backend)}`), `cannot revert fault ${handle.faultId}`);
+  const undo = async (): Promise<RevertResult> => {
+    const lease = await store.get(handle.faultId);
+    if (lease?.state === 'reverted') {
+      return { faultId: handle.faultId, reverted: true, alreadyReverted: true, detail: `already reverted by ${lease.revertedBy ?? '?'} at ${lease.revertedAt?.toISOString() ?? '?'}` };
+    }
+    let r;
+    try {
+      r = await backend.revert(handle, ctx);
+    } catch (err) {
+      await store.markRevertFailed(handle.faultId, (err as Error).message).catch(() => {});
+      if (err instanceof FaultPreconditionError) nonRetryable(err, `cannot revert fault ${handle.faultId}`);
+      throw new Error(`reverting ${handle.type} on ${handle.target} (${handle.backend}, fault ${handle.faultId}) failed: ${(err as Error).message}`, { cause: err });
+    }
+    await store.markReverted(handle.faultId, by, r.detail);
+    log.info({ faultId: handle.faultId, by, alreadyReverted: r.alreadyReverted, detail: r.detail }, 'fault reverted');
+    return { faultId: handle.faultId, reverted: true, alreadyReverted: r.alreadyReverted, detail: r.detail };
+  };
+  try {
+    return await store.withLock(`${handle.backend}:${handle.target}`, undo);
+  } catch (err) {
+    if (!isConnectionError(err)) throw err;
+    // Ordeal's database is unreachable: healing the system matters more than the record.
+    log.warn({ faultId: handle.faultId, err: (err as Error).message }, "Ordeal's database unreachable; reverting without lease bookkeeping");
+    const r = await backend.revert(handle, ctx);
+    return { faultId: handle.faultId, reverted: true, alreadyReverted: r.alreadyReverted, detail: `${r.detail} (lease not updated: Ordeal's database unreachable)` };
+  }
+}
+
+export async function faultEvidence(handle: FaultHandle): Promise<FaultEvidence[]> {
+  const backend = backends[handle.backend];
+  const observedAt = new Date().toISOString();
+  try {
+    return (await backend.evidence(handle, state().ctx)).map((o) => ({ faultId: handle.faultId, observedAt, ...o }));
+  } catch (err) {
+    return [{ faultId: handle.faultId, observedAt, ok: false, description: `could not observe ${handle.type} on ${handle.target}: ${(err as Error).message}` }];
+  }
+}
+
+// --- panic and the watchdog's sweep -------------------------------------------------------
+
+/** Reverts open faults, newest first; never throws for one fault's failure. */
+export async function revertOpenFaults(by: string, opts: { expiredOnly?: boolean } = {}): Promise<{ lease: LeaseRow; result: RevertResult }[]> {
+  const rows = await state().store.open(opts.expiredOnly);
+  const out: { lease: LeaseRow; result: RevertResult }[] = [];
+  for (const lease of rows) {
+    try {
+      out.push({ lease, result: await revertFault(lease.handle, by) });
+    } catch (err) {
+      out.push({ lease, result: { faultId: lease.faultId, reverted: false, alreadyReverted: false, error: (err as Error).message } });
+    }
+  }
+  return out;
+}
+
+export async function listOpenFaults(): Promise<LeaseRow[]> {
+  return state().store.open(false);
+}
+
+export async function panicState(): Promise<PanicState> {
+  return state().store.panic();
+}
+
+/** True while `ordeal panic` is in force: no experiment may start and no fault may be injected. */
+export async function isPanicked(): Promise<boolean> {
+  return (await panicState()).active;
+}
+
+/** The kill switch: blocks new injections first, then reverts every open fault. */
+export async function panic(reason: string): Promise<{ lease: LeaseRow; result: RevertResult }[]> {
+  await state().store.setPanic(true, reason);
+  log.warn({ reason }, 'ordeal panic: reverting every active fault');
+  return revertOpenFaults('panic');
+}
+
+export async function clearPanic(): Promise<void> {
+  await state().store.setPanic(false, null);
+}
+
+export type { FaultType };

@@ -1,0 +1,189 @@
+// Fault leases and the panic switch, in Ordeal's own PostgreSQL (never the system
+// under test's). A lease row is written BEFORE a fault is applied (write-ahead), so
+// that whatever happens to the injector, the watchdog and `ordeal panic` know the
+// fault exists and hold the handle that undoes it.
+import pg from 'pg';
+import type { StackConfig } from '../../scripts/stack/config.ts';
+import { ordealDbUrl } from '../../scripts/stack/services/postgres.ts';
+import type { FaultHandle } from './types.ts';
+
+export type LeaseState = 'injecting' | 'active' | 'reverted';
+
+export interface LeaseRow {
+  faultId: string;
+  runId: string;
+  state: LeaseState;
+  handle: FaultHandle;
+  leaseExpiresAt: Date;
+  revertedAt: Date | null;
+  revertedBy: string | null;
+  lastError: string | null;
+  revertAttempts: number;
+}
+
+export interface PanicState {
+  active: boolean;
+  reason: string | null;
+  since: Date | null;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS ordeal_fault_leases (
+  fault_id          text PRIMARY KEY,
+  run_id            text NOT NULL,
+  type              text NOT NULL,
+  target            text NOT NULL,
+  backend           text NOT NULL,
+  state             text NOT NULL CHECK (state IN ('injecting', 'active', 'reverted')),
+  handle            jsonb NOT NULL,
+  injected_at       timestamptz NOT NULL,
+  lease_expires_at  timestamptz NOT NULL,
+  reverted_at       timestamptz,
+  reverted_by       text,
+  revert_detail     text,
+  last_error        text,
+  revert_attempts   integer NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS ordeal_fault_leases_open ON ordeal_fault_leases (lease_expires_at) WHERE state <> 'reverted';
+CREATE TABLE IF NOT EXISTS ordeal_panic (
+  id          integer PRIMARY KEY CHECK (id = 1),
+  active      boolean NOT NULL,
+  reason      text,
+  since       timestamptz,
+  cleared_at  timestamptz
+);`;
+
+// One advisory-lock key space for everything the fault package serialises.
+const SCHEMA_LOCK = 0x0fa017;
+
+export class LeaseStore {
+  readonly pool: pg.Pool;
+  private ready: Promise<void> | undefined;
+
+  constructor(url: string) {
+    this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000 });
+    // An idle client that loses its server (ordeal-db restarted) must not crash the process.
+    this.pool.on('error', () => {});
+  }
+
+  static forStack(config: StackConfig): LeaseStore {
+    return new LeaseStore(ordealDbUrl(config));
+  }
+
+  /** Creates the tables once per process; concurrent creators serialise on an advisory lock. */
+  ensureSchema(): Promise<void> {
+    this.ready ??= (async () => {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+        await client.query(schema);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        this.ready = undefined;
+        throw new Error(`cannot prepare the fault lease tables in Ordeal's database: ${(err as Error).message}`);
+      } finally {
+        client.release();
+      }
+    })();
+    return this.ready;
+  }
+
+  async record(handle: FaultHandle, state: LeaseState): Promise<void> {
+    await this.ensureSchema();
+    await this.pool.query(
+      `INSERT INTO ordeal_fault_leases (fault_id, run_id, type, target, backend, state, handle, injected_at, lease_expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (fault_id) DO UPDATE SET handle = EXCLUDED.handle,
+         state = CASE WHEN ordeal_fault_leases.state = 'reverted' THEN 'reverted' ELSE EXCLUDED.state END`,
+      [handle.faultId, handle.runId, handle.type, handle.target, handle.backend, state, JSON.stringify(handle), handle.injectedAt, handle.leaseExpiresAt],
+    );
+  }
+
+  async get(faultId: string): Promise<LeaseRow | undefined> {
+    await this.ensureSchema();
+    const res = await this.pool.query('SELECT * FROM ordeal_fault_leases WHERE fault_id = $1', [faultId]);
+    return res.rows[0] ? toRow(res.rows[0]) : undefined;
+  }
+
+  async markReverted(faultId: string, by: string, detail: string): Promise<void> {
+    await this.ensureSchema();
+    await this.pool.query(
+      `UPDATE ordeal_fault_leases SET state = 'reverted', reverted_at = coalesce(reverted_at, now()),
+         reverted_by = coalesce(reverted_by, $2), revert_detail = coalesce(revert_detail, $3), last_error = NULL,
+         revert_attempts = revert_attempts + 1
+       WHERE fault_id = $1`,
+      [faultId, by, detail],
+    );
+  }
+
+  async markRevertFailed(faultId: string, error: string): Promise<void> {
+    await this.ensureSchema();
+    await this.pool.query('UPDATE ordeal_fault_leases SET last_error = $2, revert_attempts = revert_attempts + 1 WHERE fault_id = $1', [faultId, error]);
+  }
+
+  /** Faults not reverted yet; `expiredOnly`: only those whose lease has run out. */
+  async open(expiredOnly = false): Promise<LeaseRow[]> {
+    await this.ensureSchema();
+    const res = await this.pool.query(
+      `SELECT * FROM ordeal_fault_leases WHERE state <> 'reverted' ${expiredOnly ? 'AND lease_expires_at <= now()' : ''} ORDER BY injected_at DESC`,
+    );
+    return res.rows.map(toRow);
+  }
+
+  /**
+   * Runs fn while holding a session advisory lock on the key, so that a worker, the
+   * watchdog and `ordeal panic` never revert (e.g. restart) the same target at once.
+   */
+  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    await this.ensureSchema();
+    const client = await this.pool.connect();
+    try {
+      await client.query("SELECT pg_advisory_lock(hashtext('ordeal-fault:' || $1))", [key]);
+      try {
+        return await fn();
+      } finally {
+        await client.query("SELECT pg_advisory_unlock(hashtext('ordeal-fault:' || $1))", [key]).catch(() => {});
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async panic(): Promise<PanicState> {
+    await this.ensureSchema();
+    const res = await this.pool.query('SELECT active, reason, since FROM ordeal_panic WHERE id = 1');
+    const row = res.rows[0] as { active: boolean; reason: string | null; since: Date | null } | undefined;
+    return row ? { active: row.active, reason: row.reason, since: row.since } : { active: false, reason: null, since: null };
+  }
+
+  async setPanic(active: boolean, reason: string | null): Promise<void> {
+    await this.ensureSchema();
+    await this.pool.query(
+      `INSERT INTO ordeal_panic (id, active, reason, since, cleared_at) VALUES (1, $1, $2, CASE WHEN $1 THEN now() END, CASE WHEN $1 THEN NULL ELSE now() END)
+       ON CONFLICT (id) DO UPDATE SET active = $1, reason = CASE WHEN $1 THEN $2 ELSE ordeal_panic.reason END,
+         since = CASE WHEN $1 THEN coalesce(CASE WHEN ordeal_panic.active THEN ordeal_panic.since END, now()) ELSE ordeal_panic.since END,
+         cleared_at = CASE WHEN $1 THEN NULL ELSE now() END`,
+      [active, reason],
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+function toRow(r: Record<string, unknown>): LeaseRow {
+  return {
+    faultId: r.fault_id as string,
+    runId: r.run_id as string,
+    state: r.state as LeaseState,
+    handle: r.handle as FaultHandle,
+    leaseExpiresAt: r.lease_expires_at as Date,
+    revertedAt: (r.reverted_at as Date | null) ?? null,
+    revertedBy: (r.reverted_by as string | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+    revertAttempts: r.revert_attempts as number,
+  };
+}

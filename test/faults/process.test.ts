@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { faultEvidence, injectFault, revertFault } from '../../activities/faults/index.ts';
+import { assertNoFaultLeft, pgThroughProxy, redisThroughProxy, servicesUp } from './helpers.ts';
+
+let upBefore: Set<string>;
+before(async () => { upBefore = await servicesUp(); });
+after(async () => { await assertNoFaultLeft(upBefore); });
+
+test('database_kill on postgres: pid gone and unreachable, revert restarts it, second revert is a no-op', async () => {
+  assert.equal(await pgThroughProxy(), 'ok', 'postgres healthy before the fault');
+  const handle = await injectFault({ runId: 'test-process', spec: { type: 'database_kill', target: 'postgres', at: 0, duration: '30s' }, leaseMs: 120_000 });
+  assert.equal(handle.backend, 'process');
+  assert.deepEqual(JSON.parse(JSON.stringify(handle)), handle, 'the handle is plain data');
+
+  const evidence = await faultEvidence(handle);
+  assert.ok(evidence.length >= 2 && evidence.every((e) => e.ok), JSON.stringify(evidence));
+  assert.match(evidence[0]!.description, /pid \d+ gone/);
+  assert.notEqual(await pgThroughProxy(), 'ok', 'postgres unreachable through its proxy while killed');
+
+  const first = await revertFault(handle);
+  assert.equal(first.reverted, true);
+  assert.equal(first.alreadyReverted, false);
+  assert.match(first.detail ?? '', /restarted postgres/);
+  assert.equal(await pgThroughProxy(), 'ok', 'postgres answers again once revert returns');
+  assert.ok((await faultEvidence(handle)).every((e) => !e.ok), 'evidence no longer shows the fault');
+
+  const second = await revertFault(handle);
+  assert.deepEqual([second.reverted, second.alreadyReverted], [true, true]);
+});
+
+test('process_pause on redis: SIGSTOP is a gray failure, SIGCONT heals it', async () => {
+  const handle = await injectFault({ runId: 'test-process', spec: { type: 'process_pause', target: 'redis', at: 0, duration: '10s' }, leaseMs: 120_000 });
+  const evidence = await faultEvidence(handle);
+  assert.ok(evidence[0]?.ok, JSON.stringify(evidence));
+  assert.match(evidence[0]!.description, /state T \(stopped\)/);
+  const during = await redisThroughProxy(800);
+  assert.notEqual(during.result, 'ok', 'a paused redis accepts (via the proxy) but never answers');
+
+  const r = await revertFault(handle);
+  assert.deepEqual([r.reverted, r.alreadyReverted], [true, false]);
+  assert.equal((await redisThroughProxy()).result, 'ok');
+  assert.equal((await revertFault(handle)).alreadyReverted, true);
+});
+
+test('service_kill with restart: false leaves the target down on revert (a non-restarted outage)', async () => {
+  const handle = await injectFault({ runId: 'test-process', spec: { type: 'service_kill', target: 'redis', at: 0, duration: '5s', restart: false }, leaseMs: 120_000 });
+  const r = await revertFault(handle);
+  assert.match(r.detail ?? '', /left down/);
+  assert.notEqual((await redisThroughProxy(500)).result, 'ok');
+  // Bring it back the way an operator would, so the stack ends as healthy as it began.
+  const { up } = await import('../../scripts/stack/supervisor.ts');
+  const { stackServices } = await import('../../scripts/stack/services/index.ts');
+  const { config } = await import('./helpers.ts');
+  await up({ config, services: stackServices, only: ['redis'] });
+  assert.equal((await redisThroughProxy()).result, 'ok');
+});
