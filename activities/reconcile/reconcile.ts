@@ -1,0 +1,92 @@
+// The reconcile activity: validates its input, builds the configured sources
+// (defaults point at the embedded stack), and runs the streaming engine with
+// heartbeats so a long reconciliation survives a worker's liveness checks.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import pino from 'pino';
+import { z } from 'zod';
+import { loadStackConfig } from '../../scripts/stack/config.ts';
+import type { StackConfig } from '../../scripts/stack/config.ts';
+import { kafka as kafkaService } from '../../scripts/stack/services/kafka.ts';
+import { ordealDbUrl, postgres as postgresService } from '../../scripts/stack/services/postgres.ts';
+import { ledgerSpecSchema } from '../ledger/index.ts';
+import { DEFAULT_MAX_IDS, reconcileStreams } from './engine.ts';
+import type { OutcomeSource, RecordSource } from './engine.ts';
+import { sqlOutcomeSource } from './outcomes.ts';
+import { kafkaSource } from './sources/kafka.ts';
+import { postgresSource } from './sources/postgres.ts';
+import { stripeSource } from './sources/stripe.ts';
+import { reconcileSourceSchema } from './types.ts';
+import type { ReconcileInput, ReconcileResult, ReconcileSourceSpec } from './types.ts';
+
+const log = pino({ name: 'ordeal.reconcile', level: process.env.ORDEAL_LOG_LEVEL ?? 'info' });
+
+/** The load engine's outcome log in Ordeal's database (one final row per ledger entry). */
+export const DEFAULT_OUTCOME_QUERY = 'SELECT message_id, status AS outcome FROM load_outcomes WHERE run_id = $1';
+
+const inputSchema = z.object({
+  runId: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only'),
+  ledger: ledgerSpecSchema,
+  sources: z.array(reconcileSourceSchema).min(1, 'at least one system of record to reconcile against'),
+}).strict();
+
+export interface ReconcileDeps {
+  /** The outcome log of a run; the load engine's table in Ordeal's database by default. */
+  outcomes?: (runId: string, stack: StackConfig) => OutcomeSource;
+  /** Stack ports for default URLs; from the environment when omitted. */
+  stack?: () => StackConfig;
+  maxIds?: number;
+}
+
+/** Defaults: the embedded stack's system-under-test database, Kafka and Stripe emulator. */
+export function buildSource(spec: ReconcileSourceSpec, stack: StackConfig): RecordSource {
+  switch (spec.source) {
+    case 'postgres': return postgresSource(spec, postgresService.url(stack));
+    case 'kafka': return kafkaSource(spec, [kafkaService.url(stack)]);
+    case 'stripe': return stripeSource(spec, `http://127.0.0.1:${stack.ports.stripe_emulator}`);
+  }
+}
+
+export function parseReconcileInput(input: ReconcileInput): { runId: string; ledger: z.output<typeof ledgerSpecSchema>; sources: ReconcileSourceSpec[] } {
+  const parsed = inputSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`);
+    throw ApplicationFailure.nonRetryable(`invalid reconcile input:\n  ${problems.join('\n  ')}`, 'ReconcileInputError', problems);
+  }
+  const names = parsed.data.sources.map((s) => s.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) {
+    throw ApplicationFailure.nonRetryable(`invalid reconcile input: two sources are named "${dup}" (give each a distinct name)`, 'ReconcileInputError');
+  }
+  return parsed.data;
+}
+
+function activityContext(): Context | null {
+  try {
+    return Context.current();
+  } catch {
+    return null;
+  }
+}
+
+export function createReconcileActivities(deps: ReconcileDeps = {}) {
+  return {
+    async reconcile(input: ReconcileInput): Promise<ReconcileResult> {
+      const { runId, ledger, sources } = parseReconcileInput(input);
+      const stack = (deps.stack ?? loadStackConfig)();
+      const outcomes = deps.outcomes?.(runId, stack) ?? sqlOutcomeSource(ordealDbUrl(stack), DEFAULT_OUTCOME_QUERY);
+      const ctx = activityContext();
+      log.info({ runId, ledger: ledger.messages, sources: sources.map((s) => `${s.name}:${s.source}`) }, 'reconcile started');
+      const result = await reconcileStreams(runId, ledger, outcomes, sources.map((s) => buildSource(s, stack)), {
+        maxIds: deps.maxIds ?? DEFAULT_MAX_IDS,
+        ...(ctx ? { signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p) } : {}),
+      });
+      log.info({
+        runId, exactlyOnce: result.exactlyOnce, ms: result.duration_ms, outcomes: result.outcomes,
+        sources: Object.fromEntries(result.sources.map((s) => [s.source, Object.fromEntries(Object.entries(s.classes).map(([c, t]) => [c, t.count]))])),
+      }, 'reconcile done');
+      for (const s of result.sources) for (const w of s.warnings) log.warn({ runId, source: s.source }, w);
+      return result;
+    },
+  };
+}
