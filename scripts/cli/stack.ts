@@ -5,18 +5,23 @@ import {
   down, loadStackConfig, logFileOf, stackServices, status, up,
   type ProgressEvent, type ServiceStatus,
 } from '../stack/index.ts';
+import { DEFECTS_ENV, defectNames, parseDefects } from '../../systems/defects.ts';
 import { table } from './table.ts';
 
 function progress(e: ProgressEvent): void {
   const line = e.event === 'ready'
     ? `  ✓ ${e.service.padEnd(12)} ready after ${(e.ms / 1000).toFixed(1)}s${e.detail ? `  (${e.detail})` : ''}`
-    : `  · ${e.service.padEnd(12)} ${e.event}`;
+    : e.event === 'restarting' ? `  · ${e.service.padEnd(12)} restarting (${e.reason})`
+      : `  · ${e.service.padEnd(12)} ${e.event}`;
   process.stderr.write(line + '\n');
 }
 
 export function printStatus(rows: ServiceStatus[]): void {
   process.stdout.write(table(['SERVICE', 'STATE', 'PID', 'PORT', 'URL'], rows.map((r) => [r.service, r.state, r.pid, r.port, r.url])) + '\n');
   for (const r of rows.filter((r) => r.state !== 'up')) process.stdout.write(`  ${r.service}: ${r.detail}\n`);
+  const carriers = rows.filter((r) => r.defects !== null && r.state !== 'down');
+  const on = carriers.flatMap((r) => (r.defects ?? []).map((d) => `${d} (${r.service})`));
+  if (carriers.length) process.stdout.write(`seeded defects: ${on.length ? on.join(', ') : 'none'}\n`);
 }
 
 export function registerStack(program: Command): void {
@@ -25,11 +30,14 @@ export function registerStack(program: Command): void {
   stack.command('up').description('start the stack (or the named services) and wait until every service answers')
     .argument('[services...]', 'only these services (and what they need)')
     .option('--json', 'print the status as JSON')
-    .action(async (services: string[], opts: { json?: boolean }) => {
+    .option('--defects <names>', `seeded defects to switch on, comma-separated (default none, or $${DEFECTS_ENV}): ${defectNames.join(', ')}`,
+      process.env[DEFECTS_ENV] ?? '')
+    .action(async (services: string[], opts: { json?: boolean; defects: string }) => {
       const config = loadStackConfig();
       const t0 = Date.now();
-      process.stderr.write(`ordeal stack up (home ${config.home})\n`);
-      const rows = await up({ config, services: stackServices, only: services, onProgress: progress });
+      const defects = parseDefects(opts.defects);
+      process.stderr.write(`ordeal stack up (home ${config.home})${defects.length ? `, seeded defects: ${defects.join(', ')}` : ''}\n`);
+      const rows = await up({ config, services: stackServices, only: services, onProgress: progress, defects });
       process.stderr.write(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
       if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       else printStatus(rows);

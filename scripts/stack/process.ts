@@ -21,6 +21,8 @@ export interface PidRecord {
   starttime: string;
   command: string;
   startedAt: string;
+  /** Seeded defects the process was started with (services that carry defects only). */
+  defects?: string[];
 }
 
 export function procStartTime(pid: number): string | undefined {
@@ -53,7 +55,7 @@ export function isOurProcessAlive(rec: PidRecord | undefined): boolean {
  * Starts a process in its own process group, detached from the caller, so that the
  * stack outlives the CLI invocation that started it; its output goes to logFile.
  */
-export function launch(spec: LaunchSpec, logFile: string, pidFile: string): PidRecord {
+export function launch(spec: LaunchSpec, logFile: string, pidFile: string, extra: Pick<PidRecord, 'defects'> = {}): PidRecord {
   mkdirSync(dirname(logFile), { recursive: true });
   mkdirSync(dirname(pidFile), { recursive: true });
   const fd = openSync(logFile, 'a');
@@ -73,6 +75,7 @@ export function launch(spec: LaunchSpec, logFile: string, pidFile: string): PidR
       starttime: procStartTime(child.pid) ?? '',
       command: [spec.file, ...spec.args].join(' '),
       startedAt: new Date().toISOString(),
+      ...extra,
     };
     writeFileSync(pidFile, JSON.stringify(rec));
     return rec;

@@ -1,5 +1,6 @@
 // The one declaration a service of the embedded stack needs. Adding a service to
 // the stack is writing one of these and listing it in services/index.ts.
+import type { DefectName, DefectSystem } from '../../systems/defects.ts';
 import type { PortName, StackConfig } from './config.ts';
 import type { LaunchSpec } from './process.ts';
 
@@ -12,6 +13,8 @@ export interface ServiceContext {
   tool(name: string): string;
   /** Every service of the stack, for services that configure others (toxiproxy, prometheus). */
   services: readonly ServiceSpec[];
+  /** Seeded defects requested for this `up` (every system's; a service picks its own via `defects`). */
+  defects: readonly DefectName[];
 }
 
 export interface ProxyRoute {
@@ -39,6 +42,12 @@ export interface ServiceSpec {
   launch(ctx: ServiceContext): LaunchSpec;
   /** Checks readiness with a real client; throws while not ready. May return a detail line. */
   ready(ctx: ServiceContext): Promise<string | void>;
+  /**
+   * The reference system whose seeded defects this process carries. The supervisor
+   * passes that system's share of `stack up --defects` in ORDEAL_DEFECTS, records it,
+   * and restarts the service when a later `up` asks for a different set.
+   */
+  defects?: DefectSystem;
   stopSignal?: NodeJS.Signals;
   stopGraceMs?: number;
   readyTimeoutMs?: number;

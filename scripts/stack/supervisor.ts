@@ -5,6 +5,7 @@ import { lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFECTS_ENV, defectsOf, parseDefects, type DefectName } from '../../systems/defects.ts';
 import type { PortName, StackConfig } from './config.ts';
 import { isOurProcessAlive, launch, processTree, readPidFile, removePidFile, tail, terminate, type PidRecord } from './process.ts';
 import type { ServiceContext, ServiceSpec } from './service.ts';
@@ -18,10 +19,13 @@ export interface ServiceStatus {
   port: number;
   url: string;
   detail: string;
+  /** Seeded defects the running process carries; null for services that carry none. */
+  defects: string[] | null;
 }
 
 export type ProgressEvent =
   | { service: string; event: 'starting' | 'already-running' }
+  | { service: string; event: 'restarting'; reason: string }
   | { service: string; event: 'ready'; ms: number; detail?: string }
   | { service: string; event: 'stopping' | 'stopped' | 'killed' | 'not-running' };
 
@@ -31,6 +35,8 @@ export interface StackOptions {
   /** Limit to these services (and what they need); all when empty. */
   only?: readonly string[];
   onProgress?: (e: ProgressEvent) => void;
+  /** Seeded defects to run with (`up` only; default none). Services running with another set are restarted. */
+  defects?: readonly string[];
 }
 
 export class PortInUseError extends Error {
@@ -57,8 +63,10 @@ export class ServiceStartError extends Error {
   }
 }
 
-export function context(config: StackConfig, services: readonly ServiceSpec[], spec: ServiceSpec): ServiceContext {
+export function context(config: StackConfig, services: readonly ServiceSpec[], spec: ServiceSpec,
+  defects: readonly DefectName[] = []): ServiceContext {
   return {
+    defects,
     config,
     dataDir: join(config.home, 'data', spec.name),
     logFile: join(config.home, 'logs', `${spec.name}.log`),
@@ -107,6 +115,19 @@ export async function up(opts: StackOptions): Promise<ServiceStatus[]> {
   mkdirSync(join(config.home, 'logs'), { recursive: true });
   mkdirSync(join(config.home, 'data'), { recursive: true });
 
+  const defects = parseDefects(opts.defects ?? []);
+  const wantedDefects = (spec: ServiceSpec) => (spec.defects ? defectsOf(spec.defects, defects) : []);
+  // A service carrying other defects than asked for is restarted, so that the stack
+  // always runs exactly the requested defects (none by default).
+  for (const spec of chosen) {
+    const rec = readPidFile(pidFile(config, spec.name));
+    if (!spec.defects || !isOurProcessAlive(rec)) continue;
+    const have = [...(rec?.defects ?? [])].sort().join(',');
+    const want = wantedDefects(spec).join(',');
+    if (have === want) continue;
+    opts.onProgress?.({ service: spec.name, event: 'restarting', reason: `defects ${have || 'none'} -> ${want || 'none'}` });
+    await stopOne(config, spec, opts.onProgress);
+  }
   const toStart = chosen.filter((s) => !isOurProcessAlive(readPidFile(pidFile(config, s.name))));
   const running = new Set(chosen.filter((s) => !toStart.includes(s)).map((s) => s.name));
 
@@ -127,11 +148,15 @@ export async function up(opts: StackOptions): Promise<ServiceStatus[]> {
   const started: ServiceSpec[] = [];
   try {
     for (const spec of toStart) {
-      const ctx = context(config, services, spec);
+      const ctx = context(config, services, spec, defects);
       opts.onProgress?.({ service: spec.name, event: 'starting' });
       mkdirSync(ctx.dataDir, { recursive: true });
       await spec.prepare?.(ctx);
-      launch(spec.launch(ctx), ctx.logFile, pidFile(config, spec.name));
+      const ls = spec.launch(ctx);
+      // Set for every process, so that a value in the caller's environment never leaks into the stack.
+      const own = wantedDefects(spec);
+      launch({ ...ls, env: { ...ls.env, [DEFECTS_ENV]: own.join(',') } }, ctx.logFile, pidFile(config, spec.name),
+        spec.defects ? { defects: own } : {});
       started.push(spec);
     }
     for (const spec of chosen) if (running.has(spec.name)) opts.onProgress?.({ service: spec.name, event: 'already-running' });
@@ -241,7 +266,7 @@ export async function status(opts: StackOptions): Promise<ServiceStatus[]> {
     chosen.map(async (spec): Promise<ServiceStatus> => {
       const rec = readPidFile(pidFile(config, spec.name));
       const main = spec.proxy ? config.ports[spec.proxy.listen] : config.ports[spec.ports[0]!];
-      const base = { service: spec.name, port: main, url: spec.url(config) };
+      const base = { service: spec.name, port: main, url: spec.url(config), defects: spec.defects ? (rec?.defects ?? []) : null };
       if (!rec || !isOurProcessAlive(rec)) {
         return { ...base, state: 'down', pid: null, detail: rec ? `exited (was pid ${rec.pid})` : 'not started' };
       }

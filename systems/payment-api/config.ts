@@ -1,0 +1,115 @@
+// The payment API's settings, from the environment (the stack launches it with
+// these) or passed directly (tests start it in-process).
+import { z } from 'zod';
+import { activeDefects, defectsOf, parseDefects, type DefectName } from '../defects.ts';
+
+export interface PaymentApiConfig {
+  host: string;
+  port: number;
+  databaseUrl: string;
+  /** Fast path only; may be absent, down or flushed. */
+  redisUrl: string | null;
+  kafkaBrokers: string[];
+  /** http://host:port of the Stripe emulator; null means real Stripe (needs a real key). */
+  stripeEmulatorUrl: string | null;
+  stripeApiKey: string;
+  /** Per Stripe request. */
+  stripeTimeoutMs: number;
+  /** Total time a request may spend retrying Stripe before it answers 503. */
+  stripeRetryBudgetMs: number;
+  /** How long a request waits for an in-flight request with the same key before 409. */
+  inFlightWaitMs: number;
+  dbPoolMax: number;
+  maxAmountCents: number;
+  currencies: string[];
+  /** Run the outbox relay in this process. */
+  relay: boolean;
+  relayBatch: number;
+  relayIdleMs: number;
+  defects: Set<DefectName>;
+  logLevel: string;
+}
+
+export const defaultCurrencies = ['usd', 'eur', 'gbp', 'jpy', 'cad', 'aud', 'chf', 'sek'];
+
+const envSchema = z.object({
+  PAYMENT_API_HOST: z.string().default('127.0.0.1'),
+  PAYMENT_API_PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  DATABASE_URL: z.string().min(1),
+  REDIS_URL: z.string().optional(),
+  KAFKA_BROKERS: z.string().min(1),
+  STRIPE_EMULATOR_URL: z.string().url().optional(),
+  STRIPE_API_KEY: z.string().optional(),
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  STRIPE_RETRY_BUDGET_MS: z.coerce.number().int().positive().default(8000),
+  IN_FLIGHT_WAIT_MS: z.coerce.number().int().positive().default(10000),
+  DB_POOL_MAX: z.coerce.number().int().positive().default(40),
+  MAX_AMOUNT_CENTS: z.coerce.number().int().positive().default(100_000_000),
+  CURRENCIES: z.string().optional(),
+  OUTBOX_RELAY: z.enum(['on', 'off']).default('on'),
+  OUTBOX_BATCH: z.coerce.number().int().positive().default(500),
+  OUTBOX_IDLE_MS: z.coerce.number().int().positive().default(20),
+  ORDEAL_DEFECTS: z.string().optional(),
+  LOG_LEVEL: z.string().default('info'),
+});
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PaymentApiOptions {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`payment-api: invalid environment:\n${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    host: e.PAYMENT_API_HOST,
+    port: e.PAYMENT_API_PORT,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL ?? null,
+    kafkaBrokers: e.KAFKA_BROKERS.split(',').map((s) => s.trim()).filter(Boolean),
+    stripeEmulatorUrl: e.STRIPE_EMULATOR_URL ?? null,
+    ...(e.STRIPE_API_KEY ? { stripeApiKey: e.STRIPE_API_KEY } : {}),
+    stripeTimeoutMs: e.STRIPE_TIMEOUT_MS,
+    stripeRetryBudgetMs: e.STRIPE_RETRY_BUDGET_MS,
+    inFlightWaitMs: e.IN_FLIGHT_WAIT_MS,
+    dbPoolMax: e.DB_POOL_MAX,
+    maxAmountCents: e.MAX_AMOUNT_CENTS,
+    ...(e.CURRENCIES ? { currencies: e.CURRENCIES.split(',').map((s) => s.trim().toLowerCase()) } : {}),
+    relay: e.OUTBOX_RELAY === 'on',
+    relayBatch: e.OUTBOX_BATCH,
+    relayIdleMs: e.OUTBOX_IDLE_MS,
+    defects: [...activeDefects('payment-api', env)],
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+export type PaymentApiOptions = Pick<PaymentApiConfig, 'databaseUrl' | 'kafkaBrokers'> &
+  Partial<Omit<PaymentApiConfig, 'defects'>> & { defects?: readonly string[] };
+
+/** Fills defaults and checks that the Stripe target makes sense. */
+export function resolveConfig(o: PaymentApiOptions): PaymentApiConfig {
+  const stripeEmulatorUrl = o.stripeEmulatorUrl ?? null;
+  const stripeApiKey = o.stripeApiKey ?? (stripeEmulatorUrl ? 'sk_test_ordeal_emulator' : '');
+  if (!stripeEmulatorUrl && !/^(sk|rk)_(test|live)_/.test(stripeApiKey)) {
+    throw new Error('payment-api: no Stripe emulator address (STRIPE_EMULATOR_URL) and no real Stripe key (STRIPE_API_KEY=sk_test_...)');
+  }
+  return {
+    host: o.host ?? '127.0.0.1',
+    port: o.port ?? 0,
+    databaseUrl: o.databaseUrl,
+    redisUrl: o.redisUrl ?? null,
+    kafkaBrokers: o.kafkaBrokers,
+    stripeEmulatorUrl,
+    stripeApiKey,
+    stripeTimeoutMs: o.stripeTimeoutMs ?? 2000,
+    stripeRetryBudgetMs: o.stripeRetryBudgetMs ?? 8000,
+    inFlightWaitMs: o.inFlightWaitMs ?? 10000,
+    dbPoolMax: o.dbPoolMax ?? 40,
+    maxAmountCents: o.maxAmountCents ?? 100_000_000,
+    currencies: o.currencies ?? defaultCurrencies,
+    relay: o.relay ?? true,
+    relayBatch: o.relayBatch ?? 500,
+    relayIdleMs: o.relayIdleMs ?? 20,
+    defects: new Set(defectsOf('payment-api', parseDefects(o.defects ?? []))),
+    logLevel: o.logLevel ?? 'info',
+  };
+}
