@@ -5,9 +5,10 @@ import { kafka } from './kafka.ts';
 import { ordealDb, postgres } from './postgres.ts';
 import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
+import { streamProcessor } from './stream-processor.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
 import { watchdog } from './watchdog.ts';
 import { worker } from './worker.ts';
 
-export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, temporal, prometheus, watchdog, worker];
+export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, streamProcessor, temporal, prometheus, watchdog, worker];

@@ -1,0 +1,300 @@
+// Test harness for the stream processor: runs it as a child process on topics of its
+// own (the stack's processor keeps `payments` for itself), plays the payment API's
+// outbox relay (PaymentEvents, key = message_id, with deliberate duplicates), and
+// reads `payments.settled` back as a read_committed consumer.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { request } from 'undici';
+import { loadStackConfig } from '../../scripts/stack/config.ts';
+import type { PaymentEvent, SettlementEvent } from '../../systems/contracts.ts';
+import { feeCents, readTopicToEnd, type StreamDefect } from '../../systems/stream-processor/index.ts';
+
+const mainTs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'systems', 'stream-processor', 'main.ts');
+
+export function kafkaClient(): Kafka {
+  return new Kafka({
+    clientId: 'ordeal-test-stream',
+    brokers: [`127.0.0.1:${loadStackConfig().ports.kafka_proxy}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000 },
+  });
+}
+
+export interface Pipeline {
+  runId: string;
+  input: string;
+  output: string;
+  state: string;
+  group: string;
+  prefix: string;
+}
+
+export function uniquePipeline(name: string): Pipeline {
+  const runId = `${name}-${randomUUID().slice(0, 8)}`;
+  return {
+    runId,
+    input: `test.payments.${runId}`,
+    output: `test.payments.settled.${runId}`,
+    state: `test.payments.settled.${runId}.dedup-state`,
+    group: `test-stream-processor-${runId}`,
+    prefix: `test-stream-processor-${runId}`,
+  };
+}
+
+export async function createTopics(kafka: Kafka, p: Pipeline, partitions = 3): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: [
+      { topic: p.input, numPartitions: partitions },
+      { topic: p.output, numPartitions: partitions },
+    ] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function deleteTopics(kafka: Kafka, p: Pipeline): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const topics = [p.input, p.output, p.state, `${p.input}.dead-letter`].filter((t) => existing.has(t));
+    if (topics.length) await admin.deleteTopics({ topics });
+  } catch {
+    /* the test stack is thrown away anyway */
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A processor child process, ended by pid. */
+export class ProcessorChild {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly lines: string[] = [];
+  port = 0;
+  private exited: Promise<number | null>;
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
+    this.pid = child.pid!;
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    const keep = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue;
+        this.lines.push(line);
+        if (this.lines.length > 300) this.lines.shift();
+        if (!this.port && line.includes('"http listening"')) this.port = (JSON.parse(line) as { port: number }).port;
+      }
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+  }
+
+  static start(p: Pipeline, defects: readonly StreamDefect[] = []): ProcessorChild {
+    const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', mainTs,
+      '--brokers', `127.0.0.1:${loadStackConfig().ports.kafka_proxy}`, '--port', '0',
+      '--input-topic', p.input, '--output-topic', p.output, '--state-topic', p.state,
+      '--group', p.group, '--transactional-id-prefix', p.prefix], {
+      env: { ...process.env, ORDEAL_DEFECTS: defects.join(','), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new ProcessorChild(child);
+  }
+
+  alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  tail(n = 25): string {
+    return this.lines.slice(-n).join('\n');
+  }
+
+  async waitHealthy(timeoutMs = 60000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer yet';
+    while (Date.now() < deadline) {
+      if (!this.alive()) throw new Error(`processor ${this.pid} exited (${this.child.exitCode ?? this.child.signalCode}):\n${this.tail()}`);
+      if (this.port) {
+        try {
+          const res = await request(`http://127.0.0.1:${this.port}/health`, { headersTimeout: 2000, bodyTimeout: 2000 });
+          last = `${res.statusCode} ${await res.body.text()}`;
+          if (res.statusCode === 200) return;
+        } catch (err) {
+          last = err instanceof Error ? err.message : String(err);
+        }
+      }
+      await sleep(100);
+    }
+    throw new Error(`processor ${this.pid} not healthy after ${timeoutMs} ms (last: ${last}):\n${this.tail()}`);
+  }
+
+  async metrics(): Promise<Map<string, number>> {
+    const res = await request(`http://127.0.0.1:${this.port}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
+    const out = new Map<string, number>();
+    for (const line of (await res.body.text()).split('\n')) {
+      if (!line || line.startsWith('#')) continue;
+      const i = line.lastIndexOf(' ');
+      out.set(line.slice(0, i), Number(line.slice(i + 1)));
+    }
+    return out;
+  }
+
+  async kill(): Promise<void> {
+    if (!this.alive()) return;
+    process.kill(this.pid, 'SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM, then SIGKILL if it does not exit; returns the exit code (null when killed). */
+  async stop(graceMs = 30000): Promise<number | null> {
+    if (!this.alive()) return this.child.exitCode;
+    process.kill(this.pid, 'SIGTERM');
+    const code = await Promise.race([this.exited, sleep(graceMs, undefined, { ref: false }).then(() => 'timeout' as const)]);
+    if (code === 'timeout') {
+      await this.kill();
+      throw new Error(`processor ${this.pid} ignored SIGTERM for ${graceMs} ms:\n${this.tail()}`);
+    }
+    return code;
+  }
+}
+
+/** Deterministic PaymentEvents for a run. */
+export function makeEvents(runId: string, from: number, count: number): PaymentEvent[] {
+  const out: PaymentEvent[] = [];
+  for (let i = from; i < from + count; i++) {
+    out.push({
+      message_id: `${runId}-${i}`,
+      payment_id: `pay_${runId}_${i}`,
+      test_run_id: runId,
+      amount_cents: 100 + ((i * 7919) % 49901),
+      currency: i % 5 === 0 ? 'eur' : 'usd',
+      customer_id: `cus_${i % 97}`,
+      stripe_payment_intent_id: `pi_${runId}_${i}`,
+      created_at: new Date(1_790_000_000_000 + i).toISOString(),
+    });
+  }
+  return out;
+}
+
+/** The relay's side: an idempotent producer, key = message_id. */
+export class Relay {
+  readonly sent = new Map<string, PaymentEvent>();
+  duplicatesSent = 0;
+  private readonly producer: Producer;
+  private next = 0;
+  private readonly topic: string;
+  private readonly runId: string;
+
+  constructor(kafka: Kafka, p: Pipeline) {
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    this.topic = p.input;
+    this.runId = p.runId;
+  }
+
+  connect(): Promise<void> {
+    return this.producer.connect();
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+
+  /** Sends `count` new events plus about `dupRate` of that many re-sends of events sent at any earlier time. */
+  async send(count: number, dupRate = 0.1): Promise<void> {
+    const fresh = makeEvents(this.runId, this.next, count);
+    this.next += count;
+    for (const e of fresh) this.sent.set(e.message_id, e);
+    const all = [...this.sent.values()];
+    const dups: PaymentEvent[] = [];
+    for (let i = 0; i < Math.round(count * dupRate); i++) dups.push(all[Math.floor(Math.random() * all.length)]!);
+    this.duplicatesSent += dups.length;
+    const messages = [...fresh, ...dups].map((e) => ({ key: e.message_id, value: JSON.stringify(e) }));
+    await this.producer.send({ topic: this.topic, messages });
+  }
+}
+
+/** Consumer lag of the group on a topic: high watermark minus committed offset, summed. */
+export async function groupLag(kafka: Kafka, group: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    // Committed first: read the other way round, a fast consumer's commit can overtake the high watermark read.
+    const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const high = await admin.fetchTopicOffsets(topic);
+    const done = new Map(committed[0]?.partitions.map((c) => [c.partition, Number(c.offset)]) ?? []);
+    return high.reduce((sum, h) => sum + Number(h.high) - Math.max(done.get(h.partition) ?? -1, Number(h.low)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function waitLagZero(kafka: Kafka, p: Pipeline, child: ProcessorChild, timeoutMs = 90000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lag = -1;
+  while (Date.now() < deadline) {
+    lag = await groupLag(kafka, p.group, p.input);
+    if (lag === 0) return;
+    if (!child.alive()) throw new Error(`processor died while draining (lag ${lag}):\n${child.tail()}`);
+    await sleep(250);
+  }
+  throw new Error(`consumer lag still ${lag} after ${timeoutMs} ms:\n${child.tail()}`);
+}
+
+export interface Verdict {
+  expected: number;
+  settledRecords: number;
+  ok: number;
+  missing: string[];
+  duplicated: string[];
+  ghosts: string[];
+  mismatched: string[];
+}
+
+/** Reads the output topic as read_committed and classifies every expected message. */
+export async function verify(kafka: Kafka, p: Pipeline, expected: Map<string, PaymentEvent>): Promise<Verdict> {
+  const seen = new Map<string, SettlementEvent[]>();
+  const { records } = await readTopicToEnd(kafka, p.output, (_partition, m) => {
+    const s = JSON.parse(m.value!.toString('utf8')) as SettlementEvent;
+    const list = seen.get(s.message_id) ?? [];
+    list.push(s);
+    seen.set(s.message_id, list);
+  }, { timeoutMs: 60000 });
+  const v: Verdict = { expected: expected.size, settledRecords: records, ok: 0, missing: [], duplicated: [], ghosts: [], mismatched: [] };
+  for (const [id, e] of expected) {
+    const got = seen.get(id);
+    if (!got) { v.missing.push(id); continue; }
+    if (got.length > 1) { v.duplicated.push(id); continue; }
+    const s = got[0]!;
+    const fee = feeCents(e.amount_cents);
+    if (s.amount_cents !== e.amount_cents || s.currency !== e.currency || s.fee_cents !== fee || s.net_cents !== e.amount_cents - fee
+      || s.payment_id !== e.payment_id || s.test_run_id !== e.test_run_id) {
+      v.mismatched.push(id);
+      continue;
+    }
+    v.ok++;
+  }
+  for (const id of seen.keys()) if (!expected.has(id)) v.ghosts.push(id);
+  return v;
+}
+
+export function summary(v: Verdict): string {
+  const few = (xs: string[]) => `${xs.length}${xs.length ? ` (e.g. ${xs.slice(0, 3).join(', ')})` : ''}`;
+  return `expected ${v.expected}, settled records ${v.settledRecords}, ok ${v.ok}, missing ${few(v.missing)}, ` +
+    `duplicated ${few(v.duplicated)}, ghosts ${few(v.ghosts)}, mismatched ${few(v.mismatched)}`;
+}
+
+/** Data records a read_uncommitted reader sees beyond the committed ones: records of aborted transactions. */
+export async function abortedRecords(kafka: Kafka, p: Pipeline, committedRecords: number): Promise<number> {
+  const { records } = await readTopicToEnd(kafka, p.output, () => {}, { readUncommitted: true, timeoutMs: 60000 });
+  return records - committedRecords;
+}
+
+export function randomBetween(minMs: number, maxMs: number): number {
+  return minMs + Math.floor(Math.random() * (maxMs - minMs));
+}
