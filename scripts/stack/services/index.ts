@@ -5,10 +5,14 @@ import { kafka } from './kafka.ts';
 import { ordealDb, postgres } from './postgres.ts';
 import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
+import { paymentApi } from './payment-api.ts';
 import { streamProcessor } from './stream-processor.ts';
+import { stripeEmulator } from './stripe-emulator.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
 import { watchdog } from './watchdog.ts';
 import { worker } from './worker.ts';
 
-export const stackServices: readonly ServiceSpec[] = [toxiproxy, postgres, ordealDb, redis, kafka, streamProcessor, temporal, prometheus, watchdog, worker];
+export const stackServices: readonly ServiceSpec[] = [
+  toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, paymentApi, streamProcessor, prometheus, watchdog, worker,
+];
