@@ -12,10 +12,10 @@ import type { LoadShardResult, LoadSummary } from '../activities/load/types.ts';
 import type { ReconcileResult } from '../activities/reconcile/types.ts';
 import type { ExperimentReport, FaultRecord, Phase, RecoveryResult, ReportPaths, Verdict } from '../activities/report/types.ts';
 import type { Scenario } from '../activities/scenario/schema.ts';
-import {
-  planLoadShards,
-  type DrainActivities, type FaultActivities, type LedgerActivities, type LoadActivities, type ProbeActivities,
-  type ReconcileActivities, type ScenarioActivities,
+import { planLoadShards } from '../activities/load/plan.ts';
+import type {
+  DrainActivities, FaultActivities, LedgerActivities, LoadActivities, ProbeActivities, ReconcileActivities, ReportActivities,
+  ScenarioActivities,
 } from './phases.ts';
 import {
   LOAD_TASK_QUEUE, OrdealRunId, OrdealScenario, OrdealVerdict,
@@ -59,6 +59,7 @@ const reconcileActs = proxyActivities<ReconcileActivities>({
   startToCloseTimeout: '30m', heartbeatTimeout: '2m',
   retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 10 },
 });
+const reportActs = proxyActivities<ReportActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 5 } });
 const loadSummaryActs = proxyActivities<LoadActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } });
 // Load shards and redelivery run on the load task queue, wherever load workers are.
 const loadActs = proxyActivities<LoadActivities>({ taskQueue: LOAD_TASK_QUEUE, startToCloseTimeout: '1h', heartbeatTimeout: '20s' });
@@ -122,12 +123,12 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
   let firstAckAfterRevertAt: number | null = null;
 
   const totals = () => {
-    let sent = 0, acked = 0, failed = 0, unknown = 0, rate = 0, p99 = 0;
+    let sent = 0, requests = 0, acked = 0, failed = 0, unknown = 0, retries = 0, rate = 0, p99 = 0;
     for (const p of progress.values()) {
-      sent += p.counts.sent; acked += p.counts.acked; failed += p.counts.failed; unknown += p.counts.unknown;
-      rate += p.rate; p99 = Math.max(p99, p.p99_ms);
+      sent += p.counts.sent; requests += p.counts.requests; acked += p.counts.acked; failed += p.counts.failed;
+      unknown += p.counts.unknown; retries += p.counts.retries; rate += p.rate; p99 = Math.max(p99, p.p99_ms);
     }
-    return { sent, acked, failed, unknown, rate, p99 };
+    return { sent, requests, acked, failed, unknown, retries, rate, p99 };
   };
 
   // When the load phase was cut short there are no shard results to merge: the
@@ -140,10 +141,11 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
       late += p.counts.late; dropped += p.counts.dropped;
       for (const [k, v] of Object.entries(p.counts.errorsByClass)) errorsByClass[k] = (errorsByClass[k] ?? 0) + v;
     }
-    const lat = { p50: 0, p95: 0, p99: t.p99, max: t.p99 };
+    const lat = { p50: 0, p95: 0, p99: t.p99, max: t.p99, mean: 0 };
     return {
-      counts: { sent: t.sent, acked: t.acked, failed: t.failed, unknown: t.unknown, late, dropped, errorsByClass },
-      latency_ms: lat, latency_uncorrected_ms: lat, achieved_rate: t.rate, timeline: [], thresholds: [],
+      counts: { sent: t.sent, requests: t.requests, acked: t.acked, failed: t.failed, unknown: t.unknown, late, dropped, retries: t.retries, errorsByClass },
+      latency_ms: lat, latency_uncorrected_ms: lat, achieved_rate: t.rate, error_rate: t.sent ? (t.failed + t.unknown) / t.sent : 0,
+      timeline: [], thresholds: [], thresholdsOk: true, mismatches: [], workers: [], cancelled: true,
     };
   };
 
@@ -265,7 +267,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     revertDue.set(handle.faultId, Date.now() + effective);
     setCurrentDetails(`**load** — ${spec.type} on ${spec.target} active (run ${runId})`);
     try {
-      rec.evidence.push(await evidenceActs.faultEvidence.executeWithOptions(
+      rec.evidence.push(...await evidenceActs.faultEvidence.executeWithOptions(
         { summary: `evidence: ${spec.type} on ${spec.target} in effect?`, startToCloseTimeout: '15s', retry: { maximumAttempts: 2 } }, [handle]));
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -346,15 +348,19 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     breakerScope.cancel();
     load = await loadSummaryActs.summarizeLoad.executeWithOptions(
       { summary: `merge ${results.length} shard histograms and timelines`, startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } },
-      [{ results, settings: s.load }]);
-    for (const t of load.thresholds.filter((x) => !x.ok)) failures.push(`threshold ${t.name} broken: ${t.actual} > ${t.limit}`);
+      [results, s.load]);
+    for (const t of load.thresholds.filter((x) => !x.ok)) failures.push(`threshold ${t.name} broken: ${t.reason}`);
+    if (load.mismatches.length > 0) {
+      failures.push(`load: ${load.mismatches.length} idempotency ${load.mismatches.length === 1 ? 'race was' : 'races were'} answered with different payments, e.g. ${load.mismatches[0]!.message_id}`);
+    }
 
     // 6. Redelivery: every entry without a definitive answer, with its original idempotency key.
     enter('redelivery');
-    redelivery = await loadActs.redeliverUnacknowledged.executeWithOptions({
+    const redelivered = await loadActs.redeliverUnacknowledged.executeWithOptions({
         summary: `redeliver unacknowledged entries (same idempotency keys)`, taskQueue: input.loadTaskQueue ?? LOAD_TASK_QUEUE,
         startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },
       }, [{ runId, settings: s.load, ledger: s.ledger }]);
+    redelivery = { resent: redelivered.resent, acked: redelivered.acked, still_unacknowledged: redelivered.stillUnacknowledged };
 
     // 7. Drain asynchronous pipelines.
     enter('drain', s.drain.groups.join(', ') || 'nothing to drain');
@@ -370,13 +376,8 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     reconciled = await reconcileActs.reconcile.executeWithOptions({
       summary: `reconcile ${s.ledger.messages} entries against ${s.reconcile.map((r) => r.name ?? r.source).join(', ') || 'no sources'}`,
       startToCloseTimeout: '30m', retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 10 },
-    }, [{ runId, ledger: ledger!, sources: s.reconcile }]);
-    for (const src of reconciled.sources) {
-      for (const cls of ['lost', 'duplicated', 'ghost', 'mismatched', 'missing'] as const) {
-        const t = src.classes[cls];
-        if (t && t.count > 0) failures.push(`${src.source}: ${t.count} ${cls} (${t.amount_cents} cents)${t.ids.length ? `, e.g. ${t.ids.slice(0, 3).join(', ')}` : ''}`);
-      }
-    }
+    }, [{ runId, ledger: s.ledger, sources: s.reconcile }]);
+    failures.push(...reconciled.failures);
   };
 
   // Overall deadline: a workflow timer, so it holds across worker crashes.
@@ -439,7 +440,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     };
     let paths: ReportPaths | null = null;
     try {
-      paths = await reconcileActs.writeReports.executeWithOptions(
+      paths = await reportActs.writeReports.executeWithOptions(
         { summary: `write reports (JSON, HTML, JUnit): ${verdict}`, startToCloseTimeout: '5m', retry: { maximumAttempts: 5 } }, [report]);
     } catch (err) {
       reasons.push(`writing reports failed: ${message(err)}`);

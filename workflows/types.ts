@@ -2,7 +2,6 @@
 // sets: plain data shared by the workflow, the CLI and the client API.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { FaultType } from '../activities/faults/types.ts';
-import type { LoadCounts } from '../activities/load/types.ts';
 import type { ExperimentReport, Phase, ReportPaths, Verdict } from '../activities/report/types.ts';
 
 export const ORCHESTRATOR_TASK_QUEUE = 'ordeal';
@@ -34,13 +33,8 @@ export interface ExperimentResult {
   paths: ReportPaths | null;
 }
 
-/** What each load shard signals about once a second. */
-export interface LoadProgress {
-  shard: number;
-  counts: LoadCounts;
-  rate: number;
-  p99_ms: number;
-}
+/** What each load shard signals about once a second (the load engine's type). */
+export type { LoadProgress } from '../activities/load/types.ts';
 
 export interface ActiveFault {
   faultId: string;

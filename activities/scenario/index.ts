@@ -1,5 +1,5 @@
 export { scenarioSchema, type Scenario, type ScenarioInput, type ScenarioProblem } from './schema.ts';
-export { resolveScenarioDocument, listScenarios, formatProblems, ScenarioError, scenariosDir, isLoopbackHost,
+export { resolveScenarioDocument, validateScenario, listScenarios, formatProblems, ScenarioError, scenariosDir, isLoopbackHost,
   type ResolveInput, type ResolveOutcome, type ScenarioRef } from './resolve.ts';
 export { resolveScenario, INVALID_SCENARIO } from './activities.ts';
 export { parseDuration, formatDuration } from './duration.ts';

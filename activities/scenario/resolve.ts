@@ -6,7 +6,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadStackConfig, type StackConfig } from '../../scripts/stack/config.ts';
-import { stackServices } from '../../scripts/stack/services/index.ts';
+import { semanticProblems as semanticLoadProblems } from '../load/plan.ts';
+import { validateFaultTargets } from '../faults/index.ts';
 import { scenarioSchema, type Scenario, type ScenarioProblem } from './schema.ts';
 
 export const scenariosDir = join(import.meta.dirname, '..', '..', 'scenarios');
@@ -130,33 +131,17 @@ function hostOf(urlOrHostPort: string): string | undefined {
   }
 }
 
-const HARNESS_SERVICES = new Set(['ordeal-db', 'temporal', 'worker', 'prometheus', 'toxiproxy', 'watchdog']);
-
-/** Fault targets Ordeal knows how to reach: stack services and their Toxiproxy proxies. */
-export function knownFaultTargets(): Set<string> {
-  const names = new Set<string>();
-  for (const s of stackServices) {
-    // Ordeal's own infrastructure is never a fault target: the harness must outlive the fault.
-    if (HARNESS_SERVICES.has(s.name)) continue;
-    names.add(s.name);
-    if (s.proxy) names.add(s.proxy.name);
-  }
-  // Reference systems and the payment provider emulator run outside the infrastructure list.
-  for (const n of ['payment-api', 'stream-processor', 'stripe-emulator', 'stripe']) names.add(n);
-  return names;
-}
-
 type Loose = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const obj = (v: unknown): Loose => (v && typeof v === 'object' && !Array.isArray(v) ? v as Loose : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /**
- * Checks beyond the schema: loopback-only traffic and known fault targets. They read
+ * Loopback-only traffic: every endpoint a scenario names must be loopback. Reads
  * the document leniently so that they report alongside schema problems (every
  * problem at once), not after the schema ones are fixed.
  */
-export function crossFieldProblems(doc: Loose, targets: Set<string> = knownFaultTargets()): ScenarioProblem[] {
+export function loopbackProblems(doc: Loose): ScenarioProblem[] {
   const problems: ScenarioProblem[] = [];
   const load = obj(doc.load), recovery = obj(doc.recovery), steady = obj(doc.steady_state), drain = obj(doc.drain);
   if (obj(doc.safety).allow_non_loopback !== true) {
@@ -179,36 +164,19 @@ export function crossFieldProblems(doc: Loose, targets: Set<string> = knownFault
       }
     }
   }
-  arr(doc.faults).forEach((f, i) => {
-    const target = str(obj(f).target), backend = str(obj(f).backend);
-    if (target && backend !== 'docker' && backend !== 'provider' && !targets.has(target)) {
-      problems.push({ path: `faults.${i}.target`, message: `unknown fault target "${target}" (known: ${[...targets].sort().join(', ')})` });
-    }
-  });
   return problems;
 }
 
-/** Checks that need the parsed scenario: each executor's required settings. */
-export function executorProblems(s: Scenario): ScenarioProblem[] {
-  const problems: ScenarioProblem[] = [];
-  const l = s.load;
-  const needs = (cond: boolean, path: string, message: string) => { if (!cond) problems.push({ path, message }); };
-  switch (l.executor) {
-    case 'constant-arrival-rate':
-      needs(l.rate !== undefined, 'load.rate', 'constant-arrival-rate needs a rate (requests per second)');
-      needs(l.duration !== undefined, 'load.duration', 'constant-arrival-rate needs a duration');
-      break;
-    case 'ramping-arrival-rate':
-    case 'ramping-vus':
-    case 'stress':
-      needs((l.stages?.length ?? 0) > 0, 'load.stages', `${l.executor} needs stages ([{ duration, target }])`);
-      break;
-    case 'constant-vus':
-      needs(l.vus !== undefined, 'load.vus', 'constant-vus needs vus');
-      needs(l.duration !== undefined, 'load.duration', 'constant-vus needs a duration');
-      break;
-  }
-  return problems;
+/** The load engine's own checks (what each executor needs, template fields, mix names). */
+function loadProblems(settings: Scenario['load']): ScenarioProblem[] {
+  return semanticLoadProblems(settings).map(problemOf);
+}
+
+/** "load.stages[1].target: message" → { path: "load.stages.1.target", message }. */
+function problemOf(line: string): ScenarioProblem {
+  const at = line.indexOf(': ');
+  if (at < 0) return { path: '', message: line };
+  return { path: line.slice(0, at).replace(/\[(\d+)\]/g, '.$1'), message: line.slice(at + 2) };
 }
 
 /** Resolves and validates; never throws for a bad scenario (the problems are the answer). */
@@ -228,7 +196,7 @@ export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: strin
   const config = opts.config ?? loadStackConfig();
   const substituted = substitutePlaceholders(doc, config, [], problems);
   const parsed = scenarioSchema.safeParse(substituted);
-  const cross = crossFieldProblems(obj(substituted));
+  const cross = loopbackProblems(obj(substituted));
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.map(String);
@@ -241,7 +209,30 @@ export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: strin
     }
     return { ok: false, source, problems: [...problems, ...cross] };
   }
-  problems.push(...cross, ...executorProblems(parsed.data));
+  problems.push(...cross, ...loadProblems(parsed.data.load));
   if (problems.length > 0) return { ok: false, source, problems };
   return { ok: true, source, scenario: parsed.data };
+}
+
+/**
+ * The full validation: the synchronous checks above plus the fault catalog's own
+ * target validation (type/backend/target/params; read-only probes for docker),
+ * every problem at once.
+ */
+export async function validateScenario(input: ResolveInput, opts: { dir?: string; config?: StackConfig } = {}): Promise<ResolveOutcome> {
+  const outcome = resolveScenarioDocument(input, opts);
+  const loaded = loadDocument(input.scenario, opts.dir ?? scenariosDir);
+  let faults: unknown[] = [];
+  if (outcome.ok) faults = outcome.scenario.faults;
+  else if ('doc' in loaded) {
+    const doc = obj(loaded.doc);
+    for (const o of input.overrides ?? []) applyOverride(doc, o);
+    faults = arr(doc.faults);
+  }
+  const issues = faults.length ? await validateFaultTargets(faults) : [];
+  const faultProblems = issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+  const known = new Set((outcome.ok ? [] : outcome.problems).map((p) => `${p.path}\u0000${p.message}`));
+  const fresh = faultProblems.filter((p) => !known.has(`${p.path}\u0000${p.message}`));
+  if (fresh.length === 0) return outcome;
+  return { ok: false, source: outcome.source, problems: [...(outcome.ok ? [] : outcome.problems), ...fresh] };
 }

@@ -82,7 +82,8 @@ export const scenarioSchema = z
     safety: safetySchema.default({
       max_fault_duration: 300_000, abort_if_down_for: 120_000, probe_interval: 1000, allow_non_loopback: false,
     }),
-    reconcile: z.array(reconcileSourceSchema).default([]),
+    /** At least one system of record: without one, exactly-once is not proven. */
+    reconcile: z.array(reconcileSourceSchema).min(1, 'at least one system of record to reconcile against'),
     /** Free-form labels copied into the report. */
     labels: z.record(z.string(), z.string()).default({}),
   })

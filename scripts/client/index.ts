@@ -9,7 +9,7 @@ import {
   ApplicationFailure, Client, Connection, ScheduleOverlapPolicy, WorkflowFailedError, WorkflowNotFoundError,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
-import { resolveScenarioDocument, ScenarioError } from '../../activities/scenario/resolve.ts';
+import { validateScenario, ScenarioError } from '../../activities/scenario/resolve.ts';
 import type { ScenarioProblem } from '../../activities/scenario/schema.ts';
 import type { Verdict } from '../../activities/report/types.ts';
 import { loadStackConfig, type StackConfig } from '../stack/config.ts';
@@ -133,7 +133,7 @@ export class OrdealClient {
   async start(input: ExperimentInput & { workflowId?: string; skipLocalValidation?: boolean }): Promise<ExperimentHandle> {
     let name = typeof input.scenario === 'string' ? input.scenario : String(input.scenario.name ?? 'inline');
     if (!input.skipLocalValidation) {
-      const outcome = resolveScenarioDocument({ scenario: input.scenario, overrides: input.overrides ?? [] });
+      const outcome = await validateScenario({ scenario: input.scenario, overrides: input.overrides ?? [] });
       if (!outcome.ok) throw new ScenarioError(outcome.source, outcome.problems);
       name = outcome.scenario.name;
     }
