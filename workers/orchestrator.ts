@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import * as drain from '../activities/drain/activities.ts';
+import { faultActivities } from '../activities/faults/index.ts';
+import { loadActivities } from '../activities/load/index.ts';
+import { reconcileActivities } from '../activities/reconcile/index.ts';
+import * as report from '../activities/report/activities.ts';
 import * as ledger from '../activities/ledger/activities.ts';
 import * as probe from '../activities/probe/activities.ts';
 import * as scenario from '../activities/scenario/activities.ts';
@@ -20,6 +24,11 @@ export const orchestratorActivities = {
   ...ledger,
   ...probe,
   ...drain,
+  ...faultActivities,
+  ...reconcileActivities,
+  ...report,
+  // Merging shard results runs here; shards themselves run on the load task queue.
+  summarizeLoad: loadActivities.summarizeLoad,
 };
 
 let runtimeInstalled = false;

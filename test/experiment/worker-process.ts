@@ -1,14 +1,10 @@
-// A standalone orchestrator worker for crash tests: `worker-process.ts <taskQueue>`.
-import { installRuntime, createOrchestratorWorker } from '../../workers/orchestrator.ts';
-import { loadStackConfig } from '../../scripts/stack/config.ts';
+// A standalone worker process for crash tests: orchestrator + load worker on the
+// given task queues, no metrics ports. `worker-process.ts <taskQueue> <loadTaskQueue>`
+import { startWorkers } from '../../workers/index.ts';
 
-const taskQueue = process.argv[2];
-if (!taskQueue) throw new Error('usage: worker-process.ts <taskQueue>');
-const config = loadStackConfig();
-installRuntime(config, null);
-const { worker, connection } = await createOrchestratorWorker({ config, taskQueue });
-process.once('SIGTERM', () => worker.shutdown());
-const running = worker.run();
-process.stdout.write(`worker ready on ${taskQueue} (pid ${process.pid})\n`);
-await running;
-await connection.close();
+const [taskQueue, loadTaskQueue] = process.argv.slice(2);
+if (!taskQueue || !loadTaskQueue) throw new Error('usage: worker-process.ts <taskQueue> <loadTaskQueue>');
+const running = await startWorkers({ taskQueue, loadTaskQueue, metrics: false });
+process.once('SIGTERM', () => running.shutdown());
+process.stdout.write(`worker ready on ${taskQueue} + ${loadTaskQueue} (pid ${process.pid})\n`);
+await running.done;
