@@ -38,7 +38,7 @@ const ledgerActs = proxyActivities<LedgerActivities>({
 });
 const probeActs = proxyActivities<ProbeActivities>({
   startToCloseTimeout: '30m', heartbeatTimeout: '15s',
-  retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 0, nonRetryableErrorTypes: ['SteadyStateNotReached'] },
+  retry: { initialInterval: '1s', maximumInterval: '5s', nonRetryableErrorTypes: ['SteadyStateNotReached'] },
 });
 const drainActs = proxyActivities<DrainActivities>({
   startToCloseTimeout: '30m', heartbeatTimeout: '30s',
@@ -302,7 +302,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     const breaker = breakerScope.run(() => probeActs.watchHealth.executeWithOptions({
       summary: `circuit breaker: abort if ${s.recovery.probe} is down for ${s.safety.abort_if_down_for} ms`,
       startToCloseTimeout: '24h', heartbeatTimeout: Math.max(15_000, 3 * s.safety.probe_interval),
-      retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 0 },
+      retry: { initialInterval: '1s', maximumInterval: '5s' },
     }, [{ url: s.recovery.probe, intervalMs: s.safety.probe_interval, abortIfDownForMs: s.safety.abort_if_down_for }]));
     breaker.then((trip) => {
       if (trip) {
@@ -318,7 +318,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     const loadP = Promise.all(shards.map((shard) => loadActs.runLoadShard.executeWithOptions({
       summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`,
       taskQueue: input.loadTaskQueue ?? LOAD_TASK_QUEUE, startToCloseTimeout: loadMs + 15 * 60_000, heartbeatTimeout: '20s',
-      retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 0, nonRetryableErrorTypes: ['InvalidLoadSettings'] },
+      retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['InvalidLoadSettings'] },
     }, [{ ...shard, progress: { workflowId: info.workflowId } }])));
     s.faults.forEach((f, i) => timelines.push(faultTimeline(f, i)));
     const faultsDone = Promise.all(timelines);
