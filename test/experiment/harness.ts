@@ -32,7 +32,7 @@ export async function inProcessWorker(taskQueue: string, activities: Record<stri
   };
 }
 
-/** A worker process (scripts/cli worker) that tests may SIGKILL; ready when it polls. */
+/** A worker process (orchestrator + load, test/experiment/worker-process.ts) that tests may SIGKILL; ready when it polls. */
 export async function workerProcess(taskQueue: string, extraArgs: string[] = []): Promise<{ child: ChildProcess; kill: (sig?: NodeJS.Signals) => Promise<void> }> {
   const child = spawn(join(config.tools, 'bin', 'node'), [join(import.meta.dirname, 'worker-process.ts'), taskQueue, ...extraArgs], {
     cwd: repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'],
