@@ -14,14 +14,25 @@ export function statusLine(s: ExperimentStatus): string {
     + `failed ${s.failed} unacked ${s.unacknowledged}  ${s.rate} req/s  p99 ${Math.round(s.p99_ms)} ms  faults: ${faults}`;
 }
 
+const tty = process.stderr.isTTY;
+/** On a terminal the progress line redraws in place; elsewhere one line per change. */
+const progressLine = (line: string) => (tty ? process.stderr.write(`\r\x1b[2K${line}`) : err(line));
+
 /** Prints a status line every second until the run closes (the query is cheap: no history grows). */
-export async function follow(h: ExperimentHandle, print: (line: string) => void = err): Promise<void> {
+export async function follow(h: ExperimentHandle, print: (line: string) => void = progressLine): Promise<void> {
   let last = '';
+  let lastPhase = '';
   for (;;) {
     const d = await h.describe().catch(() => ({ closed: false, status: 'UNKNOWN' }));
-    if (d.closed) return;
+    if (d.closed) {
+      if (tty && print === progressLine) process.stderr.write('\n');
+      return;
+    }
     const s = await h.status().catch(() => null);
     if (s) {
+      // A finished phase keeps its last line on screen.
+      if (tty && print === progressLine && lastPhase && s.phase !== lastPhase) process.stderr.write('\n');
+      lastPhase = s.phase;
       const line = statusLine(s);
       if (line !== last) print(line);
       last = line;
