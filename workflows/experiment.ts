@@ -84,7 +84,7 @@ function faultWindowEndMs(s: Scenario): number {
 /** Default overall deadline: every phase's own bound, plus slack for worker restarts. */
 function defaultDeadlineMs(s: Scenario): number {
   return s.steady_state.timeout + Math.max(loadDurationMs(s), faultWindowEndMs(s)) + s.recovery.timeout
-    + s.drain.timeout + 30 * 60_000;
+    + s.redelivery.timeout + s.drain.timeout + 30 * 60_000;
 }
 
 function defaultRunId(): string {
@@ -358,8 +358,8 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     enter('redelivery');
     const redelivered = await loadActs.redeliverUnacknowledged.executeWithOptions({
         summary: `redeliver unacknowledged entries (same idempotency keys)`, taskQueue: input.loadTaskQueue ?? LOAD_TASK_QUEUE,
-        startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },
-      }, [{ runId, settings: s.load, ledger: s.ledger }]);
+        startToCloseTimeout: s.redelivery.timeout + 60_000, heartbeatTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 5 },
+      }, [{ runId, settings: s.load, ledger: s.ledger, deadlineMs: s.redelivery.timeout }]);
     redelivery = { resent: redelivered.resent, acked: redelivered.acked, still_unacknowledged: redelivered.stillUnacknowledged };
 
     // 7. Drain asynchronous pipelines.

@@ -52,6 +52,13 @@ export const drainSchema = z
   })
   .strict();
 
+export const redeliverySchema = z
+  .object({
+    /** Bound on re-sending unacknowledged entries; what is still unanswered then counts as missing if absent. */
+    timeout: positiveDurationMs.default(120_000),
+  })
+  .strict();
+
 export const safetySchema = z
   .object({
     /** Any fault is reverted after this long, whatever its own duration says. */
@@ -78,6 +85,7 @@ export const scenarioSchema = z
     faults: z.array(faultSpecSchema).default([]),
     steady_state: steadyStateSchema.default({ timeout: 30_000, healthy_probes: 3 }),
     recovery: recoverySchema,
+    redelivery: redeliverySchema.default({ timeout: 120_000 }),
     drain: drainSchema.default({ groups: [], timeout: 60_000 }),
     safety: safetySchema.default({
       max_fault_duration: 300_000, abort_if_down_for: 120_000, probe_interval: 1000, allow_non_loopback: false,

@@ -11,8 +11,8 @@ import { stripeEmulator } from './stripe-emulator.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
 import { watchdog } from './watchdog.ts';
-import { worker } from './worker.ts';
+import { loadWorker, worker } from './worker.ts';
 
 export const stackServices: readonly ServiceSpec[] = [
-  toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, paymentApi, streamProcessor, prometheus, watchdog, worker,
+  toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, paymentApi, streamProcessor, prometheus, watchdog, worker, loadWorker,
 ];
