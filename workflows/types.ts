@@ -76,6 +76,8 @@ export interface SoakInput {
   services?: string[];
   /** Cycles per workflow run before continue-as-new, keeping history well under 10k events. */
   cyclesPerRun?: number;
+  /** Task queue of the load workers for every cycle (default ordeal-load). */
+  loadTaskQueue?: string;
   /** Carried across continue-as-new. */
   state?: SoakState;
 }

@@ -35,3 +35,5 @@ export async function watchHealth(input: WatchInput): Promise<BreakerTrip | null
   return watchUntilDown({ ...input, downSince: previous?.downSince ?? input.downSince ?? null },
     (downSince, r) => ctx.heartbeat({ downSince, last: r.ok ? 'ok' : r.error }), ctx.cancellationSignal);
 }
+
+export { sampleRss } from './rss.ts';
