@@ -16,7 +16,7 @@ const { values } = parseArgs({ options: {
   'max-shards': { type: 'string', default: '8' },
 } });
 const config = loadStackConfig();
-const identity = values.identity ?? workerIdentity;
+const identity = values.identity ?? workerIdentity();
 process.env.ORDEAL_WORKER_ID ??= identity;
 
 const metricsPort = values['metrics-port'] !== undefined ? Number(values['metrics-port']) : config.ports.load_worker_metrics;

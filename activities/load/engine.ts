@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { ledgerEntry } from '../ledger/generate.ts';
 import type { LedgerEntry, LedgerSpec } from '../ledger/types.ts';
 import { errorClass, HttpTarget, statusOutcome } from './http.ts';
-import { LoadStats, LATE_US, latencySummary, type EntryOutcome, type RequestSample } from './stats.ts';
+import { LoadStats, LATE_US, latencySummary, newHistogram, type EntryOutcome, type RequestSample } from './stats.ts';
 import { compileTemplate, type CompiledTemplate } from './template.ts';
 import type { IdempotencyMismatch, LoadSettings, PatternName, Stage, StressStageResult } from './types.ts';
 
@@ -36,6 +36,8 @@ export interface EngineInput {
   arrivalOffset?: number;
   elapsedMs?: number;
   metrics?: EngineMetrics;
+  /** Record entries left unsent at the end as `not_sent` outcomes (default true; benches turn it off). */
+  recordUnsent?: boolean;
 }
 
 export interface EngineResult {
@@ -189,6 +191,7 @@ export class LoadEngine {
 
   /** Every entry not yet taken ends as not sent (so the outcome log stays complete). */
   private cutRemaining(reason: string): void {
+    if (this.input.recordUnsent === false && reason !== 'cancelled') return;
     for (let e = this.takeEntry(); e; e = this.takeEntry()) this.unsent(e, reason);
   }
 
@@ -229,6 +232,8 @@ export class LoadEngine {
       const finish = () => {
         if (finished || this.dispatching || this.inFlight > 0 || head < backlog.length) return;
         finished = true;
+        // Whatever stopped dispatching, entries never taken still get their outcome.
+        this.cutRemaining(this.cancelled ? 'cancelled' : stopReason);
         if (timer) clearTimeout(timer);
         resolve();
       };
@@ -292,14 +297,22 @@ export class LoadEngine {
         timer = wait <= 0.5 ? (setImmediate(tick), undefined) : setTimeout(tick, Math.min(Math.max(1, Math.floor(wait)), 50));
       };
       if (stressStages) {
-        const settle = Math.min(this.s.timeout, 2000);
-        for (const st of stressStages) {
-          const check = setTimeout(() => {
-            const v = this.stageVerdict(st, true);
-            if (!v.ok) stopDispatch('stress_stop');
-          }, st.endMs + settle);
-          check.unref();
-        }
+        this.stageStats = stressStages.map(() => ({ answered: 0, errors: 0, hist: newHistogram(2) }));
+        this.stageBounds = stressStages;
+        // Judge the running stage as it goes, so a broken stage stops the ramp at once.
+        const limit = this.s.thresholds.p99_ms ?? this.s.thresholds.p95_ms ?? this.s.timeout;
+        const watch = setInterval(() => {
+          if (!this.dispatching) { clearInterval(watch); return; }
+          const now = this.rel();
+          const i = stressStages.findIndex((st) => now >= st.startMs && now < st.endMs);
+          if (i < 0) return;
+          const st = stressStages[i]!;
+          const arrived = Math.floor(((now - st.startMs) * st.target) / 1000);
+          const overdue = Math.floor((Math.max(0, now - limit - st.startMs) * st.target) / 1000) - this.stageStats![i]!.answered;
+          const v = this.liveVerdict(i);
+          if (v || (overdue >= 3 && overdue > arrived * 0.01)) stopDispatch('stress_stop');
+        }, 100);
+        watch.unref();
       }
       tick();
     });
@@ -311,6 +324,32 @@ export class LoadEngine {
       if (!v.ok) break;
     }
     return stressVerdicts;
+  }
+
+  private stageStats?: { answered: number; errors: number; hist: ReturnType<typeof newHistogram> }[];
+  private stageBounds?: { startMs: number; endMs: number }[];
+
+  private noteStage(intended: number, s: RequestSample): void {
+    const b = this.stageBounds!;
+    for (let i = 0; i < b.length; i++) {
+      if (intended >= b[i]!.startMs && intended < b[i]!.endMs) {
+        const st = this.stageStats![i]!;
+        st.answered++;
+        if (s.cls) st.errors++;
+        st.hist.recordValue(Math.max(1, s.c));
+        return;
+      }
+    }
+  }
+
+  /** True when stage i already broke a threshold (enough answers to judge). */
+  private liveVerdict(i: number): boolean {
+    const st = this.stageStats![i]!;
+    if (st.answered < 20) return false;
+    const th = this.s.thresholds;
+    if (th.p99_ms !== undefined && st.hist.getValueAtPercentile(99) / 1000 > th.p99_ms) return true;
+    if (th.p95_ms !== undefined && st.hist.getValueAtPercentile(95) / 1000 > th.p95_ms) return true;
+    return th.error_rate !== undefined && st.errors / st.answered > th.error_rate;
   }
 
   private stageVerdict(st: { startMs: number; endMs: number; target: number }, live: boolean): StressStageResult {
@@ -490,6 +529,7 @@ export class LoadEngine {
     const end = performance.now();
     const sample: RequestSample = { t: intended + this.offset, c: (end - Math.min(intendedAbs, sentAt)) * 1000, u: (end - sentAt) * 1000, cls };
     this.input.metrics?.request(cls || 'ok', sample.c / 1e6, sample.c - sample.u > LATE_US);
+    if (this.stageBounds) this.noteStage(intended, sample);
     return { kind, paymentId, status, cls, sample };
   }
 }

@@ -1,25 +1,31 @@
 // The hot path: one undici Pool per target, raw dispatch handlers (no response
 // streams), every failure mapped to an error class the outcome log understands.
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+import { RawPool } from './rawhttp.ts';
 import type { BuiltRequest } from './template.ts';
 
 export interface HttpAnswer { status: number; body: string }
 
 export class HttpTarget {
-  readonly pool: Pool;
+  private readonly pool: Promise<Pool> | undefined;
+  private readonly raw: RawPool | undefined;
   private closed = false;
-  constructor(origin: string, connections: number) {
+  constructor(origin: string, connections: number, opts: { client?: 'raw' | 'undici' } = {}) {
+    const url = new URL(origin);
     // Pipelining 1: each in-flight request owns a connection, so a send is never
     // queued behind a slow answer inside the client (that would hide lateness).
-    this.pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: 5000 } });
+    if (url.protocol === 'http:' && (opts.client ?? process.env.ORDEAL_LOAD_CLIENT ?? 'raw') === 'raw') this.raw = new RawPool(url, connections);
+    // undici is loaded only when needed (https, or ORDEAL_LOAD_CLIENT=undici): it costs ~80 ms of startup.
+    else this.pool = import('undici').then(({ Pool }) => new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: 5000 } }));
   }
 
   send(req: BuiltRequest, timeoutMs: number): Promise<HttpAnswer> {
-    return new Promise((resolve, reject) => {
+    if (this.raw) return this.raw.send(req, timeoutMs);
+    return this.pool!.then((pool) => new Promise((resolve, reject) => {
       let status = 0;
       let first: Buffer | undefined;
       let rest: Buffer[] | undefined;
-      this.pool.dispatch({ method: req.method, path: req.path, headers: req.headers, body: req.body ?? null,
+      pool.dispatch({ method: req.method, path: req.path, headers: req.headers, body: req.body ?? null,
         headersTimeout: timeoutMs, bodyTimeout: timeoutMs, idempotent: false, blocking: true }, {
         onRequestStart() { /* nothing to set up */ },
         onResponseStart(_c, statusCode) { status = statusCode; },
@@ -30,13 +36,14 @@ export class HttpTarget {
         },
         onResponseError(_c, err) { reject(err); },
       });
-    });
+    }));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.destroy();
+    if (this.raw) await this.raw.destroy();
+    else await (await this.pool!).destroy();
   }
 }
 

@@ -34,6 +34,7 @@ export function semanticProblems(s: LoadSettings): string[] {
   switch (s.executor) {
     case 'constant-arrival-rate':
       if (s.rate === undefined) p.push('load.rate: constant-arrival-rate needs a rate (arrivals per second) > 0');
+      else if (s.rate <= 0) p.push(`load.rate: must be > 0 arrivals per second (got ${s.rate})`);
       if (s.stages) p.push('load.stages: constant-arrival-rate takes no stages (use ramping-arrival-rate)');
       break;
     case 'ramping-arrival-rate':

@@ -16,7 +16,8 @@ import { LoadStats, type EncodedStats, type EntryOutcome } from './stats.ts';
 import { loadProgressSignalName, type LoadProgress, type LoadShardInput, type LoadShardResult } from './types.ts';
 
 const log = pino({ name: 'ordeal-load' });
-export const workerIdentity = process.env.ORDEAL_WORKER_ID ?? `${hostname()}:${process.pid}`;
+/** Read at call time: the worker entry point sets ORDEAL_WORKER_ID after its imports ran. */
+export const workerIdentity = (): string => process.env.ORDEAL_WORKER_ID ?? `${hostname()}:${process.pid}`;
 
 /** Heartbeat details: everything a retry needs to resume exactly. */
 export interface ShardCheckpoint {
@@ -32,7 +33,7 @@ export interface ShardCheckpoint {
   workers: string[];
 }
 
-const FLUSH_MS = 250;
+const FLUSH_MS = 100;
 const FLUSH_ROWS = 5000;
 const HEARTBEAT_MS = 1000;
 const DB_GIVE_UP_MS = 60_000;
@@ -59,7 +60,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
   const size = Math.max(0, end - from);
   const pool = await outcomeDb();
   const startedAtMs = hb?.startedAtMs ?? Date.now();
-  const workers = [...new Set([...(hb?.workers ?? []), workerIdentity])];
+  const workers = [...new Set([...(hb?.workers ?? []), workerIdentity()])];
   const stats = hb ? LoadStats.decode(hb.stats) : new LoadStats();
   const done = new Uint8Array(size);
   let cursor = hb?.cursor ?? from;
@@ -74,7 +75,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
   let counted = hbBatch;
   const advance = () => { while (cursor < end && done[cursor - from]) cursor++; };
   advance();
-  if (hb || folded) log.info({ runId, shard, attempt, cursor, folded, worker: workerIdentity }, 'load shard resuming');
+  if (hb || folded) log.info({ runId, shard, attempt, cursor, folded, worker: workerIdentity() }, 'load shard resuming');
 
   const checkpoint = (engine: LoadEngine): ShardCheckpoint => ({
     v: 1, batch: counted, cursor, arrivals: (hb?.arrivals ?? 0) + engine.arrivals,

@@ -96,7 +96,8 @@ function compileBody(v: unknown): (e: LedgerEntry, r: string, k: string) => stri
       const g = fieldGetter[whole[1]!]!;
       return g;
     }
-    const f = compileString(v, (x) => JSON.stringify(x).slice(1, -1));
+    // Literal text is escaped once here; placeholders survive JSON.stringify unchanged.
+    const f = compileString(JSON.stringify(v).slice(1, -1), (x) => JSON.stringify(x).slice(1, -1));
     return (e, r, k) => `"${f(e, r, k)}"`;
   }
   if (Array.isArray(v)) {

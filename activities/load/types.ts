@@ -38,11 +38,11 @@ export const loadSettingsSchema = z
     target: z.string().url(),
     executor: z.enum(executorNames).default('constant-arrival-rate'),
     /** Arrivals per second (arrival-rate executors; the start rate of ramping/stress when stages are given). */
-    rate: z.number().positive().optional(),
+    rate: z.number().nonnegative().optional(),
     duration: positiveDurationMs.optional(),
     stages: z.array(stageSchema).min(1).optional(),
     vus: z.number().int().positive().optional(),
-    spawn_rate: z.number().positive().optional(),
+    spawn_rate: z.number().nonnegative().optional(),
     /** Open model: concurrent requests allowed before arrivals queue (then count as late). */
     max_in_flight: z.number().int().positive().default(2000),
     /** An arrival still queued this long after its intended time is dropped (outcome unknown, redelivered later). */
@@ -64,7 +64,7 @@ export const loadSettingsSchema = z
       p95_ms: z.number().positive().optional(),
       p99_ms: z.number().positive().optional(),
       error_rate: z.number().min(0).max(1).optional(),
-      min_rate: z.number().positive().optional(),
+      min_rate: z.number().nonnegative().optional(),
     }).strict().default({}),
     request: requestTemplateSchema.optional(),
     shards: z.number().int().min(1).max(256).default(1),

@@ -1,0 +1,183 @@
+// `npm run bench:load`: Ordeal's load engine beside autocannon, wrk and Locust on a
+// trivial loopback server (each generator pinned to one core, the server to the
+// other), then latency accuracy (50 ms server) and the coordinated-omission known
+// answer (2,000 req/s for 30 s, server SIGSTOPped for 1.5 s). One run each: a
+// benchmark, not a test. Writes bench/results/load.json. cpu_per_1k_req is the
+// generator's CPU milliseconds (user + system) per 1,000 requests.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../scripts/stack/config.ts';
+
+const benchHome = join(repoRoot, '.ordeal', 'bench');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const CO_SECONDS = Number(process.env.BENCH_CO_SECONDS ?? 30);
+const GEN_CORE = process.env.BENCH_GEN_CORE ?? '0';
+const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '1';
+const node = process.execPath;
+const BODY = '{"message_id":"m","amount_cents":100,"currency":"usd"}';
+mkdirSync(benchHome, { recursive: true });
+
+function log(msg: string): void { process.stderr.write(`[bench] ${msg}\n`); }
+
+function ensureServer(): string {
+  const bin = join(benchHome, 'bench-server');
+  if (!existsSync(bin)) {
+    log('building the Go loopback server (standard library only)');
+    execFileSync('go', ['build', '-o', bin, 'server.go'], { cwd: join(repoRoot, 'bench'), stdio: 'inherit', env: { ...process.env, GOFLAGS: '' } });
+  }
+  return bin;
+}
+
+/** Locust from PyPI, in a venv under the gitignored .ordeal/ folder. */
+function ensureLocust(): string {
+  const venv = join(benchHome, 'locust-venv');
+  const bin = join(venv, 'bin', 'locust');
+  if (!existsSync(bin)) {
+    log('installing Locust from PyPI into .ordeal/bench/locust-venv');
+    execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+    execFileSync(join(venv, 'bin', 'pip'), ['install', '-q', 'locust'], { stdio: 'inherit' });
+  }
+  return bin;
+}
+
+async function startServer(bin: string, delay?: string): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn('taskset', ['-c', SERVER_CORE, bin, '-port', '0', ...(delay ? ['-delay', delay] : [])],
+    { env: { ...process.env, GOMAXPROCS: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); const m = /LISTEN (\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+    proc.once('exit', (c) => reject(new Error(`bench server exited ${c}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, proc };
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill('SIGCONT');
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.once('exit', r));
+}
+
+/** Runs a generator pinned to one core; returns its output and its CPU seconds (bash `times`, children line). */
+function pinned(cmd: string[], hooks?: { after?: number; then?: () => void }): Promise<{ out: string; cpu: number }> {
+  const quoted = cmd.map((c) => `'${c.replace(/'/g, `'\\''`)}'`).join(' ');
+  const proc = spawn('bash', ['-c', `taskset -c ${GEN_CORE} ${quoted}; echo TIMES; times`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  if (hooks?.then) setTimeout(hooks.then, hooks.after ?? 0);
+  return new Promise((resolve) => proc.once('exit', () => {
+    const times = out.slice(out.lastIndexOf('TIMES')).trim().split('\n');
+    const child = (times[2] ?? '').trim().split(/\s+/).map((t) => { const m = /(\d+)m([\d.]+)s/.exec(t); return m ? Number(m[1]) * 60 + Number(m[2]) : 0; });
+    resolve({ out: out.slice(0, out.lastIndexOf('TIMES')), cpu: (child[0] ?? 0) + (child[1] ?? 0) });
+  }));
+}
+
+function result(out: string): { requests: number; seconds: number; latency_ms: { p50: number; p99: number }; latency_uncorrected_ms: { p50: number; p99: number } } {
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`generator printed no RESULT:\n${out}`);
+  return JSON.parse(line.slice(7));
+}
+
+interface Row { tool: string; rps: number; cpu_per_1k_req: number; requests: number }
+
+async function throughput(server: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  const srv = await startServer(server);
+  const url = `${srv.url}/payments`;
+  try {
+    const add = (tool: string, requests: number, seconds: number, cpu: number) => {
+      const row = { tool, rps: Math.round(requests / seconds), cpu_per_1k_req: Math.round((cpu * 1e7) / requests) / 10, requests };
+      log(`${tool}: ${row.rps} req/s, ${row.cpu_per_1k_req} ms CPU per 1k requests`);
+      rows.push(row);
+    };
+    {
+      const { out, cpu } = await pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'throughput', url, String(SECONDS), String(CONNECTIONS)]);
+      const r = result(out);
+      add('ordeal', r.requests, r.seconds, cpu);
+    }
+    {
+      const { out, cpu } = await pinned([node, join(repoRoot, 'node_modules/autocannon/autocannon.js'), '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS),
+        '-m', 'POST', '-H', 'content-type=application/json', '-H', 'idempotency-key=k', '-b', BODY, url]);
+      const j = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as { requests: { total: number }; duration: number };
+      add('autocannon', j.requests.total, j.duration, cpu);
+    }
+    {
+      const lua = join(benchHome, 'post.lua');
+      writeFileSync(lua, `wrk.method = "POST"\nwrk.body = '${BODY}'\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Idempotency-Key"] = "k"\n`);
+      const { out, cpu } = await pinned(['wrk', '-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-s', lua, url]);
+      const m = /(\d+) requests in ([\d.]+)(ms|s|m)/.exec(out);
+      if (!m) throw new Error(`wrk output not understood:\n${out}`);
+      const secs = Number(m[2]) * (m[3] === 'ms' ? 0.001 : m[3] === 'm' ? 60 : 1);
+      add('wrk', Number(m[1]), secs, cpu);
+    }
+    {
+      const locust = ensureLocust();
+      const csv = join(benchHome, 'locust');
+      const { out, cpu } = await pinned([locust, '-f', join(repoRoot, 'bench/locustfile.py'), '--headless', '-u', String(CONNECTIONS), '-r', String(CONNECTIONS),
+        '-t', `${SECONDS}s`, '--host', srv.url, '--only-summary', '--csv', csv, '--loglevel', 'WARNING']);
+      const lines = readFileSync(`${csv}_stats.csv`, 'utf8').trim().split('\n');
+      const header = lines[0]!.split(',');
+      const agg = lines.find((l) => l.includes('Aggregated'))?.split(',');
+      if (!agg) throw new Error(`locust wrote no aggregate row:\n${out}`);
+      const count = Number(agg[header.indexOf('Request Count')]);
+      const rps = Number(agg[header.indexOf('Requests/s')]);
+      add('locust (FastHttpUser)', count, count / rps, cpu);
+    }
+  } finally { await stop(srv.proc); }
+  return rows;
+}
+
+async function accuracy(server: string): Promise<{ p50_ms: number; p50_uncorrected_ms: number; reference_wrk_p50_ms: number | null }> {
+  const srv = await startServer(server, '50ms');
+  try {
+    const { out } = await pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'rate', `${srv.url}/payments`, '200', String(SECONDS)]);
+    const r = result(out);
+    // Control: what wrk (C, closed loop) sees from the same server on this machine right now.
+    const w = await pinned(['wrk', '-t1', '-c10', '-d3s', '--latency', `${srv.url}/payments`]);
+    const m = /50%\s+([\d.]+)(us|ms|s)/.exec(w.out);
+    const ref = m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : null;
+    log(`accuracy: 50 ms server → p50 ${r.latency_ms.p50} ms (wrk sees ${ref} ms)`);
+    return { p50_ms: r.latency_ms.p50, p50_uncorrected_ms: r.latency_uncorrected_ms.p50, reference_wrk_p50_ms: ref };
+  } finally { await stop(srv.proc); }
+}
+
+async function coordinatedOmission(server: string): Promise<{ p99_corrected_ms: number; p99_uncorrected_ms: number }> {
+  const srv = await startServer(server);
+  try {
+    const pauseAt = Math.floor((CO_SECONDS * 1000) / 3);
+    // 100 requests in flight at most, like wrk2's README example (-c100): arrivals queue
+    // behind the stall, so the uncorrected number shows what a closed-loop tool would report.
+    const { out } = await pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'rate', `${srv.url}/payments`, '2000', String(CO_SECONDS), '100'], {
+      after: pauseAt,
+      then: () => {
+        // SIGSTOP the server process itself (taskset exec'd it), SIGCONT 1.5 s later.
+        srv.proc.kill('SIGSTOP');
+        setTimeout(() => srv.proc.kill('SIGCONT'), 1500);
+      },
+    });
+    const r = result(out);
+    log(`coordinated omission: p99 corrected ${r.latency_ms.p99} ms, uncorrected ${r.latency_uncorrected_ms.p99} ms`);
+    return { p99_corrected_ms: r.latency_ms.p99, p99_uncorrected_ms: r.latency_uncorrected_ms.p99 };
+  } finally { await stop(srv.proc); }
+}
+
+const server = ensureServer();
+ensureLocust();
+const load = spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.trim();
+const rows = await throughput(server);
+const acc = await accuracy(server);
+const co = await coordinatedOmission(server);
+const report = { rows, accuracy: acc, coordinated_omission: co,
+  conditions: { seconds: SECONDS, connections: CONNECTIONS, generator_core: GEN_CORE, server_core: SERVER_CORE, loadavg_before: load, date: new Date().toISOString() } };
+mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
+writeFileSync(join(repoRoot, 'bench', 'results', 'load.json'), JSON.stringify(report, null, 2) + '\n');
+
+const table = [['tool', 'req/s', 'CPU ms / 1k req', 'requests'], ...rows.map((r) => [r.tool, String(r.rps), r.cpu_per_1k_req.toFixed(1), String(r.requests)])];
+const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+console.log(table.map((r) => r.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n'));
+console.log(`\naccuracy: 50 ms fixed server delay → p50 ${acc.p50_ms} ms (error ${(acc.p50_ms - 50).toFixed(3)} ms; uncorrected ${acc.p50_uncorrected_ms} ms; wrk on the same server: ${acc.reference_wrk_p50_ms} ms)`);
+console.log(`coordinated omission (2,000 req/s, ${CO_SECONDS} s, server SIGSTOPped 1.5 s): p99 corrected ${co.p99_corrected_ms} ms, uncorrected ${co.p99_uncorrected_ms} ms`);
+console.log(`(load average before: ${load}; ${SECONDS} s per tool, ${CONNECTIONS} connections, generator on core ${GEN_CORE}, server on core ${SERVER_CORE})`);

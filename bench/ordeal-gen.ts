@@ -1,0 +1,23 @@
+// Ordeal's load engine as a benchmark generator process (the orchestrator pins it to
+// one core). Outcomes go nowhere (no outcome log): this measures the engine itself.
+//   node bench/ordeal-gen.ts throughput <url> <seconds> <connections>
+//   node bench/ordeal-gen.ts rate <url> <rate> <seconds> [max_in_flight]
+import { runLoad } from '../activities/load/engine.ts';
+import { parseLoadSettings } from '../activities/load/plan.ts';
+import { latencySummary } from '../activities/load/stats.ts';
+import { ledgerSpecSchema } from '../activities/ledger/types.ts';
+
+const [mode, url, a, b, c] = process.argv.slice(2);
+if (!url || (mode !== 'throughput' && mode !== 'rate')) {
+  console.error('usage: ordeal-gen.ts throughput <url> <seconds> <connections> | rate <url> <rate> <seconds>');
+  process.exit(2);
+}
+const settings = mode === 'throughput'
+  ? parseLoadSettings({ target: url, executor: 'constant-vus', vus: Number(b), pacing: 0, duration: `${a}s`, retry: { attempts: 1 } })
+  : parseLoadSettings({ target: url, executor: 'constant-arrival-rate', rate: Number(a), duration: `${b}s`, retry: { attempts: 1 }, timeout: '10s', ...(c ? { max_in_flight: Number(c) } : {}) });
+const messages = 50_000_000;
+const r = await runLoad({ runId: 'bench', settings, ledger: ledgerSpecSchema.parse({ messages }), from: 0, to: mode === 'throughput' ? messages : Number(a) * Number(b),
+  onOutcome: () => { /* measured in memory only */ }, recordUnsent: false });
+const n = r.stats.counts;
+console.log('RESULT ' + JSON.stringify({ requests: n.requests, acked: n.acked, errors: n.errorsByClass, late: n.late, seconds: r.activeMs / 1000,
+  latency_ms: latencySummary(r.stats.hist), latency_uncorrected_ms: latencySummary(r.stats.histU) }));
