@@ -57,10 +57,14 @@ export function num(params: FaultSpec['params'], key: string, fallback: number, 
 }
 
 /** Params checking for check(): returns the error message instead of throwing. */
-export function paramProblems(spec: FaultSpec, known: Record<string, [min: number, max: number] | readonly string[]>): string[] {
+/** A param rule: a number range, a list of allowed values, or 'text' (checked by the caller). */
+export type ParamRule = [min: number, max: number] | readonly string[] | 'text';
+
+export function paramProblems(spec: FaultSpec, known: Record<string, ParamRule>): string[] {
   const problems: string[] = [];
   for (const [key, value] of Object.entries(spec.params)) {
     const rule = known[key];
+    if (rule === 'text') continue;
     if (!rule) {
       problems.push(`params.${key} is not a parameter of ${spec.type} (known: ${Object.keys(known).join(', ') || 'none'})`);
     } else if (typeof rule[0] === 'number') {

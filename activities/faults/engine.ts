@@ -153,6 +153,7 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
     // An earlier attempt died half-way: undo whatever it did before starting over.
     await revertFault(previous.handle, 'inject-retry');
   }
+  if (previous) await store.forget(faultId);
 
   const now = new Date();
   const leaseExpiresAt = new Date(now.getTime() + input.leaseMs);
@@ -180,7 +181,8 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
   await store.record(handle, 'active');
   // A panic raised while we were injecting may have scanned the leases before ours existed.
   if ((await store.panic()).active) {
-    await revertFault(handle, 'panic');
+    // Forced: the panic may have marked the lease reverted before the fault was applied.
+    await revertFault(handle, 'panic', { force: true });
     nonRetryable(new Error('ordeal panic was raised during injection; the fault was reverted'), `refusing to inject ${spec.type} on ${spec.target}`);
   }
   log.info({ faultId, type: spec.type, target: spec.target, backend: backend.name, leaseExpiresAt: handle.leaseExpiresAt }, 'fault injected');
@@ -190,9 +192,11 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
 // --- revert -------------------------------------------------------------------------
 
 function isConnectionError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === '57P01' ||
-    /timeout exceeded when trying to connect|Connection terminated/.test((err as Error | undefined)?.message ?? '');
+  for (let e = err as (Error & { code?: string }) | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P01') return true;
+    if (/timeout exceeded when trying to connect|Connection terminated/.test(e.message ?? '')) return true;
+  }
+  return false;
 }
 
 /**
@@ -200,13 +204,13 @@ function isConnectionError(err: unknown): boolean {
  * succeeds with alreadyReverted. Throws (retryable) when the backend cannot undo the
  * fault, leaving the lease open so the watchdog keeps trying.
  */
-export async function revertFault(handle: FaultHandle, by = 'worker'): Promise<RevertResult> {
+export async function revertFault(handle: FaultHandle, by = 'worker', opts: { force?: boolean } = {}): Promise<RevertResult> {
   const { ctx, store } = state();
   const backend = backends[handle.backend];
   if (!backend) nonRetryable(new Error(`unknown backend ${String(handle.backend)}`), `cannot revert fault ${handle.faultId}`);
   const undo = async (): Promise<RevertResult> => {
     const lease = await store.get(handle.faultId);
-    if (lease?.state === 'reverted') {
+    if (lease?.state === 'reverted' && !opts.force) {
       return { faultId: handle.faultId, reverted: true, alreadyReverted: true, detail: `already reverted by ${lease.revertedBy ?? '?'} at ${lease.revertedAt?.toISOString() ?? '?'}` };
     }
     let r;
@@ -222,14 +226,21 @@ export async function revertFault(handle: FaultHandle, by = 'worker'): Promise<R
     return { faultId: handle.faultId, reverted: true, alreadyReverted: r.alreadyReverted, detail: r.detail };
   };
   try {
-    return await store.withLock(`${handle.backend}:${handle.target}`, undo);
+    await store.ensureSchema();
   } catch (err) {
     if (!isConnectionError(err)) throw err;
     // Ordeal's database is unreachable: healing the system matters more than the record.
     log.warn({ faultId: handle.faultId, err: (err as Error).message }, "Ordeal's database unreachable; reverting without lease bookkeeping");
-    const r = await backend.revert(handle, ctx);
+    let r;
+    try {
+      r = await backend.revert(handle, ctx);
+    } catch (e) {
+      if (e instanceof FaultPreconditionError) nonRetryable(e, `cannot revert fault ${handle.faultId}`);
+      throw new Error(`reverting ${handle.type} on ${handle.target} (${handle.backend}, fault ${handle.faultId}) failed: ${(e as Error).message}`, { cause: e });
+    }
     return { faultId: handle.faultId, reverted: true, alreadyReverted: r.alreadyReverted, detail: `${r.detail} (lease not updated: Ordeal's database unreachable)` };
   }
+  return store.withLock(`${handle.backend}:${handle.target}`, undo);
 }
 
 export async function faultEvidence(handle: FaultHandle): Promise<FaultEvidence[]> {

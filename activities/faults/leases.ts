@@ -60,7 +60,11 @@ export class LeaseStore {
   readonly pool: pg.Pool;
   private ready: Promise<void> | undefined;
 
+  /** host:port/db, for error messages (the URL carries no password). */
+  readonly where: string;
+
   constructor(url: string) {
+    this.where = url.replace(/^postgres:\/\/[^@]*@/, '');
     this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000 });
     // An idle client that loses its server (ordeal-db restarted) must not crash the process.
     this.pool.on('error', () => {});
@@ -73,18 +77,20 @@ export class LeaseStore {
   /** Creates the tables once per process; concurrent creators serialise on an advisory lock. */
   ensureSchema(): Promise<void> {
     this.ready ??= (async () => {
-      const client = await this.pool.connect();
+      let client: pg.PoolClient | undefined;
       try {
+        client = await this.pool.connect();
         await client.query('BEGIN');
         await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
         await client.query(schema);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await client?.query('ROLLBACK').catch(() => {});
         this.ready = undefined;
-        throw new Error(`cannot prepare the fault lease tables in Ordeal's database: ${(err as Error).message}`);
+        throw new Error(`cannot prepare the fault lease tables in Ordeal's database (${this.where}): ${(err as Error).message}; ` +
+          'is ordeal-db running? (ordeal stack up ordeal-db)', { cause: err });
       } finally {
-        client.release();
+        client?.release();
       }
     })();
     return this.ready;
@@ -99,6 +105,12 @@ export class LeaseStore {
          state = CASE WHEN ordeal_fault_leases.state = 'reverted' THEN 'reverted' ELSE EXCLUDED.state END`,
       [handle.faultId, handle.runId, handle.type, handle.target, handle.backend, state, JSON.stringify(handle), handle.injectedAt, handle.leaseExpiresAt],
     );
+  }
+
+  /** Drops a lease whose fault was undone, so that a retried injection starts a fresh one. */
+  async forget(faultId: string): Promise<void> {
+    await this.ensureSchema();
+    await this.pool.query("DELETE FROM ordeal_fault_leases WHERE fault_id = $1 AND state = 'reverted'", [faultId]);
   }
 
   async get(faultId: string): Promise<LeaseRow | undefined> {
@@ -140,6 +152,8 @@ export class LeaseStore {
     await this.ensureSchema();
     const client = await this.pool.connect();
     try {
+      // A reverter stuck for minutes (a hung restart) must not block every other one forever.
+      await client.query("SELECT set_config('lock_timeout', '180s', false)");
       await client.query("SELECT pg_advisory_lock(hashtext('ordeal-fault:' || $1))", [key]);
       try {
         return await fn();

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { parseDuration } from '../../activities/scenario/duration.ts';
 import {
   clearPanic, closeFaults, faultEvidence, faultStore, injectFault, listOpenFaults, panic, panicState, revertFault,
-  type FaultSpecInput,
+  type FaultHandle, type FaultSpecInput,
 } from '../../activities/faults/index.ts';
 import { table } from './table.ts';
 
@@ -89,10 +89,16 @@ export function registerFaults(program: Command): void {
       }
     });
 
-  faults.command('revert').description('revert faults by id (idempotent), from any process')
-    .argument('<faultIds...>')
-    .action(async (ids: string[]) => {
+  faults.command('revert').description('revert faults by id, or a handle copied from workflow history (idempotent), from any process')
+    .argument('[faultIds...]')
+    .option('--handle <json>', 'a fault handle as JSON (works even when Ordeal\'s database is unreachable)')
+    .action(async (ids: string[], opts: { handle?: string }) => {
       try {
+        if (opts.handle) {
+          const r = await revertFault(JSON.parse(opts.handle) as FaultHandle, 'cli');
+          process.stdout.write(JSON.stringify(r) + '\n');
+        }
+        if (!opts.handle && ids.length === 0) throw new Error('name fault ids, or pass --handle <json>');
         for (const id of ids) {
           const lease = await faultStore().get(id);
           if (!lease) throw new Error(`no fault ${id} in the lease table`);

@@ -7,7 +7,7 @@ let upBefore: Set<string>;
 before(async () => { upBefore = await servicesUp(); });
 after(async () => { await assertNoFaultLeft(upBefore); });
 
-test('database_kill on postgres: pid gone and unreachable, revert restarts it, second revert is a no-op', async () => {
+void test('database_kill on postgres: pid gone and unreachable, revert restarts it, second revert is a no-op', async () => {
   assert.equal(await pgThroughProxy(), 'ok', 'postgres healthy before the fault');
   const handle = await injectFault({ runId: 'test-process', spec: { type: 'database_kill', target: 'postgres', at: 0, duration: '30s' }, leaseMs: 120_000 });
   assert.equal(handle.backend, 'process');
@@ -29,7 +29,7 @@ test('database_kill on postgres: pid gone and unreachable, revert restarts it, s
   assert.deepEqual([second.reverted, second.alreadyReverted], [true, true]);
 });
 
-test('process_pause on redis: SIGSTOP is a gray failure, SIGCONT heals it', async () => {
+void test('process_pause on redis: SIGSTOP is a gray failure, SIGCONT heals it', async () => {
   const handle = await injectFault({ runId: 'test-process', spec: { type: 'process_pause', target: 'redis', at: 0, duration: '10s' }, leaseMs: 120_000 });
   const evidence = await faultEvidence(handle);
   assert.ok(evidence[0]?.ok, JSON.stringify(evidence));
@@ -43,7 +43,7 @@ test('process_pause on redis: SIGSTOP is a gray failure, SIGCONT heals it', asyn
   assert.equal((await revertFault(handle)).alreadyReverted, true);
 });
 
-test('service_kill with restart: false leaves the target down on revert (a non-restarted outage)', async () => {
+void test('service_kill with restart: false leaves the target down on revert (a non-restarted outage)', async () => {
   const handle = await injectFault({ runId: 'test-process', spec: { type: 'service_kill', target: 'redis', at: 0, duration: '5s', restart: false }, leaseMs: 120_000 });
   const r = await revertFault(handle);
   assert.match(r.detail ?? '', /left down/);
@@ -54,4 +54,26 @@ test('service_kill with restart: false leaves the target down on revert (a non-r
   const { config } = await import('./helpers.ts');
   await up({ config, services: stackServices, only: ['redis'] });
   assert.equal((await redisThroughProxy()).result, 'ok');
+});
+
+void test('service_kill works on services other engineers added (stripe-emulator): restarted through the supervisor', async (t) => {
+  if (!upBefore.has('stripe-emulator')) return t.skip('stripe-emulator is not part of this stack');
+  const { request } = await import('undici');
+  const { config } = await import('./helpers.ts');
+  const health = async () => {
+    try {
+      const res = await request(`http://127.0.0.1:${config.ports.stripe_emulator}/health`, { headersTimeout: 1000 });
+      await res.body.text();
+      return res.statusCode;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code;
+    }
+  };
+  const handle = await injectFault({ runId: 'test-process', spec: { type: 'service_kill', target: 'stripe-emulator', at: 0, duration: '5s' }, leaseMs: 120_000 });
+  const evidence = await faultEvidence(handle);
+  assert.ok(evidence.every((e) => e.ok), JSON.stringify(evidence));
+  assert.equal(await health(), 'ECONNREFUSED');
+  const r = await revertFault(handle);
+  assert.match(r.detail ?? '', /restarted stripe-emulator/);
+  assert.equal(await health(), 200);
 });

@@ -81,6 +81,9 @@ export function ensureFaultVolume(config: StackConfig, name: string, sizeMb = 64
     return path;
   }
   mkdirSync(path, { recursive: true });
+  if (readdirSync(path).length > 0) {
+    throw new FaultPreconditionError(`${path} holds files but is not a mounted volume; mounting a tmpfs over it would hide them`);
+  }
   const res = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m,mode=0777`, `ordeal-${name}`, path], { encoding: 'utf8' });
   if (res.status !== 0) {
     throw new FaultPreconditionError(`cannot mount a ${sizeMb} MB tmpfs at ${path} for disk_full (needs root): ${res.stderr || res.error?.message}`);
@@ -157,9 +160,10 @@ export function hostBackend(): FaultBackend {
     async inject(handle, _spec, ctx): Promise<RevertData> {
       const r = handle.revert;
       if (r.kind === 'disk') {
+        const wasMounted = mountOf(String(r.path)) !== undefined;
         const dir = ensureFaultVolume(ctx.config, handle.target, Number(r.sizeMb));
         const bytes = fillFile(join(dir, String(r.filler)));
-        return { filledBytes: bytes };
+        return { filledBytes: bytes, mountedByFault: !wasMounted };
       }
       const child = spawn(process.execPath, [hogScript, HOG_MARKER, handle.faultId, String(r.kind), String(r.amount), String(r.deadline)],
         { detached: true, stdio: 'ignore' });
@@ -180,14 +184,19 @@ export function hostBackend(): FaultBackend {
     async revert(handle, ctx) {
       const r = handle.revert;
       if (r.kind === 'disk') {
-        const path = join(faultVolumePath(ctx.config, handle.target), String(r.filler));
+        const dir = faultVolumePath(ctx.config, handle.target);
+        const path = join(dir, String(r.filler));
+        let result;
         try {
           unlinkSync(path);
-          return { alreadyReverted: false, detail: `removed ${path}` };
+          result = { alreadyReverted: false, detail: `removed ${path}` };
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { alreadyReverted: true, detail: `${path} already gone` };
-          throw err;
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          result = { alreadyReverted: true, detail: `${path} already gone` };
         }
+        // A volume this fault created, and nobody wrote to, goes away with it.
+        if (r.mountedByFault === true && mountOf(dir) && readdirSync(dir).length === 0) removeFaultVolume(ctx.config, handle.target);
+        return result;
       }
       const hogs = hogsOf(handle.faultId);
       for (const h of hogs) { try { process.kill(h.pid, 'SIGKILL'); } catch { /* exited */ } }

@@ -142,7 +142,12 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
       const tree = processTree(root.pid);
       for (const p of tree) { try { process.kill(p.pid, 'SIGKILL'); } catch { /* exited */ } }
       for (let i = 0; i < 100; i++) {
-        if (tree.every((p) => procStartTime(p.pid) !== p.starttime)) return { pids: tree.map((p) => `${p.pid}:${p.starttime}`).join(',') };
+        if (tree.every((p) => procStartTime(p.pid) !== p.starttime)) {
+          // A multi-threaded process shows as a zombie while its other threads still
+          // tear down and hold its sockets; wait (briefly) until it is fully gone.
+          await awaitReaped(tree, 5000);
+          return { pids: tree.map((p) => `${p.pid}:${p.starttime}`).join(',') };
+        }
         await sleep(50);
       }
       throw new Error(`SIGKILL sent to ${handle.target}'s ${tree.length} processes, but some are still alive after 5 s`);
