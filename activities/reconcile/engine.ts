@@ -2,8 +2,10 @@
 // per source, never a map of ids: the ledger is deterministic, so a record's id
 // parses back to its ledger position and the expected entry is regenerated on the
 // spot (and must reproduce the id exactly, so a look-alike id is a ghost).
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ledgerEntry } from '../ledger/index.ts';
 import type { LedgerEntry, LedgerSpec } from '../ledger/index.ts';
+import { formatMoney } from './money.ts';
 import { failingClasses, outcomeClasses } from './types.ts';
 import type {
   ClassTally, OutcomeClass, OutcomeRecord, OutcomeStatus, OutcomeSummary, ReconcileResult, SourceReconciliation,
@@ -71,6 +73,13 @@ export class LedgerIndex {
   }
 }
 
+/** Prefixes what failed to the error's message, keeping its class (a non-retryable failure stays one). */
+function withContext(err: unknown, what: string): Error {
+  if (!(err instanceof Error)) return new Error(`${what}: ${String(err)}`);
+  err.message = `${what}: ${err.message}`;
+  return err;
+}
+
 export function emptyTally(): ClassTally {
   return { count: 0, amount_cents: 0, money: {}, ids: [] };
 }
@@ -89,8 +98,6 @@ class SourceTally implements RecordSink {
   readonly state: Uint8Array;
   records = 0;
   readonly ghost = emptyTally();
-  /** Money of copies beyond the first; the duplicated count is decided at the end. */
-  readonly extraCopies = emptyTally();
   readonly warnings: string[] = [];
   durationMs = 0;
   private readonly index: LedgerIndex;
@@ -119,7 +126,6 @@ class SourceTally implements RecordSink {
     }
     const v = this.state[entry.seq]!;
     const copies = v & COPIES;
-    if (copies >= 1) addMoney(this.extraCopies, amountCents, cur);
     const mismatch = amountCents !== entry.amount_cents || cur !== entry.currency;
     this.state[entry.seq] = (copies < COPIES ? copies + 1 : COPIES) | (v & MISMATCH) | (mismatch ? MISMATCH : 0);
   }
@@ -175,9 +181,7 @@ export async function reconcileStreams(
         else takeOutcome(item as OutcomeRecord);
       }
     } catch (err) {
-      const e = err as Error;
-      e.message = `reading the load phase's outcome log failed after ${outcomeRows} rows: ${e.message}`;
-      throw e;
+      throw withContext(err, `reading the load phase's outcome log failed after ${outcomeRows} rows`);
     }
   };
   const readSource = async (s: RecordSource, t: SourceTally) => {
@@ -185,9 +189,7 @@ export async function reconcileStreams(
     try {
       await s.read(runId, t, signal);
     } catch (err) {
-      const e = err as Error;
-      e.message = `reconcile source "${s.name}" (${s.kind}) failed after ${t.records} records: ${e.message}`;
-      throw e;
+      throw withContext(err, `reconcile source "${s.name}" (${s.kind}) failed after ${t.records} records`);
     } finally {
       t.durationMs = Math.round(performance.now() - t0);
     }
@@ -228,19 +230,25 @@ export async function reconcileStreams(
       const cls = classes[i]!;
       if (copies === 0) put(o === OUTCOME_ACK ? cls.lost : cls.missing, entry);
       else if (copies > 1) {
+        // The money charged more than once: every copy beyond the first, at the
+        // ledger amount (copies may disagree; read order must not change the sum).
         cls.duplicated.count++;
+        addMoney(cls.duplicated, entry.amount_cents * (copies - 1), entry.currency);
         if (cls.duplicated.ids.length < maxIds) cls.duplicated.ids.push(entry.message_id);
       } else if (v & MISMATCH) put(cls.mismatched, entry);
       else put(o === OUTCOME_ACK ? cls.ok : cls.unacknowledged, entry);
     }
-    if ((seq & 0xfffff) === 0xfffff) opts.onProgress?.({ records: seq, outcomes: outcomeRows, phase: 'classifying' });
+    if ((seq & 0x3ffff) === 0x3ffff) {
+      // Let the worker breathe (heartbeats, other activities) during a long pass.
+      opts.onProgress?.({ records: seq, outcomes: outcomeRows, phase: 'classifying' });
+      await yieldToLoop();
+      if (signal.aborted) throw signal.reason ?? new Error('reconciliation cancelled');
+    }
   }
 
   const results: SourceReconciliation[] = tallies.map((t, i) => {
     const cls = classes[i]!;
     cls.ghost = t.ghost;
-    cls.duplicated.amount_cents = t.extraCopies.amount_cents;
-    cls.duplicated.money = t.extraCopies.money;
     return { source: t.name, kind: t.kind, records: t.records, classes: cls, warnings: t.warnings, duration_ms: t.durationMs };
   });
   const failures = results.flatMap((r) => failingClasses.filter((c) => r.classes[c].count > 0).map((c) => describeFailure(r.source, c, r.classes[c])));
@@ -253,20 +261,6 @@ export async function reconcileStreams(
     failures,
     duration_ms: Math.round(performance.now() - started),
   };
-}
-
-export function formatMoney(money: Record<string, number>): string {
-  const parts = Object.entries(money).filter(([, v]) => v !== 0).sort(([a], [b]) => a.localeCompare(b)).map(([cur, cents]) => {
-    let digits = 2;
-    try {
-      digits = new Intl.NumberFormat('en', { style: 'currency', currency: cur.toUpperCase() }).resolvedOptions().maximumFractionDigits ?? 2;
-    } catch {
-      // not an ISO currency: show raw minor units with two decimals
-    }
-    const value = (cents / 10 ** digits).toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-    return `${cur} ${value}`;
-  });
-  return parts.length > 0 ? parts.join(' + ') : '0';
 }
 
 function describeFailure(source: string, cls: OutcomeClass, t: ClassTally): string {

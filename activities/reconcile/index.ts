@@ -3,7 +3,8 @@
 import { createReconcileActivities } from './reconcile.ts';
 
 export const reconcileActivities = createReconcileActivities();
-export { createReconcileActivities, buildSource, DEFAULT_OUTCOME_QUERY, type ReconcileDeps } from './reconcile.ts';
-export { reconcileStreams, LedgerIndex, formatMoney, type OutcomeSource, type RecordSource, type RecordSink } from './engine.ts';
-export { sqlOutcomeSource, toOutcome } from './outcomes.ts';
+export { createReconcileActivities, buildSource, type ReconcileDeps } from './reconcile.ts';
+export { formatMoney } from './money.ts';
+export { reconcileStreams, LedgerIndex, type OutcomeSource, type RecordSource, type RecordSink } from './engine.ts';
+export { loadOutcomeSource, sqlOutcomeSource, toOutcome } from './outcomes.ts';
 export * from './types.ts';

@@ -1,6 +1,7 @@
-// Where reconciliation learns what the load phase was told about each message.
-// The load engine keeps its outcome log in Ordeal's own database; any table with
-// (message_id, outcome) rows for a run can serve, through a query.
+// Where reconciliation learns what the load phase was told about each message:
+// the load engine's outcome log in Ordeal's own database (after redelivery, one
+// final row per ledger entry), or any table with (message_id, outcome) rows.
+import { readOutcomes } from '../load/outcomes.ts';
 import type { OutcomeSource } from './engine.ts';
 import type { OutcomeRecord, OutcomeStatus } from './types.ts';
 import { columnIndex, queryBatches } from './sources/postgres.ts';
@@ -25,6 +26,17 @@ export function sqlOutcomeSource(url: string, query: string, fetchSize = 50_000)
         const batch: OutcomeRecord[] = new Array<OutcomeRecord>(rows.length);
         for (let i = 0; i < rows.length; i++) batch[i] = { message_id: String(rows[i]![iId]), outcome: toOutcome(rows[i]![iOutcome]) };
         yield batch;
+      }
+    },
+  };
+}
+
+/** The load engine's outcome log (table load_outcomes in Ordeal's database), in ledger order. */
+export function loadOutcomeSource(url?: string): OutcomeSource {
+  return {
+    async *outcomes(runId: string) {
+      for await (const rows of readOutcomes(runId, { batchSize: 50_000, ...(url ? { url } : {}) })) {
+        yield rows.map((r) => ({ message_id: r.message_id, outcome: toOutcome(r.status) }));
       }
     },
   };

@@ -12,17 +12,16 @@ import { ordealDbUrl, postgres as postgresService } from '../../scripts/stack/se
 import { ledgerSpecSchema } from '../ledger/index.ts';
 import { DEFAULT_MAX_IDS, reconcileStreams } from './engine.ts';
 import type { OutcomeSource, RecordSource } from './engine.ts';
-import { sqlOutcomeSource } from './outcomes.ts';
+import { loadOutcomeSource } from './outcomes.ts';
 import { kafkaSource } from './sources/kafka.ts';
 import { postgresSource } from './sources/postgres.ts';
 import { stripeSource } from './sources/stripe.ts';
 import { reconcileSourceSchema } from './types.ts';
 import type { ReconcileInput, ReconcileResult, ReconcileSourceSpec } from './types.ts';
 
-const log = pino({ name: 'ordeal.reconcile', level: process.env.ORDEAL_LOG_LEVEL ?? 'info' });
+let logger: pino.Logger | undefined;
+const log = () => (logger ??= pino({ name: 'ordeal.reconcile', level: process.env.ORDEAL_LOG_LEVEL ?? 'info' }));
 
-/** The load engine's outcome log in Ordeal's database (one final row per ledger entry). */
-export const DEFAULT_OUTCOME_QUERY = 'SELECT message_id, status AS outcome FROM load_outcomes WHERE run_id = $1';
 
 const inputSchema = z.object({
   runId: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only'),
@@ -74,18 +73,18 @@ export function createReconcileActivities(deps: ReconcileDeps = {}) {
     async reconcile(input: ReconcileInput): Promise<ReconcileResult> {
       const { runId, ledger, sources } = parseReconcileInput(input);
       const stack = (deps.stack ?? loadStackConfig)();
-      const outcomes = deps.outcomes?.(runId, stack) ?? sqlOutcomeSource(ordealDbUrl(stack), DEFAULT_OUTCOME_QUERY);
+      const outcomes = deps.outcomes?.(runId, stack) ?? loadOutcomeSource(ordealDbUrl(stack));
       const ctx = activityContext();
-      log.info({ runId, ledger: ledger.messages, sources: sources.map((s) => `${s.name}:${s.source}`) }, 'reconcile started');
+      log().info({ runId, ledger: ledger.messages, sources: sources.map((s) => `${s.name}:${s.source}`) }, 'reconcile started');
       const result = await reconcileStreams(runId, ledger, outcomes, sources.map((s) => buildSource(s, stack)), {
         maxIds: deps.maxIds ?? DEFAULT_MAX_IDS,
         ...(ctx ? { signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p) } : {}),
       });
-      log.info({
+      log().info({
         runId, exactlyOnce: result.exactlyOnce, ms: result.duration_ms, outcomes: result.outcomes,
         sources: Object.fromEntries(result.sources.map((s) => [s.source, Object.fromEntries(Object.entries(s.classes).map(([c, t]) => [c, t.count]))])),
       }, 'reconcile done');
-      for (const s of result.sources) for (const w of s.warnings) log.warn({ runId, source: s.source }, w);
+      for (const s of result.sources) for (const w of s.warnings) log().warn({ runId, source: s.source }, w);
       return result;
     },
   };

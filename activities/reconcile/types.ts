@@ -72,8 +72,9 @@ export interface ClassTally {
   count: number;
   /**
    * Money in smallest currency units, summed over currencies (see `money` for the
-   * split). ghost: the records' amounts; duplicated: the amounts of the extra
-   * copies (charged more than once); every other class: the ledger amounts.
+   * split). ghost: the records' amounts; duplicated: the ledger amount times the
+   * copies beyond the first (the money charged more than once); every other
+   * class: the ledger amounts.
    */
   amount_cents: number;
   /** The same money per currency (lower-case ISO code). */

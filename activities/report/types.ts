@@ -53,3 +53,31 @@ export interface ReportPaths {
   html: string;
   junit: string;
 }
+
+/** One pass/fail check of a run: a JUnit testcase, a row of the HTML report's checks. */
+export interface ReportCheck {
+  /** reconcile.<source> | thresholds | faults | recovery | verdict */
+  suite: string;
+  name: string;
+  status: 'passed' | 'failed' | 'error' | 'skipped';
+  /** Why it failed or was skipped, one line. */
+  message?: string;
+  /** Supporting numbers (counts, money, ids, evidence). */
+  detail?: string;
+  /** Seconds the checked thing took, when it has a duration (recovery). */
+  seconds?: number;
+}
+
+/**
+ * report.json: the report itself plus `counts` (per source, per outcome class), so a
+ * pipeline can read `.counts.postgres.lost` without knowing the nested shape.
+ */
+export type ReportJson = ExperimentReport & {
+  counts: Record<string, Record<import('../reconcile/types.ts').OutcomeClass, number>>;
+  generated_at: string;
+};
+
+export interface ReportOptions {
+  /** Reports go to <dir>/<run_id>/; default <ORDEAL_HOME or .ordeal>/reports (ORDEAL_REPORTS_DIR overrides). */
+  dir?: string;
+}

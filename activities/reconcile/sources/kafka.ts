@@ -73,7 +73,8 @@ export function kafkaSource(spec: KafkaSpec, defaultBrokers: string[]): RecordSo
 
         consumer = kafka.consumer({
           groupId, readUncommitted: false, allowAutoTopicCreation: false,
-          maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024, maxWaitTimeInMs: 200,
+          // Bounded fetches: kafkajs decodes a whole response at once, so these bound memory.
+          maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, maxWaitTimeInMs: 200,
           sessionTimeout: 30_000, heartbeatInterval: 3000,
         });
         await consumer.connect();

@@ -41,12 +41,12 @@ export async function* queryBatches(q: CursorQuery): AsyncGenerator<{ rows: unkn
     const text = q.text.trim().replace(/;+\s*$/, '');
     const values = /\$1(?!\d)/.test(text) ? q.values : [];
     await client.query({ text: `DECLARE ordeal_reconcile NO SCROLL CURSOR FOR ${text}`, values });
-    for (;;) {
+    for (let first = true; ; first = false) {
       if (q.signal?.aborted) throw q.signal.reason ?? new Error('aborted');
       const res = await client.query({ text: `FETCH FORWARD ${q.fetchSize} FROM ordeal_reconcile`, rowMode: 'array' });
-      if (res.rows.length === 0) break;
       total += res.rows.length;
-      yield { rows: res.rows as unknown[][], columns: res.fields.map((f) => f.name) };
+      // The first batch goes out even when empty, so that callers check the columns of an empty result too.
+      if (res.rows.length > 0 || first) yield { rows: res.rows as unknown[][], columns: res.fields.map((f) => f.name) };
       if (res.rows.length < q.fetchSize) break;
     }
     await client.query('COMMIT');

@@ -1,0 +1,301 @@
+// report.html: one self-contained file that opens offline. Tables are rendered
+// here (readable without JavaScript); the charts are drawn in the browser by the
+// echarts library inlined from node_modules, from the report data embedded as JSON.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { formatMoney } from '../reconcile/money.ts';
+import { failingClasses, outcomeClasses } from '../reconcile/types.ts';
+import type { SourceReconciliation } from '../reconcile/types.ts';
+import { ms } from './checks.ts';
+import type { ExperimentReport, ReportCheck } from './types.ts';
+
+let echartsSource: string | undefined;
+function echartsLibrary(): string {
+  if (echartsSource === undefined) {
+    const path = createRequire(import.meta.url).resolve('echarts/dist/echarts.common.min');
+    echartsSource = inlineScript(readFileSync(path, 'utf8'));
+  }
+  return echartsSource;
+}
+
+/** Text that must not end the <script> element it is inlined in. */
+function inlineScript(js: string): string {
+  return js.replace(/<\/script/gi, '<\\/script').replace(/<!--/g, '<\\!--');
+}
+
+export function esc(s: unknown): string {
+  return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+const verdictColor: Record<string, string> = { PASS: '#1a7f37', FAIL: '#cf222e', ABORTED: '#9a6700', ERROR: '#8250df' };
+const classLabel: Record<string, string> = {
+  ok: 'ok', lost: 'lost (acknowledged, absent)', duplicated: 'duplicated', ghost: 'ghost (not in ledger)',
+  mismatched: 'mismatched (amount/currency)', unacknowledged: 'unacknowledged, present once', missing: 'missing (unacknowledged, absent)',
+};
+const failing = new Set<string>(failingClasses);
+
+function num(v: number | null | undefined, digits = 0): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  return v.toLocaleString('en', { maximumFractionDigits: digits });
+}
+
+function card(label: string, value: string, hint = ''): string {
+  return `<div class="card"><div class="label">${esc(label)}</div><div class="value">${esc(value)}</div>${hint ? `<div class="hint">${esc(hint)}</div>` : ''}</div>`;
+}
+
+function sourceTable(s: SourceReconciliation): string {
+  const rows = outcomeClasses.map((c) => {
+    const t = s.classes[c];
+    const bad = failing.has(c) && t.count > 0;
+    const ids = t.ids.length > 0 ? `${t.ids.map((id) => `<code>${esc(id)}</code>`).join(' ')}${t.count > t.ids.length ? ' …' : ''}` : '';
+    return `<tr class="${bad ? 'bad' : failing.has(c) ? 'good' : ''}" data-class="${c}"><td>${esc(classLabel[c] ?? c)}</td>`
+      + `<td class="n">${num(t.count)}</td><td class="n">${esc(formatMoney(t.money))}</td><td class="ids">${ids}</td></tr>`;
+  }).join('\n');
+  const warnings = s.warnings.length > 0 ? `<ul class="warnings">${s.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>` : '';
+  return `<section class="source" data-source="${esc(s.source)}"><h3>${esc(s.source)} <span class="kind">${esc(s.kind)}</span>`
+    + ` <span class="muted">${num(s.records)} records read in ${ms(s.duration_ms)}</span></h3>
+<table class="classes"><thead><tr><th>class</th><th class="n">messages</th><th class="n">money</th><th>example ids</th></tr></thead>
+<tbody>${rows}</tbody></table>${warnings}</section>`;
+}
+
+function checkText(c: ReportCheck): string {
+  if (c.status === 'passed' || !c.message) return esc(c.detail ?? c.message ?? '');
+  return `${esc(c.message)}${c.detail && c.detail !== c.message ? `<div class="muted pre">${esc(c.detail)}</div>` : ''}`;
+}
+
+function checksTable(checks: ReportCheck[]): string {
+  const rows = checks.map((c) => `<tr class="${c.status === 'passed' ? '' : c.status === 'skipped' ? 'skip' : 'bad'}"><td>${esc(c.suite)}</td>`
+    + `<td>${esc(c.name)}</td><td class="status ${c.status}">${esc(c.status)}</td><td>${checkText(c)}</td></tr>`).join('\n');
+  return `<table><thead><tr><th>suite</th><th>check</th><th>status</th><th>detail</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+export function reportHtml(r: ExperimentReport, checks: ReportCheck[]): string {
+  const color = verdictColor[r.verdict] ?? '#57606a';
+  const load = r.load;
+  const c = load?.counts;
+  const durationS = Math.max(0, (Date.parse(r.ended_at) - Date.parse(r.started_at)) / 1000);
+  const timeline = load?.timeline ?? [];
+  const chartsExpected = timeline.length > 0 ? 2 : 0;
+
+  const cards = [
+    card('ledger messages', num(r.ledger?.count ?? null)),
+    card('sent / acknowledged', c ? `${num(c.sent)} / ${num(c.acked)}` : '—', c ? `failed ${num(c.failed)}, unknown ${num(c.unknown)}` : ''),
+    card('achieved rate', load ? `${num(load.achieved_rate, 1)} /s` : '—',
+      load ? `error rate ${num((load.error_rate ?? 0) * 100, 2)} %${load.knee_rate != null ? `; knee at ${num(load.knee_rate)} /s` : ''}` : ''),
+    card('latency p50 / p95 / p99', load ? `${num(load.latency_ms.p50, 1)} / ${num(load.latency_ms.p95, 1)} / ${num(load.latency_ms.p99, 1)} ms` : '—',
+      load ? `mean ${num(load.latency_ms.mean, 1)}, max ${num(load.latency_ms.max, 1)} ms; from actual send time p99 ${num(load.latency_uncorrected_ms.p99, 1)} ms` : ''),
+    card('time to healthy', ms(r.recovery?.time_to_healthy_ms ?? null), 'from the last revert to the first healthy probe'),
+    card('time to first success', ms(r.recovery?.time_to_first_success_ms ?? null), 'from the last revert to the first successful request'),
+    card('redelivered', r.redelivery ? `${num(r.redelivery.resent)} → ${num(r.redelivery.acked)} acked` : '—',
+      r.redelivery ? `${num(r.redelivery.still_unacknowledged)} still unacknowledged` : ''),
+    card('drain', r.drain ? (r.drain.lag_zero ? `lag 0 after ${ms(r.drain.waited_ms)}` : `lag not 0 after ${ms(r.drain.waited_ms)}`) : '—'),
+  ].join('\n');
+
+  const faults = r.faults.length === 0 ? '<p class="muted">No faults were injected.</p>' : `<table><thead><tr><th>fault</th><th>target</th><th>backend</th>
+<th class="n">injected at</th><th class="n">reverted at</th><th>revert</th><th>evidence</th></tr></thead><tbody>${r.faults.map((f) => {
+    const revert = !f.revert ? '<span class="status error">never reverted</span>'
+      : f.revert.error ? `<span class="status error">failed: ${esc(f.revert.error)}</span>`
+        : f.revert.alreadyReverted ? 'already reverted' : f.revert.reverted ? 'reverted' : '<span class="status error">not reverted</span>';
+    const evidence = f.evidence.map((e) => `<div class="${e.ok ? '' : 'bad-text'}">${esc(e.description)}</div>`).join('');
+    return `<tr><td>${esc(f.handle.type)}</td><td>${esc(f.handle.target)}</td><td>${esc(f.handle.backend)}</td><td class="n">${num(f.injectedAtS, 1)} s</td>`
+      + `<td class="n">${f.revertedAtS === null ? '—' : `${num(f.revertedAtS, 1)} s`}</td><td>${revert}</td><td>${evidence}</td></tr>`;
+  }).join('\n')}</tbody></table>`;
+
+  const thresholds = (load?.thresholds ?? []).length === 0 ? '<p class="muted">No thresholds were set.</p>'
+    : `<table><thead><tr><th>threshold</th><th class="n">limit</th><th class="n">actual</th><th>result</th></tr></thead><tbody>${load!.thresholds.map((t) =>
+      `<tr class="${t.ok ? '' : 'bad'}"><td>${esc(t.name)}</td><td class="n">${num(t.limit, 3)}</td><td class="n">${num(t.actual, 3)}</td>`
+      + `<td class="status ${t.ok ? 'passed' : 'failed'}">${t.ok ? 'held' : 'broken'}${t.reason ? ` <span class="muted">${esc(t.reason)}</span>` : ''}</td></tr>`).join('\n')}</tbody></table>`;
+
+  const mismatches = (load?.mismatches ?? []).length === 0 ? '' : `<h2>Idempotency mismatches</h2>
+<p>One idempotency key, answered with different payments (first ${Math.min(50, load!.mismatches.length)} of ${num(load!.mismatches.length)}).</p>
+<table><thead><tr><th>message</th><th>idempotency key</th><th>pattern</th><th>payment ids answered</th></tr></thead><tbody>${load!.mismatches.slice(0, 50).map((m) =>
+    `<tr class="bad"><td><code>${esc(m.message_id)}</code></td><td><code>${esc(m.idempotency_key)}</code></td><td>${esc(m.pattern)}</td>`
+    + `<td>${m.payment_ids.map((p) => `<code>${esc(p ?? 'null')}</code>`).join(' ')}</td></tr>`).join('\n')}</tbody></table>`;
+
+  const stress = (load?.stress ?? []).length === 0 ? '' : `<h2>Stress stages</h2>
+<table><thead><tr><th class="n">target rate</th><th class="n">achieved</th><th class="n">p95</th><th class="n">p99</th><th class="n">errors</th><th>SLO</th></tr></thead><tbody>${load!.stress!.map((st) =>
+    `<tr class="${st.ok ? '' : 'bad'}"><td class="n">${num(st.rate)} /s</td><td class="n">${num(st.achieved_rate, 1)} /s</td><td class="n">${num(st.p95_ms, 1)} ms</td>`
+    + `<td class="n">${num(st.p99_ms, 1)} ms</td><td class="n">${num(st.error_rate * 100, 2)} %</td><td>${st.ok ? 'held' : esc(st.reasons.join('; '))}</td></tr>`).join('\n')}</tbody></table>`;
+
+  const phases = r.phases.length === 0 ? '' : `<table><thead><tr><th>phase</th><th>started</th><th>ended</th><th class="n">took</th></tr></thead><tbody>${r.phases.map((p) =>
+    `<tr><td>${esc(p.phase)}</td><td>${esc(p.started_at)}</td><td>${esc(p.ended_at ?? '—')}</td>`
+    + `<td class="n">${p.ended_at ? ms(Date.parse(p.ended_at) - Date.parse(p.started_at)) : '—'}</td></tr>`).join('\n')}</tbody></table>`;
+
+  const rec = r.reconcile;
+  const reconcile = !rec ? '<p class="muted">Reconciliation did not run.</p>'
+    : `<p>${num(rec.ledgerCount)} ledger messages; outcome log: ${num(rec.outcomes.acknowledged)} acknowledged, ${num(rec.outcomes.failed)} failed, `
+      + `${num(rec.outcomes.unknown)} unknown, ${num(rec.outcomes.none)} never answered. Exactly once: `
+      + `<strong class="${rec.exactlyOnce ? 'good-text' : 'bad-text'}">${rec.exactlyOnce ? 'yes' : 'no'}</strong>.</p>\n${rec.sources.map(sourceTable).join('\n')}`;
+
+  const reasons = r.reasons.length > 0 ? `<ul class="reasons">${r.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` : '';
+  // Per-second histograms are for merging shards, not for drawing: they would only bloat the page.
+  const lean = r.load ? { ...r, load: { ...r.load, timeline: r.load.timeline.map(({ hist: _hist, ...p }) => p) } } : r;
+  const data = JSON.stringify(lean).replace(/</g, '\\u003c');
+
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(r.verdict)} · ${esc(r.scenario)} · ${esc(r.run_id)} — Ordeal</title>
+<style>
+  :root { --fg: #1f2328; --muted: #57606a; --line: #d0d7de; --bad: #cf222e; --good: #1a7f37; }
+  * { box-sizing: border-box; }
+  body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: var(--fg); background: #f6f8fa; }
+  main { max-width: 1240px; margin: 0 auto; padding: 20px 24px 48px; }
+  header.verdict { display: flex; gap: 24px; align-items: center; background: #fff; border: 1px solid var(--line); border-left: 12px solid ${color}; border-radius: 8px; padding: 16px 20px; }
+  .badge { font-size: 40px; font-weight: 800; letter-spacing: 1px; color: #fff; background: ${color}; border-radius: 8px; padding: 6px 18px; }
+  header h1 { margin: 0 0 4px; font-size: 22px; }
+  .reasons { margin: 6px 0 0; padding-left: 18px; font-weight: 600; color: ${color}; }
+  .meta { color: var(--muted); font-size: 12px; }
+  h2 { font-size: 17px; margin: 28px 0 10px; }
+  h3 { font-size: 15px; margin: 18px 0 8px; }
+  .cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 10px; }
+  .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
+  .card .label { color: var(--muted); font-size: 12px; }
+  .card .value { font-size: 18px; font-weight: 700; }
+  .card .hint { color: var(--muted); font-size: 11px; }
+  .chart { background: #fff; border: 1px solid var(--line); border-radius: 8px; height: 320px; margin-bottom: 12px; }
+  .chart .empty { padding: 130px 0; text-align: center; color: var(--muted); }
+  table { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid var(--line); }
+  th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+  th { background: #f6f8fa; font-weight: 600; }
+  td.n, th.n { text-align: right; white-space: nowrap; }
+  td.ids code { font-size: 11px; background: #f6f8fa; padding: 0 3px; border-radius: 3px; margin-right: 2px; }
+  tr.bad td { background: #ffebe9; }
+  tr.bad td:first-child { font-weight: 700; color: var(--bad); }
+  tr.skip td { color: var(--muted); }
+  .status.passed, .good-text { color: var(--good); font-weight: 600; }
+  .status.failed, .status.error, .bad-text { color: var(--bad); font-weight: 600; }
+  .status.skipped { color: var(--muted); }
+  .kind { font-size: 11px; font-weight: 600; color: #fff; background: var(--muted); border-radius: 10px; padding: 1px 8px; vertical-align: middle; }
+  .muted { color: var(--muted); font-weight: 400; font-size: 12px; }
+  .warnings { color: #9a6700; font-size: 12px; }
+  .pre { white-space: pre-wrap; }
+  table.classes td:first-child { width: 270px; }
+  footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
+</style>
+</head>
+<body data-verdict="${esc(r.verdict)}" data-charts-expected="${chartsExpected}" data-charts-rendered="0">
+<main>
+<header class="verdict">
+  <div class="badge" id="verdict">${esc(r.verdict)}</div>
+  <div>
+    <h1>${esc(r.scenario)}</h1>
+    <div class="meta">run <code>${esc(r.run_id)}</code> · workflow <code>${esc(r.workflow_id)}</code> · ${esc(r.started_at)} → ${esc(r.ended_at)} (${ms(durationS * 1000)})</div>
+    ${reasons}
+  </div>
+</header>
+
+<h2>Key numbers</h2>
+<div class="cards">${cards}</div>
+
+<h2>Latency over time</h2>
+<div class="chart" id="chart-latency">${timeline.length === 0 ? '<div class="empty">no load timeline</div>' : ''}</div>
+<h2>Throughput and errors over time</h2>
+<div class="chart" id="chart-throughput">${timeline.length === 0 ? '<div class="empty">no load timeline</div>' : ''}</div>
+
+<h2>Reconciliation</h2>
+${reconcile}
+
+<h2>Checks</h2>
+${checksTable(checks)}
+
+<h2>Faults</h2>
+${faults}
+
+<h2>Thresholds</h2>
+${thresholds}
+
+${mismatches}
+${stress}
+${phases ? `<h2>Phases</h2>\n${phases}` : ''}
+
+<footer>Generated by Ordeal at ${esc(new Date().toISOString())}. Latency is measured from the intended send time (coordinated omission corrected). Shaded bands are fault windows.</footer>
+</main>
+<script type="application/json" id="ordeal-report">${data}</script>
+<script>${echartsLibrary()}</script>
+<script>${inlineScript(CHART_SCRIPT)}</script>
+</body>
+</html>
+`;
+}
+
+/** Runs in the browser: draws the two timeline charts with the fault windows shaded. */
+const CHART_SCRIPT = String.raw`
+(function () {
+  var body = document.body;
+  function fail(err) {
+    body.setAttribute('data-charts-error', String(err && err.message || err));
+    var box = document.createElement('pre');
+    box.textContent = 'charts failed: ' + (err && err.stack || err);
+    box.style.color = '#cf222e';
+    document.querySelector('main').prepend(box);
+  }
+  try {
+    var report = JSON.parse(document.getElementById('ordeal-report').textContent);
+    var timeline = (report.load && report.load.timeline) || [];
+    if (!timeline.length || typeof echarts === 'undefined') {
+      if (typeof echarts === 'undefined') fail('echarts did not load');
+      return;
+    }
+    var lastT = timeline[timeline.length - 1].t;
+    var windows = (report.faults || []).map(function (f) {
+      var end = f.revertedAtS == null ? lastT : f.revertedAtS;
+      return [{ name: f.handle.type + ' · ' + f.handle.target, xAxis: f.injectedAtS }, { xAxis: end }];
+    });
+    var lastRevert = (report.faults || []).reduce(function (m, f) { return f.revertedAtS != null && f.revertedAtS > m ? f.revertedAtS : m; }, -1);
+    var marks = [];
+    if (report.recovery && lastRevert >= 0) {
+      // Labels on opposite ends, since the two instants are often a second apart.
+      if (report.recovery.time_to_healthy_ms != null) {
+        marks.push({ name: 'healthy', xAxis: lastRevert + report.recovery.time_to_healthy_ms / 1000, label: { position: 'insideEndTop' } });
+      }
+      if (report.recovery.time_to_first_success_ms != null) {
+        marks.push({ name: 'first success', xAxis: lastRevert + report.recovery.time_to_first_success_ms / 1000, label: { position: 'insideStartTop' } });
+      }
+    }
+    var shade = { silent: true, itemStyle: { color: 'rgba(207, 34, 46, 0.14)' }, label: { color: '#cf222e', position: 'insideTop', fontSize: 11 }, data: windows };
+    var recoveryLines = { silent: true, symbol: 'none', lineStyle: { color: '#1a7f37', type: 'dashed' }, label: { formatter: '{b}', color: '#1a7f37', fontSize: 10 }, data: marks };
+    function series(name, key, color, extra) {
+      var s = { name: name, type: 'line', showSymbol: false, sampling: 'lttb', lineStyle: { width: 2 }, color: color,
+        data: timeline.map(function (p) { return [p.t, p[key]]; }) };
+      for (var k in extra || {}) s[k] = extra[k];
+      return s;
+    }
+    var base = {
+      animation: false,
+      tooltip: { trigger: 'axis' },
+      legend: { top: 6 },
+      grid: { left: 64, right: 64, top: 40, bottom: 40 },
+      xAxis: { type: 'value', name: 's', nameLocation: 'end', min: 0, max: Math.max(lastT, 1) },
+    };
+    var drawn = 0;
+    function draw(id, option) {
+      var chart = echarts.init(document.getElementById(id), null, { renderer: 'svg' });
+      chart.setOption(Object.assign({}, base, option));
+      window.addEventListener('resize', function () { chart.resize(); });
+      drawn++;
+    }
+    draw('chart-latency', {
+      yAxis: { type: 'value', name: 'ms' },
+      series: [
+        series('p50', 'p50_ms', '#0969da', { markArea: shade, markLine: recoveryLines }),
+        series('p95', 'p95_ms', '#bf8700'),
+        series('p99', 'p99_ms', '#cf222e'),
+      ],
+    });
+    draw('chart-throughput', {
+      yAxis: [{ type: 'value', name: 'per second' }, { type: 'value', name: 'errors', position: 'right', splitLine: { show: false } }],
+      series: [
+        series('sent', 'sent', '#57606a', { markArea: shade, markLine: recoveryLines }),
+        series('ok', 'ok', '#1a7f37'),
+        { name: 'errors', type: 'bar', yAxisIndex: 1, color: '#cf222e', barMaxWidth: 8, data: timeline.map(function (p) { return [p.t, p.errors]; }) },
+      ],
+    });
+    body.setAttribute('data-charts-rendered', String(drawn));
+  } catch (err) {
+    fail(err);
+  }
+})();
+`;
