@@ -51,7 +51,7 @@ export async function startPaymentApi(options: PaymentApiOptions & { logger?: Lo
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'payment-api' } });
   if (config.defects.size) log.warn({ defects: [...config.defects] }, 'SEEDED DEFECTS ARE ON: this instance is deliberately incorrect');
 
-  const pool = createPool(config.databaseUrl, config.dbPoolMax);
+  const pool = createPool(config.databaseUrl, config.dbPoolMax, config.inFlightWaitMs);
   let relay: OutboxRelay | null = null;
   const metrics = createMetrics(() => pool.totalCount - pool.idleCount, () => relay?.pending ?? 0);
   const cache = new IdempotencyCache(config.redisUrl, log);
@@ -164,6 +164,12 @@ function buildApp(d: AppDeps) {
             message: `Idempotency-Key ${key.value} was already used for payment ${result.payment.id} with different parameters (${result.fields.join(', ')}); use a new key for a new payment`,
             payment_id: result.payment.id,
             fields: result.fields.map((f) => ({ field: f, message: 'differs from the request first sent with this key' })),
+          });
+        case 'provider_mismatch':
+          return await reply.code(422).send({
+            error: 'idempotency_key_reused',
+            message: `Idempotency-Key ${key.value} was already used at the payment provider with different parameters; use a new key for a new payment`,
+            fields: [{ field: 'Idempotency-Key', message: 'already used with different parameters' }],
           });
         case 'in_flight':
           return await reply.code(409).header('retry-after', RETRY_AFTER_SECONDS).send({

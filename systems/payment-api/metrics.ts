@@ -14,6 +14,7 @@ export interface PaymentMetrics {
   outboxPublished: Counter;
   outboxPending: Gauge;
   outboxErrors: Counter;
+  phase: Histogram<'phase'>;
 }
 
 export function createMetrics(poolActive: () => number, outboxPending: () => number): PaymentMetrics {
@@ -44,5 +45,9 @@ export function createMetrics(poolActive: () => number, outboxPending: () => num
       collect() { this.set(outboxPending()); },
     }),
     outboxErrors: new Counter({ name: 'outbox_publish_errors_total', help: 'Failed outbox publish attempts', registers }),
+    phase: new Histogram({
+      name: 'payment_phase_duration_seconds', help: 'Time in each phase of creating a payment (where latency comes from)',
+      labelNames: ['phase'], registers, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    }),
   };
 }

@@ -9,9 +9,9 @@ import type { IdempotencyCache } from './cache.ts';
 import type { PaymentApiConfig } from './config.ts';
 import type { PaymentMetrics } from './metrics.ts';
 import type { OutboxRelay } from './relay.ts';
-import type { Charger } from './stripe.ts';
+import { ChargeRejectedError, ProviderUnavailableError, type ChargeResult, type Charger } from './stripe.ts';
 import {
-  findByKey, insertPaymentAndOutbox, isDatabaseUnavailable, isLockTimeout, newPaymentId, rollbackQuietly, rowOf,
+  findByKey, insertClaimedPayment, insertPaymentAndOutbox, isDatabaseUnavailable, isLockTimeout, newPaymentId, rollbackQuietly, rowOf,
   type NewPayment, type PaymentRow, type StoredPayment,
 } from './store.ts';
 import { requestHash, type PaymentRequest } from './validation.ts';
@@ -20,7 +20,9 @@ export type CreateOutcome =
   | { kind: 'created'; payment: PaymentRow }
   | { kind: 'replayed'; payment: PaymentRow; source: 'cache' | 'database' | 'memory' }
   | { kind: 'mismatch'; payment: PaymentRow; fields: string[] }
-  | { kind: 'in_flight' };
+  | { kind: 'in_flight' }
+  /** Stripe holds this key for other parameters, and PostgreSQL has no payment for it (yet). */
+  | { kind: 'provider_mismatch' };
 
 /** A dependency is down: answer 503 with Retry-After; nothing partial was written. */
 export class DependencyUnavailableError extends Error {
@@ -101,44 +103,53 @@ export class PaymentService {
     };
   }
 
-  /** The correct path: claim, charge, payment + outbox, one transaction. */
+  /**
+   * The correct path: charge with the request's key (Stripe deduplicates it), then
+   * claim the key + payment + outbox row in one atomic statement. Whoever claims first
+   * wins; everyone else replays the winner's payment. A failure anywhere before the
+   * statement leaves nothing in PostgreSQL, and a retry with the same key gets the same
+   * PaymentIntent back from Stripe.
+   */
   private async createAtomic(req: PaymentRequest, key: string, hash: string): Promise<CreateOutcome> {
     const hit = await this.fromCache(key, req, hash);
     if (hit) return hit;
-    const client = await this.d.pool.connect();
-    let broken: Error | undefined;
+    const phase = this.d.metrics.phase;
+    let mark = performance.now();
+    const lap = (name: string) => {
+      const now = performance.now();
+      phase.observe({ phase: name }, (now - mark) / 1000);
+      mark = now;
+    };
+    let charge: ChargeResult;
     try {
-      // A same-key request in flight holds the claim row's lock: wait for its
-      // commit (then replay) or rollback (then take over), at most inFlightWaitMs.
-      await client.query(`BEGIN; SET LOCAL lock_timeout = ${Math.trunc(this.d.config.inFlightWaitMs)}`);
-      const id = newPaymentId();
-      const claim = await client.query(
-        'INSERT INTO idempotency_keys (key, request_hash, payment_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING payment_id',
-        [key, hash, id],
-      );
-      if (claim.rowCount === 0) {
-        const existing = await findByKey(client, key);
-        await client.query('COMMIT');
-        if (!existing) throw new Error(`idempotency key ${key} is claimed but has no payment row (expected claim and payment in one transaction)`);
-        if (existing.requestHash === hash) void this.d.cache.putDone(key, hash, existing.payment);
-        return compare(existing, req, hash, 'database');
-      }
-      const charge = await this.d.charger.charge(req, key);
-      const p = { ...this.newPayment(req, key, hash, charge), id };
-      await insertPaymentAndOutbox(client, p);
-      await client.query('COMMIT');
-      this.d.relay?.nudge();
-      const row = rowOf(p);
-      void this.d.cache.putDone(key, hash, row);
-      return { kind: 'created', payment: row };
+      charge = await this.d.charger.charge(req, key);
     } catch (err) {
-      if (isDatabaseUnavailable(err)) broken = err as Error;
-      await rollbackQuietly(client);
+      // Stripe refused the key (other parameters) or kept it busy (in flight): PostgreSQL says which case this is.
+      const keyConflict = (err instanceof ChargeRejectedError && err.errorType === 'idempotency_error')
+        || (err instanceof ProviderUnavailableError && err.lastErrorType === 'idempotency_in_flight');
+      if (!keyConflict) throw err;
+      const existing = await findByKey(this.d.pool, key);
+      if (existing) return compare(existing, req, hash, 'database');
+      return err instanceof ChargeRejectedError ? { kind: 'provider_mismatch' } : { kind: 'in_flight' };
+    }
+    lap('stripe');
+    const p = this.newPayment(req, key, hash, charge);
+    try {
+      if (await insertClaimedPayment(this.d.pool, p)) {
+        lap('commit');
+        this.d.relay?.nudge();
+        const row = rowOf(p);
+        void this.d.cache.putDone(key, hash, row);
+        return { kind: 'created', payment: row };
+      }
+    } catch (err) {
       if (isLockTimeout(err)) return { kind: 'in_flight' };
       throw err;
-    } finally {
-      client.release(broken);
     }
+    const existing = await findByKey(this.d.pool, key);
+    if (!existing) return { kind: 'in_flight' }; // claimed and rolled back meanwhile: retry
+    if (existing.requestHash === hash) void this.d.cache.putDone(key, hash, existing.payment);
+    return compare(existing, req, hash, 'database');
   }
 
   /** Defect idempotency_check_then_insert: look, charge, insert; nothing stops a racing twin. */

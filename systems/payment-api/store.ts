@@ -58,10 +58,12 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_unsent_idx ON outbox (id) WHERE sent_at IS NULL;
 `;
 
-export function createPool(databaseUrl: string, max: number): pg.Pool {
+export function createPool(databaseUrl: string, max: number, lockTimeoutMs: number): pg.Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max,
+    // Bounds the wait behind another transaction holding the same idempotency key.
+    options: `-c lock_timeout=${Math.trunc(lockTimeoutMs)}`,
     // Also bounds the wait for a free pooled connection: an exhausted pool answers 503, not a hang.
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30000,
@@ -151,6 +153,28 @@ export function rowOf(p: NewPayment): PaymentRow {
     amount_cents: p.req.amount_cents, currency: p.req.currency, customer_id: p.req.customer_id, status: p.status,
     stripe_payment_intent_id: p.stripePaymentIntentId, created_at: p.createdAt,
   };
+}
+
+/**
+ * The correct write: claim the key, insert the payment and its outbox event, as ONE
+ * statement (atomic without an explicit transaction, one round trip). Returns false
+ * when the key was already claimed; a claim by a transaction still open is waited for
+ * (up to the connection's lock_timeout), then seen as the conflict it becomes.
+ */
+export async function insertClaimedPayment(db: pg.Pool | pg.PoolClient, p: NewPayment): Promise<boolean> {
+  const r = await db.query(
+    `WITH claim AS (
+       INSERT INTO idempotency_keys (key, request_hash, payment_id) VALUES ($2, $13, $1)
+       ON CONFLICT (key) DO NOTHING RETURNING payment_id),
+     p AS (
+       INSERT INTO payments (id, idempotency_key, message_id, test_run_id, amount_cents, currency, customer_id, status,
+                             stripe_payment_intent_id, created_at)
+       SELECT $1, $2, $3, $4, $5::bigint, $6, $7, $8, $9, $10::timestamptz FROM claim RETURNING id)
+     INSERT INTO outbox (topic, message_key, payload) SELECT $11, $3, $12::jsonb FROM p RETURNING id`,
+    [p.id, p.key, p.req.message_id, p.req.test_run_id, p.req.amount_cents, p.req.currency, p.req.customer_id, p.status,
+      p.stripePaymentIntentId, p.createdAt, PAYMENTS_TOPIC, JSON.stringify(paymentEvent(p)), p.requestHash],
+  );
+  return r.rowCount === 1;
 }
 
 /** Inserts the payment and its outbox event (one statement; the caller owns the transaction). */

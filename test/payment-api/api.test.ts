@@ -24,31 +24,31 @@ void describe('payment API', () => {
   void test('first request 201, replay 200 with the same payment, different body 422, new key a new payment', async () => {
     const run = runId('replay');
     const b = body(run, 1);
-    const first = await client.post(b, 'key-replay-1');
+    const first = await client.post(b, `key-${run}-1`);
     assert.equal(first.status, 201, JSON.stringify(first.json));
     assert.match(String(first.json.id), /^pay_/);
     assert.equal(first.json.status, 'succeeded');
     assert.match(String(first.json.stripe_payment_intent_id), /^pi_/);
     assert.equal(first.headers['idempotent-replayed'], 'false');
 
-    const replay = await client.post(b, 'key-replay-1');
+    const replay = await client.post(b, `key-${run}-1`);
     assert.equal(replay.status, 200);
     assert.deepEqual(replay.json, first.json);
     assert.equal(replay.headers['idempotent-replayed'], 'true');
 
     // Key order in the body does not matter.
-    const reordered = await client.post(b, 'key-replay-1', {}, JSON.stringify(Object.fromEntries(Object.entries(b).reverse())));
+    const reordered = await client.post(b, `key-${run}-1`, {}, JSON.stringify(Object.fromEntries(Object.entries(b).reverse())));
     assert.equal(reordered.status, 200);
     assert.equal(reordered.json.id, first.json.id);
 
-    const mismatch = await client.post({ ...b, amount_cents: b.amount_cents + 1 }, 'key-replay-1');
+    const mismatch = await client.post({ ...b, amount_cents: b.amount_cents + 1 }, `key-${run}-1`);
     assert.equal(mismatch.status, 422);
     assert.equal(mismatch.json.error, 'idempotency_key_reused');
     assert.equal(mismatch.json.payment_id, first.json.id);
     assert.deepEqual((mismatch.json.fields as { field: string }[]).map((f) => f.field), ['amount_cents']);
     assert.match(String(mismatch.json.message), /different parameters \(amount_cents\)/);
 
-    const other = await client.post(body(run, 2), 'key-replay-2');
+    const other = await client.post(body(run, 2), `key-${run}-2`);
     assert.equal(other.status, 201);
     assert.notEqual(other.json.id, first.json.id);
 

@@ -10,10 +10,12 @@ import { pino } from 'pino';
 import Stripe from 'stripe';
 import { Pool as HttpPool } from 'undici';
 import { PAYMENTS_TOPIC, type PaymentEvent } from '../../systems/contracts.ts';
+import { StripeEmulatorAdmin } from '../../systems/stripe-emulator/index.ts';
 import { startPaymentApi, type PaymentApi, type PaymentApiOptions } from '../../systems/payment-api/index.ts';
 import { loadStackConfig, stackServices, type StackConfig } from '../../scripts/stack/index.ts';
 import { down, up } from '../../scripts/stack/supervisor.ts';
 import { readPidFile, terminate } from '../../scripts/stack/process.ts';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const config: StackConfig = loadStackConfig();
@@ -228,6 +230,8 @@ export async function waitOutboxDrained(db: pg.Pool, timeoutMs = 60000): Promise
   }
 }
 
+export const stripeAdmin = new StripeEmulatorAdmin(stripeUrl);
+
 export const stripe = (() => {
   const u = new URL(stripeUrl);
   return new Stripe('sk_test_ordeal_emulator', { host: u.hostname, port: Number(u.port), protocol: 'http', maxNetworkRetries: 3 });
@@ -243,8 +247,12 @@ export async function stripeCounts(run: string): Promise<Map<string, number>> {
   return counts;
 }
 
-/** Messages on `payments` per message_id of a run: reads every partition up to its current end. */
-export async function kafkaCounts(run: string, timeoutMs = 30000): Promise<Map<string, number>> {
+/**
+ * Messages on `payments` per message_id of a run: reads every partition up to its
+ * current end. With `distinctPayments`, counts distinct payment ids instead: the relay
+ * is at least once, so a republished event (same payment) is not a second payment.
+ */
+export async function kafkaCounts(run: string, timeoutMs = 30000, distinctPayments = false): Promise<Map<string, number>> {
   const kafka = new Kafka({ clientId: `payment-test-${randomUUID().slice(0, 6)}`, brokers: kafkaBrokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -255,6 +263,7 @@ export async function kafkaCounts(run: string, timeoutMs = 30000): Promise<Map<s
     await admin.disconnect();
   }
   const counts = new Map<string, number>();
+  const seen = new Set<string>();
   const todo = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
   if (todo.size === 0) return counts;
   const consumer = kafka.consumer({ groupId: `payment-test-${randomUUID()}`, readUncommitted: false });
@@ -269,13 +278,22 @@ export async function kafkaCounts(run: string, timeoutMs = 30000): Promise<Map<s
         for (const m of batch.messages) {
           if (BigInt(m.offset) >= ends.get(batch.partition)!) break;
           const ev = JSON.parse(m.value!.toString()) as PaymentEvent;
-          if (ev.test_run_id === run) counts.set(ev.message_id, (counts.get(ev.message_id) ?? 0) + 1);
+          const fresh = !distinctPayments || !seen.has(ev.payment_id);
+          seen.add(ev.payment_id);
+          if (ev.test_run_id === run && fresh) counts.set(ev.message_id, (counts.get(ev.message_id) ?? 0) + 1);
           if (BigInt(m.offset) + 1n >= ends.get(batch.partition)!) todo.delete(batch.partition);
         }
         if (todo.size === 0) done();
       },
     });
-    await Promise.race([finished, sleep(timeoutMs).then(() => { throw new Error(`kafka read incomplete after ${timeoutMs} ms (partitions left: ${[...todo]})`); })]);
+    const timer = new AbortController();
+    try {
+      await Promise.race([finished, sleep(timeoutMs, undefined, { signal: timer.signal }).then(() => {
+        throw new Error(`kafka read incomplete after ${timeoutMs} ms (partitions left: ${[...todo].join(',')})`);
+      })]);
+    } finally {
+      timer.abort();
+    }
   } finally {
     await consumer.disconnect();
   }
@@ -298,11 +316,22 @@ export function reconcile(acked: Iterable<string>, present: Map<string, number>)
   };
 }
 
+/**
+ * Waits until a killed process is reaped, not merely dead: PostgreSQL refuses to
+ * start while the pid in its postmaster.pid exists, and a zombie exists until PID 1
+ * reaps it (which here takes a moment).
+ */
+async function reaped(pid: number, timeoutMs = 15000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await sleep(50);
+}
+
 /** SIGKILLs a stack service's process tree (a real crash), then starts it again. */
 export async function killService(name: 'postgres' | 'redis' | 'kafka', downMs: number): Promise<void> {
   const rec = readPidFile(join(config.home, 'run', `${name}.pid`));
   if (!rec) throw new Error(`${name} is not running in the stack at ${config.home}`);
   await terminate(rec, 'SIGKILL', 0);
+  await reaped(rec.pid);
   await sleep(downMs);
   await up({ config, services: stackServices, only: [name] });
 }

@@ -3,6 +3,7 @@
 import type { ServiceSpec } from '../service.ts';
 import { kafka } from './kafka.ts';
 import { ordealDb, postgres } from './postgres.ts';
+import { paymentApi } from './payment-api.ts';
 import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
 import { paymentApi } from './payment-api.ts';

@@ -15,7 +15,8 @@ export const paymentApi: ServiceSpec = {
   after: ['postgres', 'redis', 'kafka', 'stripe-emulator'],
   defects: 'payment-api',
   launch: (ctx) => ({
-    file: ctx.tool('node'),
+    // The supervisor runs under the project's Node 24; its executable runs the API's TypeScript.
+    file: process.execPath,
     args: ['--disable-warning=TimeoutNegativeWarning', join(ctx.config.root, 'systems', 'payment-api', 'main.ts')],
     cwd: ctx.config.root,
     env: {

@@ -1,0 +1,210 @@
+// `npm run bench:pipeline`: the full reference pipeline (API → PostgreSQL → Stripe
+// emulator → outbox → Kafka → stream processor, when the stack has one) at
+// increasing open-model arrival rates, on the embedded stack at ORDEAL_PORT_OFFSET.
+// Latency is measured from each request's intended send time (coordinated omission
+// corrected). Prints the table and writes bench/results/pipeline.json.
+//
+//   npm run bench:pipeline -- --rates 250,500,1000,2000 --duration 10s
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command } from 'commander';
+import * as hdr from 'hdr-histogram-js';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import pg from 'pg';
+import { Pool } from 'undici';
+import { parseDuration } from '../activities/scenario/duration.ts';
+import { table } from '../scripts/cli/table.ts';
+import { down, loadStackConfig, stackServices, status, up } from '../scripts/stack/index.ts';
+import { postgres } from '../scripts/stack/services/postgres.ts';
+import { SETTLED_TOPIC, type SettlementEvent } from '../systems/contracts.ts';
+
+interface Row {
+  rate: number;
+  achieved: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  sent: number;
+  ok: number;
+  dropped: number;
+  /** Only when the stack has a stream processor: settled exactly once, and end-to-end latency (intended send → settled). */
+  settled?: number;
+  e2e_p50_ms?: number;
+  e2e_p99_ms?: number;
+  drain_ms?: number;
+}
+
+const opts = new Command('bench:pipeline')
+  .option('--rates <list>', 'arrival rates (payments/s), ascending', '250,500,1000,1500,2000,2500,3000')
+  .option('--duration <d>', 'time at each rate', '10s')
+  .option('--connections <n>', 'HTTP connections to the API', '256')
+  .option('--keep-going', 'do not stop at the first saturated rate')
+  .parse(process.argv)
+  .opts<{ rates: string; duration: string; connections: string; keepGoing?: boolean }>();
+
+const rates = opts.rates.split(',').map(Number).filter((n) => n > 0);
+const durationMs = parseDuration(opts.duration);
+const config = loadStackConfig();
+const hasProcessor = stackServices.some((s) => s.name === 'stream-processor');
+const wanted = ['payment-api', ...(hasProcessor ? ['stream-processor'] : [])];
+
+const before = await status({ config, services: stackServices });
+const runningBefore = new Set(before.filter((r) => r.state === 'up').map((r) => r.service));
+process.stderr.write(`bench:pipeline: stack at ${config.home} (offset ports), bringing up ${wanted.join(', ')}${hasProcessor ? '' : ' (no stream processor in this stack: API → Kafka only)'}\n`);
+const rowsUp = await up({ config, services: stackServices, only: wanted });
+const startedHere = rowsUp.map((r) => r.service).filter((s) => !runningBefore.has(s));
+const apiUrl = `http://127.0.0.1:${config.ports.payment_api}`;
+const db = new pg.Pool({ connectionString: postgres.url(config), max: 2 });
+
+const settledAt = new Map<string, number>();
+let consumer: Consumer | null = null;
+if (hasProcessor) consumer = await startSettledReader();
+
+const rows: Row[] = [];
+try {
+  for (const rate of rates) {
+    const row = await step(rate);
+    rows.push(row);
+    process.stderr.write(`  rate ${rate}/s: achieved ${row.achieved}/s, p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms, errors ${row.errors}` +
+      (hasProcessor ? `, settled ${row.settled}, e2e p99 ${row.e2e_p99_ms} ms` : '') + '\n');
+    const saturated = row.achieved < rate * 0.9 || row.p99_ms > 1000 || row.errors > row.sent * 0.01;
+    if (saturated && !opts.keepGoing) {
+      process.stderr.write('  saturated: stopping (use --keep-going to run every rate)\n');
+      break;
+    }
+  }
+} finally {
+  await consumer?.disconnect();
+  await db.end();
+  if (startedHere.length) await down({ config, services: stackServices, only: startedHere });
+}
+
+const under100 = rows.filter((r) => r.p99_ms < 100 && r.errors === 0 && r.achieved >= r.rate * 0.95);
+const result = {
+  rows,
+  max_rate_p99_under_100ms: under100.length ? Math.max(...under100.map((r) => r.rate)) : 0,
+  bar_1000_per_s_p99_under_1s: rows.some((r) => r.rate >= 1000 && r.p99_ms < 1000 && r.errors === 0 && r.achieved >= r.rate * 0.95),
+  pipeline: hasProcessor ? 'api → postgres → stripe-emulator → outbox → kafka → stream-processor' : 'api → postgres → stripe-emulator → outbox → kafka',
+  duration_per_rate_ms: durationMs,
+  machine: { cpus: (await import('node:os')).cpus().length, note: 'everything co-located; shared with other work, so numbers are noisy' },
+  at: new Date().toISOString(),
+};
+mkdirSync(join(config.root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(config.root, 'bench', 'results', 'pipeline.json'), JSON.stringify(result, null, 2) + '\n');
+const cols = ['RATE', 'ACHIEVED', 'P50_MS', 'P99_MS', 'ERRORS', ...(hasProcessor ? ['SETTLED', 'E2E_P50_MS', 'E2E_P99_MS'] : [])];
+process.stdout.write(table(cols, rows.map((r) => [r.rate, r.achieved, r.p50_ms, r.p99_ms, r.errors,
+  ...(hasProcessor ? [r.settled ?? 0, r.e2e_p50_ms ?? 0, r.e2e_p99_ms ?? 0] : [])])) + '\n');
+process.stdout.write(`max rate with p99 < 100 ms: ${result.max_rate_p99_under_100ms}/s; 1,000/s with p99 < 1 s: ${result.bar_1000_per_s_p99_under_1s ? 'holds' : 'does NOT hold'}\n`);
+
+async function step(rate: number): Promise<Row> {
+  const run = `bench-${rate}-${randomUUID().slice(0, 8)}`;
+  const http = new Pool(apiUrl, { connections: Number(opts.connections), pipelining: 1, headersTimeout: 10000, bodyTimeout: 10000 });
+  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const total = Math.round((rate * durationMs) / 1000);
+  const intended = new Map<string, number>();
+  let ok = 0;
+  let errors = 0;
+  let dropped = 0;
+  let inFlight = 0;
+  const maxInFlight = 8000;
+  const pending: Promise<void>[] = [];
+  const t0 = performance.now() + 50;
+  let i = 0;
+  while (i < total) {
+    const now = performance.now();
+    // Send everything that is due; never wait for answers (open model).
+    while (i < total && t0 + (i * 1000) / rate <= now) {
+      const due = t0 + (i * 1000) / rate;
+      const id = `${run}-${String(i).padStart(7, '0')}`;
+      i++;
+      if (inFlight >= maxInFlight) {
+        dropped++;
+        continue;
+      }
+      inFlight++;
+      intended.set(id, Date.now() - (now - due));
+      pending.push(send(http, id, run, i).then((good) => {
+        hist.recordValue(Math.max(1, Math.round((performance.now() - due) * 1000)));
+        if (good) ok++;
+        else errors++;
+      }, () => {
+        errors++;
+      }).finally(() => { inFlight--; }));
+    }
+    await sleep(1);
+  }
+  const sendWindow = (performance.now() - t0) / 1000;
+  await Promise.all(pending);
+  await http.close();
+  const row: Row = {
+    rate, sent: total - dropped, ok, errors: errors + dropped, dropped,
+    achieved: Math.round(ok / sendWindow),
+    p50_ms: round(hist.getValueAtPercentile(50) / 1000),
+    p99_ms: round(hist.getValueAtPercentile(99) / 1000),
+  };
+  if (hasProcessor) {
+    const drainStart = Date.now();
+    const deadline = drainStart + 120_000;
+    const settledOf = () => [...intended.keys()].filter((id) => settledAt.has(id)).length;
+    while (settledOf() < ok && Date.now() < deadline) await sleep(100);
+    const e2e = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+    for (const [id, t] of intended) {
+      const s = settledAt.get(id);
+      if (s !== undefined) e2e.recordValue(Math.max(1, Math.round((s - t) * 1000)));
+    }
+    Object.assign(row, {
+      settled: settledOf(), drain_ms: Date.now() - drainStart,
+      e2e_p50_ms: round(e2e.getValueAtPercentile(50) / 1000), e2e_p99_ms: round(e2e.getValueAtPercentile(99) / 1000),
+    });
+  } else {
+    await waitOutboxDrained();
+  }
+  hist.destroy();
+  return row;
+}
+
+async function send(http: Pool, id: string, run: string, i: number): Promise<boolean> {
+  const res = await http.request({
+    method: 'POST', path: '/payments',
+    headers: { 'content-type': 'application/json', 'idempotency-key': `key-${id}` },
+    body: JSON.stringify({ message_id: id, amount_cents: 100 + (i % 50_000), currency: 'usd', customer_id: `cust_${i % 1000}`, test_run_id: run }),
+  });
+  await res.body.dump();
+  return res.statusCode === 201 || res.statusCode === 200;
+}
+
+async function waitOutboxDrained(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL');
+    if (Number(r.rows[0]!.n) === 0) return;
+    await sleep(100);
+  }
+}
+
+/** Reads payments.settled (read_committed) from now on, recording when each message_id settled (broker time). */
+async function startSettledReader(): Promise<Consumer> {
+  const kafka = new Kafka({ clientId: 'bench-pipeline', brokers: [`127.0.0.1:${config.ports.kafka_proxy}`], logLevel: logLevel.NOTHING });
+  const c = kafka.consumer({ groupId: `bench-pipeline-${randomUUID()}`, readUncommitted: false });
+  await c.connect();
+  await c.subscribe({ topic: SETTLED_TOPIC, fromBeginning: false });
+  let joined!: () => void;
+  const ready = new Promise<void>((resolve) => { joined = resolve; });
+  c.on(c.events.GROUP_JOIN, () => joined());
+  await c.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) {
+        const ev = JSON.parse(m.value!.toString()) as SettlementEvent;
+        if (!settledAt.has(ev.message_id)) settledAt.set(ev.message_id, Number(m.timestamp));
+      }
+    },
+  });
+  await ready;
+  return c;
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}

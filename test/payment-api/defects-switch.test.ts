@@ -1,0 +1,58 @@
+// The defects switch for the whole stack: `ordeal stack up --defects a,b` starts each
+// process with its own share in ORDEAL_DEFECTS, `ordeal stack status` shows what is
+// on, and a later `up` without them restarts the service correct again.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { request } from 'undici';
+import { activeDefects, defectCatalog, defectNames, defectsOf, parseDefects, UnknownDefectError } from '../../systems/defects.ts';
+import { config } from './helpers.ts';
+
+const cli = (...args: string[]) => spawnSync('bash', [join(config.root, 'scripts', 'ordeal'), ...args], { encoding: 'utf8', env: process.env });
+
+async function apiDefects(): Promise<string[]> {
+  // A new connection each time: the process behind the port changes between calls.
+  const res = await request(`http://127.0.0.1:${config.ports.payment_api}/health`, { reset: true });
+  return ((await res.body.json()) as { defects: string[] }).defects;
+}
+
+void describe('seeded defects switch', () => {
+  void test('parsing: names validated against the catalog, each system gets its own', () => {
+    assert.deepEqual(parseDefects(''), []);
+    assert.deepEqual(parseDefects('none'), []);
+    assert.deepEqual(parseDefects(' ack_before_commit, idempotency_cache_only,ack_before_commit '), ['ack_before_commit', 'idempotency_cache_only']);
+    assert.throws(() => parseDefects('ack_before_commit,typo'), (e: Error) => e instanceof UnknownDefectError && /typo/.test(e.message)
+      && defectNames.every((n) => e.message.includes(n)));
+    assert.equal(defectNames.length, 7);
+    assert.deepEqual(defectsOf('stream-processor', parseDefects(defectNames)), ['consumer_at_least_once', 'consumer_commit_before_process']);
+    assert.deepEqual([...activeDefects('payment-api', { ORDEAL_DEFECTS: 'consumer_at_least_once,outbox_mark_sent_on_error' })],
+      ['outbox_mark_sent_on_error']);
+    for (const d of defectNames) assert.ok(defectCatalog[d].trigger.length > 10, `${d} names its trigger`);
+  });
+
+  void test('stack up --defects turns them on in the owning process; status shows them; up without turns them off', async () => {
+    try {
+      const on = cli('stack', 'up', 'payment-api', '--defects', 'ack_before_commit,consumer_commit_before_process');
+      assert.equal(on.status, 0, on.stderr);
+      assert.match(on.stderr, /payment-api\s+restarting \(defects none -> ack_before_commit\)/);
+      assert.deepEqual(await apiDefects(), ['ack_before_commit']);
+      const status = cli('stack', 'status', '--json');
+      const rows = JSON.parse(status.stdout) as { service: string; defects: string[] | null }[];
+      assert.deepEqual(rows.find((r) => r.service === 'payment-api')?.defects, ['ack_before_commit']);
+      assert.equal(rows.find((r) => r.service === 'postgres')?.defects, null, 'services without defects show none');
+      assert.match(cli('stack', 'status').stdout, /seeded defects: ack_before_commit \(payment-api\)/);
+      // Again with the same set: nothing restarts.
+      assert.doesNotMatch(cli('stack', 'up', 'payment-api', '--defects', 'ack_before_commit').stderr, /restarting/);
+      const bad = cli('stack', 'up', 'payment-api', '--defects', 'nonsense');
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /unknown defect\(s\): nonsense/);
+      assert.deepEqual(await apiDefects(), ['ack_before_commit'], 'a rejected request changes nothing');
+    } finally {
+      const off = cli('stack', 'up', 'payment-api');
+      assert.equal(off.status, 0, off.stderr);
+    }
+    assert.deepEqual(await apiDefects(), []);
+    assert.match(cli('stack', 'status').stdout, /seeded defects: none/);
+  });
+});
