@@ -1,5 +1,5 @@
 // /health and /metrics of the stream processor.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Metrics } from './metrics.ts';
 import type { StreamProcessor } from './processor.ts';
 
@@ -7,11 +7,14 @@ export async function startHttp(processor: StreamProcessor, metrics: Metrics, po
   const app = Fastify({ logger: false });
   // 200 only while a session consumes: topics exist, producers fenced, dedup state
   // rebuilt and the consumer in its group. Anything else is 503 with the reason.
-  app.get('/health', async (_req, reply) => {
+  const health = async (_req: unknown, reply: FastifyReply) => {
     const s = processor.status();
     const ok = s.state === 'running';
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : s.state, ...s });
-  });
+  };
+  app.get('/health', health);
+  // Same answer under the payment API's name for it, so probes can treat both systems alike.
+  app.get('/ready', health);
   app.get('/metrics', async (_req, reply) => {
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });

@@ -67,6 +67,8 @@ const AUTO_COMMIT_INTERVAL_MS = 5000;
 /** In commit-before-process mode the settlement buffer is flushed this often. */
 const BUFFER_FLUSH_MS = 250;
 const LAG_POLL_MS = 2000;
+/** Input records per transaction at most (settlements of ~300 bytes stay far below message.max.bytes). */
+const MAX_TXN_MESSAGES = 2000;
 
 export class StreamProcessor {
   readonly opts: ProcessorOptions;
@@ -273,6 +275,11 @@ class Session {
     const joinedP = new Promise<void>((resolve) => { joined = resolve; });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.log.info({ memberId: payload.memberId, assignment: payload.memberAssignment }, 'joined the consumer group');
+      const assigned = payload.memberAssignment[o.inputTopic] ?? [];
+      if (o.mode === 'exactly_once' && assigned.length < this.partitions.length) {
+        this.log.error({ assigned, partitions: this.partitions }, 'another member shares the consumer group: this processor runs as ONE ' +
+          'instance (it fences every partition\'s transactional.id at start); instances will keep fencing each other');
+      }
       joined();
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => this.fail(payload.error, 'consumer crashed'));
@@ -335,19 +342,36 @@ class Session {
     return partitions;
   }
 
-  private async exactlyOnceBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
-    const o = this.opts;
+  private async exactlyOnceBatch({ batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
     const p = batch.partition;
     const producer = this.producers.get(p);
     const seen = this.dedup.get(p);
     if (!producer || !seen) throw new Error(`input partition ${p} appeared after start (partitions ${this.partitions.join(',')}); restarting to fence it`);
+    // A fetch can hand over ~1 MB per partition; transactions are capped so that no record
+    // batch of a transaction nears the broker's message.max.bytes.
+    for (let from = 0; from < batch.messages.length; from += MAX_TXN_MESSAGES) {
+      if (this.failure || !isRunning()) return;
+      const chunk = batch.messages.slice(from, from + MAX_TXN_MESSAGES);
+      const last = from + MAX_TXN_MESSAGES >= batch.messages.length;
+      // The last chunk commits past the batch's end, control records (markers) included.
+      const lastOffset = last ? batch.lastOffset() : chunk[chunk.length - 1]!.offset;
+      await this.settleTransactionally(producer, seen, p, chunk, lastOffset);
+      resolveOffset(lastOffset);
+      await heartbeat();
+    }
+  }
+
+  /** One transaction: settlements + dedup-state records + the consumed offset, or nothing. */
+  private async settleTransactionally(producer: Producer, seen: Set<string>, p: number,
+    messages: EachBatchPayload['batch']['messages'], lastOffset: string): Promise<void> {
+    const o = this.opts;
     const fresh = new Set<string>();
     const settled: Message[] = [];
     const state: Message[] = [];
     const dead: Message[] = [];
     let duplicates = 0;
     const now = new Date();
-    for (const m of batch.messages) {
+    for (const m of messages) {
       const parsed = parsePaymentEvent(m.value);
       if (!parsed.ok) {
         dead.push(deadLetter(o.inputTopic, p, m.offset, m.key, m.value, parsed.error));
@@ -359,7 +383,7 @@ class Session {
       settled.push({ key: id, value: JSON.stringify(settle(parsed.event, now)) });
       state.push({ key: id, value: `{"offset":"${m.offset}"}`, partition: p });
     }
-    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    const next = (BigInt(lastOffset) + 1n).toString();
     const t0 = performance.now();
     const txn = await producer.transaction();
     try {
@@ -376,16 +400,15 @@ class Session {
       if (txn.isActive()) await txn.abort().catch(() => undefined);
       throw err;
     }
-    this.metrics.txnSeconds.observe((performance.now() - t0) / 1000);
+    // Only now, with the transaction committed, do its ids count as settled.
     for (const id of fresh) seen.add(id);
+    this.metrics.txnSeconds.observe((performance.now() - t0) / 1000);
     this.metrics.commits.inc();
     this.metrics.offsetCommits.inc();
     this.metrics.processed.inc(settled.length);
     this.metrics.duplicates.inc(duplicates);
     this.metrics.invalid.inc(dead.length);
     this.metrics.dedupEntries.inc(fresh.size);
-    resolveOffset(batch.lastOffset());
-    await heartbeat();
   }
 
   /** Defect consumer_at_least_once: produce, then let the consumer auto-commit offsets later. */
@@ -491,10 +514,16 @@ class Session {
   /** Graceful: finish the batch in hand (and, in the buffering defect, flush). Otherwise tear down with bounded waits. */
   async close(graceful: boolean): Promise<void> {
     for (const t of this.timers) clearInterval(t);
-    const bounded = (p: Promise<unknown> | undefined, what: string) => p && Promise.race([
-      p.catch((err: unknown) => this.log.debug({ err }, `${what} failed during close`)),
-      sleep(15000, undefined, { ref: false }).then(() => this.log.warn(`${what} did not finish within 15 s; abandoning it`)),
-    ]);
+    const bounded = async (p: Promise<unknown> | undefined, what: string): Promise<void> => {
+      if (!p) return;
+      const timer = new AbortController();
+      await Promise.race([
+        p.catch((err: unknown) => this.log.debug({ err }, `${what} failed during close`)),
+        sleep(15000, undefined, { signal: timer.signal, ref: false })
+          .then(() => this.log.warn(`${what} did not finish within 15 s; abandoning it`), () => undefined),
+      ]);
+      timer.abort();
+    };
     if (graceful && this.opts.mode === 'at_least_once') await bounded(this.autoCommit(), 'final offset commit');
     await bounded(this.consumer?.disconnect(), 'consumer disconnect');
     if (graceful && this.opts.mode === 'commit_before_process') {

@@ -5,14 +5,18 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ToxiproxyClient } from '../../activities/faults/toxiproxy/client.ts';
+import { loadStackConfig } from '../../scripts/stack/config.ts';
 import {
-  abortedRecords, createTopics, deleteTopics, groupLag, kafkaClient, ProcessorChild, randomBetween, Relay, summary,
+  abortedRecords, countRecords, createTopics, deadLetterTopic, deleteTopics, groupLag, kafkaClient, metricSum, ProcessorChild, randomBetween, Relay, summary,
   uniquePipeline, verify, waitLagZero,
 } from './harness.ts';
 
 const kafka = kafkaClient();
+const toxiproxy = new ToxiproxyClient(`http://127.0.0.1:${loadStackConfig().ports.toxiproxy}`);
 const children: ProcessorChild[] = [];
 after(async () => {
+  await toxiproxy.removeToxic('kafka', 'sp-slow').catch(() => undefined);
   for (const c of children) await c.kill();
 });
 
@@ -28,6 +32,7 @@ void test('processor SIGKILL mid-stream → payments.settled exactly once', { ti
     t.diagnostic(`cleanup took ${Date.now() - t0} ms`);
   });
 
+  const poison = await relay.sendPoison();
   // The relay streams ~1,500 payments/s (10 % duplicates) for the whole kill phase.
   let producing = true;
   const producer = (async () => {
@@ -42,14 +47,27 @@ void test('processor SIGKILL mid-stream → payments.settled exactly once', { ti
   children.push(child);
   const workedBeforeKill: number[] = [];
   try {
+    // A kill during start-up (fencing, state rebuild or group join) must be harmless too.
+    await sleep(randomBetween(200, 1500));
+    await child.kill();
+    t.diagnostic(`kill 0: pid ${child.pid} during start-up`);
+    child = ProcessorChild.start(p);
+    children.push(child);
     for (let k = 0; k < KILLS; k++) {
       await child.waitHealthy();
-      // Let it settle for a random while, then kill it while input is pending, so the
-      // kill lands mid-stream (mostly inside a transaction, which is where it spends its time).
-      await sleep(randomBetween(300, 2500));
+      // Once it settles (its first transaction committed), let it run a random while and kill
+      // it mid-stream: the relay is producing, so it is busy, often inside a transaction.
+      const deadline = Date.now() + 30000;
+      while (metricSum(await child.metrics(), 'stream_processor_transactions_committed_total') === 0 && Date.now() < deadline) await sleep(50);
+      // The last kill comes over a slow network (150 ms per Kafka response), where a transaction
+      // takes over a second: the kill all but surely lands inside one.
+      const slow = k === KILLS - 1;
+      if (slow) await toxiproxy.addToxic('kafka', { name: 'sp-slow', type: 'latency', stream: 'downstream', attributes: { latency: 150, jitter: 0 } });
+      await sleep(slow ? randomBetween(1000, 2000) : randomBetween(0, 2000));
       const m = await child.metrics();
       const lag = await groupLag(kafka, p.group, p.input);
       await child.kill();
+      if (slow) await toxiproxy.removeToxic('kafka', 'sp-slow');
       workedBeforeKill.push(m.get('stream_processor_transactions_committed_total') ?? 0);
       t.diagnostic(`kill ${k + 1}: pid ${child.pid}, committed transactions ${m.get('stream_processor_transactions_committed_total')}, ` +
         `processed ${m.get('stream_processor_messages_processed_total')}, duplicates skipped ${m.get('stream_processor_duplicates_skipped_total')}, lag ${lag}`);
@@ -67,9 +85,14 @@ void test('processor SIGKILL mid-stream → payments.settled exactly once', { ti
   const m = await child.metrics();
   assert.equal(await child.stop(), 0, `graceful stop failed:\n${child.tail()}`);
   const v = await verify(kafka, p, relay.sent);
+  // Evidence that kills landed inside transactions: records of aborted transactions in the
+  // output, or a successor whose InitProducerId met the predecessor's open transaction.
+  const aborted = await abortedRecords(kafka, p, v.settledRecords);
+  const fencedOpen = children.flatMap((c) => c.lines).filter((l) => l.includes('InitProducerId') && l.includes('concurrent operation')).length;
   t.diagnostic(`${summary(v)}; relay sent ${relay.sent.size} payments + ${relay.duplicatesSent} duplicates; ` +
-    `last process skipped ${m.get('stream_processor_duplicates_skipped_total')} duplicates; ` +
-    `records of aborted transactions (kills inside a transaction): ${await abortedRecords(kafka, p, v.settledRecords)}`);
+    `last process skipped ${m.get('stream_processor_duplicates_skipped_total')} duplicates; records of aborted transactions ${aborted}; ` +
+    `InitProducerId met an open transaction ${fencedOpen} times`);
+  assert.ok(aborted > 0 || fencedOpen > 0, 'at least one kill must land inside a transaction');
 
   // Mid-stream: the relay was producing at every kill and the killed process had been settling.
   assert.ok(workedBeforeKill.every((n) => n > 0), `every killed process must have committed work: ${workedBeforeKill.join(', ')}`);
@@ -80,4 +103,52 @@ void test('processor SIGKILL mid-stream → payments.settled exactly once', { ti
   assert.deepEqual(v.mismatched, [], `wrong settlements: ${summary(v)}`);
   assert.equal(v.ok, relay.sent.size);
   assert.equal(v.settledRecords, relay.sent.size, 'one committed record per payment, none more');
+  assert.equal(await countRecords(kafka, deadLetterTopic(p)), poison, 'each poison record dead-lettered exactly once');
+});
+
+void test('processor paused (SIGSTOP) past its session and transaction timeouts, then resumed → exactly once', { timeout: 240000 }, async (t) => {
+  const p = uniquePipeline('pause');
+  await createTopics(kafka, p);
+  const relay = new Relay(kafka, p);
+  await relay.connect();
+  t.after(async () => { await relay.disconnect(); await deleteTopics(kafka, p); });
+  const child = ProcessorChild.start(p);
+  children.push(child);
+  t.after(() => { if (child.alive()) process.kill(child.pid, 'SIGCONT'); });
+  await child.waitHealthy();
+
+  let producing = true;
+  const producer = (async () => {
+    while (producing) {
+      await relay.send(150);
+      await sleep(100);
+    }
+  })();
+  let before: Map<string, number>;
+  try {
+    await sleep(2000);
+    before = await child.metrics();
+    // A gray failure: the process holds open transactions and its group membership but
+    // does nothing. The broker expires both (6 s session, 10 s transaction timeout); on
+    // SIGCONT the processor finds itself fenced and evicted, and must recover by itself.
+    process.kill(child.pid, 'SIGSTOP');
+    await sleep(13000);
+    process.kill(child.pid, 'SIGCONT');
+    await child.waitHealthy(90000);
+    await sleep(2000);
+  } finally {
+    producing = false;
+    await producer;
+  }
+  await waitLagZero(kafka, p, child);
+  const m = await child.metrics();
+  assert.equal(await child.stop(), 0, `graceful stop failed:\n${child.tail()}`);
+  const v = await verify(kafka, p, relay.sent);
+  t.diagnostic(`${summary(v)}; before the pause ${metricSum(before, 'stream_processor_transactions_committed_total')} transactions; ` +
+    `session restarts ${metricSum(m, 'stream_processor_session_restarts_total')}, aborted ${metricSum(m, 'stream_processor_transactions_aborted_total')}`);
+  assert.ok(metricSum(before, 'stream_processor_transactions_committed_total') > 0, 'it was settling before the pause');
+  assert.deepEqual(v.missing, [], `lost settlements: ${summary(v)}`);
+  assert.deepEqual(v.duplicated, [], `duplicated settlements: ${summary(v)}`);
+  assert.deepEqual(v.ghosts, [], `ghost settlements: ${summary(v)}`);
+  assert.equal(v.settledRecords, relay.sent.size);
 });

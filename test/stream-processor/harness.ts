@@ -45,6 +45,8 @@ export function uniquePipeline(name: string): Pipeline {
   };
 }
 
+export const deadLetterTopic = (p: Pipeline) => `${p.input}.dead-letter`;
+
 export async function createTopics(kafka: Kafka, p: Pipeline, partitions = 3): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
@@ -63,7 +65,7 @@ export async function deleteTopics(kafka: Kafka, p: Pipeline): Promise<void> {
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const topics = [p.input, p.output, p.state, `${p.input}.dead-letter`].filter((t) => existing.has(t));
+    const topics = [p.input, p.output, p.state, deadLetterTopic(p)].filter((t) => existing.has(t));
     if (topics.length) await admin.deleteTopics({ topics });
   } catch {
     /* the test stack is thrown away anyway */
@@ -205,6 +207,17 @@ export class Relay {
     return this.producer.disconnect();
   }
 
+  /** Records that are not PaymentEvents: they must go to the dead-letter topic, once each, and stop nothing. */
+  async sendPoison(): Promise<number> {
+    const bad = { ...makeEvents(this.runId, 1_000_000, 1)[0]!, amount_cents: -5 };
+    await this.producer.send({ topic: this.topic, messages: [
+      { key: 'poison-1', value: 'not json {' },
+      { key: 'poison-2', value: JSON.stringify(bad) },
+      { key: 'poison-3', value: null },
+    ] });
+    return 3;
+  }
+
   /** Sends `count` new events plus about `dupRate` of that many re-sends of events sent at any earlier time. */
   async send(count: number, dupRate = 0.1): Promise<void> {
     const fresh = makeEvents(this.runId, this.next, count);
@@ -293,6 +306,27 @@ export function summary(v: Verdict): string {
 export async function abortedRecords(kafka: Kafka, p: Pipeline, committedRecords: number): Promise<number> {
   const { records } = await readTopicToEnd(kafka, p.output, () => {}, { readUncommitted: true, timeoutMs: 60000 });
   return records - committedRecords;
+}
+
+/** Every distinct PaymentEvent that reached the input topic: the processor's ground truth. */
+export async function inputEvents(kafka: Kafka, p: Pipeline): Promise<Map<string, PaymentEvent>> {
+  const out = new Map<string, PaymentEvent>();
+  await readTopicToEnd(kafka, p.input, (_partition, m) => {
+    const e = JSON.parse(m.value!.toString('utf8')) as PaymentEvent;
+    out.set(e.message_id, e);
+  }, { timeoutMs: 60000 });
+  return out;
+}
+
+export async function countRecords(kafka: Kafka, topic: string): Promise<number> {
+  return (await readTopicToEnd(kafka, topic, () => {}, { timeoutMs: 60000 })).records;
+}
+
+/** Sum of a metric over all its label sets. */
+export function metricSum(m: Map<string, number>, name: string): number {
+  let sum = 0;
+  for (const [k, v] of m) if (k === name || k.startsWith(`${name}{`)) sum += v;
+  return sum;
 }
 
 export function randomBetween(minMs: number, maxMs: number): number {

@@ -52,7 +52,8 @@ export const kafka: ServiceSpec = {
     if (existsSync(join(ctx.dataDir, 'logs', 'meta.properties'))) return;
     // A KRaft cluster id is 16 random bytes, base64url: no JVM start needed to make one.
     const clusterId = randomBytes(16).toString('base64url');
-    const res = spawnSync('java', [...jvmArgs(ctx), 'kafka.tools.StorageTool', 'format', '-t', clusterId,
+    // `--cluster-id=<id>` in one argument: an id that starts with '-' (1 in 64) would otherwise be taken for an option.
+    const res = spawnSync('java', [...jvmArgs(ctx), 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`,
       '-c', join(ctx.dataDir, 'server.properties'), '--ignore-formatted'], { encoding: 'utf8' });
     if (res.status !== 0) throw new Error(`kafka storage format failed (exit ${res.status}): ${res.stderr || res.stdout}`);
   },
