@@ -6,7 +6,6 @@ import { ordealDb, postgres } from './postgres.ts';
 import { paymentApi } from './payment-api.ts';
 import { prometheus } from './prometheus.ts';
 import { redis } from './redis.ts';
-import { paymentApi } from './payment-api.ts';
 import { streamProcessor } from './stream-processor.ts';
 import { stripeEmulator } from './stripe-emulator.ts';
 import { temporal } from './temporal.ts';
