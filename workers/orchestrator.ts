@@ -7,7 +7,7 @@ import * as drain from '../activities/drain/activities.ts';
 import { faultActivities } from '../activities/faults/index.ts';
 import { loadActivities } from '../activities/load/index.ts';
 import { reconcileActivities } from '../activities/reconcile/index.ts';
-import * as report from '../activities/report/activities.ts';
+import { reportActivities } from '../activities/report/index.ts';
 import * as ledger from '../activities/ledger/activities.ts';
 import * as probe from '../activities/probe/activities.ts';
 import * as scenario from '../activities/scenario/activities.ts';
@@ -26,7 +26,7 @@ export const orchestratorActivities = {
   ...drain,
   ...faultActivities,
   ...reconcileActivities,
-  ...report,
+  ...reportActivities,
   // Merging shard results runs here; shards themselves run on the load task queue.
   summarizeLoad: loadActivities.summarizeLoad,
 };

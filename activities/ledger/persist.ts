@@ -6,7 +6,8 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import pg from 'pg';
-import { loadStackConfig, repoRoot } from '../../scripts/stack/config.ts';
+import { loadStackConfig } from '../../scripts/stack/config.ts';
+import { reportsDir } from '../report/write.ts';
 import { ordealDbUrl } from '../../scripts/stack/services/postgres.ts';
 import { ledgerSlice } from './generate.ts';
 import type { LedgerEntry, LedgerRef, LedgerSpec } from './types.ts';
@@ -29,9 +30,9 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
   PRIMARY KEY (run_id, seq)
 );`;
 
-/** Where a run's artifacts (ledger, reports) are written. */
-export function runArtifactsDir(runId: string, env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.ORDEAL_REPORTS_DIR ?? join(repoRoot, 'reports'), runId);
+/** Where a run's artifacts are written: beside its reports (ledger.json/.csv next to report.json). */
+export function runArtifactsDir(runId: string): string {
+  return join(reportsDir(), runId);
 }
 
 export interface PersistLedgerInput {

@@ -1,6 +1,8 @@
 // `ordeal run | watch | list | abort | report`: experiments from the command line.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { reportJson } from '../../activities/report/write.ts';
 import type { ExperimentReport } from '../../activities/report/types.ts';
 import { exitCodeOf, OrdealClient, ScenarioError, type ExperimentHandle, type ExperimentResult, type ExperimentStatus } from '../client/index.ts';
 import { table } from './table.ts';
@@ -70,6 +72,12 @@ export function summarize(r: ExperimentResult, uiUrl: string): string {
   return out.join('\n');
 }
 
+/** The run's report.json as written (report + counts per class per source), or rebuilt when the file is elsewhere. */
+function reportJsonText(r: ExperimentResult): string {
+  if (r.paths && existsSync(r.paths.json)) return readFileSync(r.paths.json, 'utf8');
+  return JSON.stringify(reportJson(r.report), null, 2) + '\n';
+}
+
 function printScenarioError(e: ScenarioError): void {
   err(e.message);
   process.exitCode = 2;
@@ -108,7 +116,7 @@ export function registerExperiments(program: Command): void {
         } finally {
           await following;
         }
-        if (o.json) process.stdout.write(JSON.stringify(r.report, null, 2) + '\n');
+        if (o.json) process.stdout.write(reportJsonText(r));
         else process.stdout.write(summarize(r, h.uiUrl) + '\n');
         process.exitCode = exitCodeOf(r.verdict);
       } finally {
@@ -175,7 +183,7 @@ export function registerExperiments(program: Command): void {
           return;
         }
         const r = await h.result();
-        if (o.json) process.stdout.write(JSON.stringify(r.report, null, 2) + '\n');
+        if (o.json) process.stdout.write(reportJsonText(r));
         else process.stdout.write(summarize(r, h.uiUrl) + '\n');
         process.exitCode = exitCodeOf(r.verdict);
       } catch (e) {
