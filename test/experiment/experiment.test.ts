@@ -1,10 +1,13 @@
 // The experiment end to end against the real stack: the correct payment system
 // passes a database kill; abort, UI-style cancellation and the circuit breaker
 // stop the run and revert the fault, leaving a partial report.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OrdealClient } from '../../scripts/client/index.ts';
+import { repoRoot } from '../../scripts/stack/config.ts';
 import { OrdealVerdict } from '../../workflows/types.ts';
 import type { RunningWorkers } from '../../workers/index.ts';
 import { client, inProcessWorkers, leasesOf, outcomeRows, paymentApiReady, shortDbKill, until, untilFaultActive } from './harness.ts';
@@ -51,6 +54,15 @@ void test('the correct payment system passes a database kill: PASS, fault revert
   assert.equal(json.verdict, 'PASS');
   assert.equal(json.run_id, r.run_id);
   assert.match(readFileSync(r.paths.junit, 'utf8'), /failures="0"/);
+  // What a pipeline reads: `ordeal report <id> --json` is report.json, exit code = verdict.
+  const cli = spawnSync('bash', [join(repoRoot, 'scripts', 'ordeal'), 'report', h.workflowId, '--json'], { encoding: 'utf8', env: process.env });
+  assert.equal(cli.status, 0, cli.stderr);
+  const printed = JSON.parse(cli.stdout);
+  assert.equal(printed.run_id, r.run_id);
+  assert.equal(printed.scenario, 'db_failure_peak_load');
+  assert.equal(printed.verdict, 'PASS');
+  assert.equal(printed.counts.postgres.ok, 1500);
+  assert.equal(printed.counts.kafka.lost, 0);
   // The lease says the workflow's worker reverted it, not the watchdog.
   const leases = await leasesOf(r.run_id);
   assert.deepEqual(leases.map((l) => [l.state, l.reverted_by]), [['reverted', 'worker']]);
