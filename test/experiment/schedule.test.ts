@@ -29,9 +29,9 @@ async function runsOf(scheduleId: string): Promise<{ id: string; status: string 
 }
 
 void test('schedule create, list, trigger (overlap SKIP), delete', async () => {
-  // A probe nobody answers: the run stops at steady state after 3 s, touching nothing.
+  // A probe nobody answers: the run stops at steady state after 15 s, touching nothing.
   const created = cli('schedule', 'create', id, '--scenario', 'db_failure_peak_load', '--cron', '0 2 * * *', '--paused',
-    '--set', 'ledger.messages=10', '--set', 'steady_state.probe=http://127.0.0.1:1/ready', '--set', 'steady_state.timeout=3s');
+    '--set', 'ledger.messages=10', '--set', 'steady_state.probe=http://127.0.0.1:1/ready', '--set', 'steady_state.timeout=15s');
   assert.equal(created.status, 0, created.stderr);
 
   const d = await ordeal.client.schedule.getHandle(id).describe();
@@ -44,13 +44,14 @@ void test('schedule create, list, trigger (overlap SKIP), delete', async () => {
   assert.equal(listed.status, 0, listed.stderr);
   assert.ok((JSON.parse(listed.stdout) as { scheduleId: string }[]).some((s) => s.scheduleId === id));
 
-  // Two triggers back to back: the second overlaps the first and is skipped.
+  // Two triggers while the first run is still going: the second is skipped (overlap SKIP).
   assert.equal(cli('schedule', 'trigger', id).status, 0);
-  assert.equal(cli('schedule', 'trigger', id).status, 0);
+  await until('the first triggered run', async () => (await runsOf(id)).length > 0, 15_000, 200);
+  await ordeal.triggerSchedule(id);
   const runs = await until('the triggered run to finish', async () => {
     const r = await runsOf(id);
     return r.length > 0 && r.every((x) => x.status !== 'RUNNING') ? r : null;
-  }, 60_000, 500);
+  }, 90_000, 500);
   assert.equal(runs.length, 1, `one run, the overlapping trigger skipped: ${JSON.stringify(runs)}`);
   const result = await ordeal.handle(runs[0]!.id).result();
   assert.equal(result.verdict, 'ERROR');
