@@ -108,7 +108,7 @@ describe('every service answers a real client', () => {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const received = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no message within 20s')), 20000);
+      const timer = setTimeout(() => reject(new Error('no message within 60s')), 60000);
       void consumer.run({
         eachMessage: async ({ message }) => {
           clearTimeout(timer);

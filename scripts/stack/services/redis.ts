@@ -17,6 +17,8 @@ export const redis: ServiceSpec = {
   async ready(ctx) {
     const client = new Redis({ host: '127.0.0.1', port: ctx.config.ports.redis, lazyConnect: true,
       connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    // A refused connection rejects connect() below; without a listener ioredis also prints it.
+    client.on('error', () => {});
     try {
       await client.connect();
       const pong = await client.ping();
