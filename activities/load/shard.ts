@@ -115,7 +115,9 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
     onOutcome: (o) => { pending.push(o); if (pending.length >= FLUSH_ROWS) void flush().catch(() => undefined); },
     ...(ctx ? { signal: ctx.cancellationSignal } : {}),
     timeOffsetMs: Date.now() - startedAtMs,
-    arrivalOffset: hb?.arrivals ?? 0,
+    // Entries with an outcome, not arrivals: entries in flight at a crash arrive again
+    // in this attempt, and must not use up a duration-capped schedule.
+    arrivalOffset: done.reduce((a, d) => a + d, 0),
     elapsedMs: hb?.activeMs ?? 0,
     metrics: promEngineMetrics,
   });

@@ -166,25 +166,26 @@ void test('error classes: 5xx retried with the same key, 4xx failed, 409/429 unk
 });
 
 void test('stress ramps the rate until a threshold breaks and reports the knee', async () => {
-  // Capacity ~150 req/s: answers are serialised, 6.5 ms each.
+  // Capacity ~100 req/s: answers are serialised, 10 ms each.
   let busyUntil = 0;
   const srv = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      busyUntil = Math.max(Date.now(), busyUntil) + 6.5;
+      busyUntil = Math.max(Date.now(), busyUntil) + 10;
       setTimeout(() => res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"p"}'), busyUntil - Date.now());
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   try {
     const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
-    const r = await load({ target: url, executor: 'stress', thresholds: { p99_ms: 100 }, timeout: '2s',
-      stages: [{ duration: '2s', target: 50 }, { duration: '2s', target: 100 }, { duration: '2s', target: 400 }, { duration: '2s', target: 800 }] }, 10_000);
+    // Thresholds leave room for a shared, busy CI host; 3x over capacity still breaks them within a second.
+    const r = await load({ target: url, executor: 'stress', thresholds: { p99_ms: 300 }, timeout: '3s',
+      stages: [{ duration: '2s', target: 20 }, { duration: '2s', target: 50 }, { duration: '2s', target: 300 }, { duration: '2s', target: 600 }] }, 10_000);
     assert.ok(r.stress, 'stress verdicts');
-    assert.deepEqual(r.stress.map((s) => s.ok), [true, true, false]);
-    assert.match(r.stress[2]!.reasons.join(' '), /p99 .* > 100 ms|requests answered/);
-    // It stopped at the broken stage: the 800/s stage never ran.
-    assert.ok(r.stats.counts.requests < 50 * 2 + 100 * 2 + 400 * 2 + 50, `requests ${r.stats.counts.requests}`);
+    assert.deepEqual(r.stress.map((s) => s.ok), [true, true, false], JSON.stringify(r.stress));
+    assert.match(r.stress[2]!.reasons.join(' '), /p99 .* > 300 ms|requests answered/);
+    // It stopped at the broken stage: the 600/s stage never ran.
+    assert.ok(r.stats.counts.requests < 20 * 2 + 50 * 2 + 300 * 2 + 50, `requests ${r.stats.counts.requests}`);
   } finally { srv.closeAllConnections(); srv.close(); }
 });
 
@@ -196,9 +197,12 @@ void test('cancellation stops sending promptly and still ends every entry', asyn
     const started = Date.now();
     const r = await load({ target: srv.url, rate: 200, duration: '10s' }, 2000, { signal: ac.signal });
     assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
+    // Requests written before the cancel may still be in the server's socket buffers; after that, silence.
+    await new Promise((res) => setTimeout(res, 300));
     const before = srv.total();
     await new Promise((res) => setTimeout(res, 300));
     assert.equal(srv.total(), before, 'nothing sent after the run returned');
+    assert.ok(before <= r.stats.counts.requests, `server saw ${before}, engine sent ${r.stats.counts.requests}`);
     assert.ok(before < 150, `sent ${before}`);
     assert.equal(r.cancelled, true);
     assert.equal(r.outcomes.length, 2000);

@@ -1,0 +1,61 @@
+// Merging shard results is exact (histograms add, counts sum, timelines merge by
+// second) and thresholds explain themselves; stress stages give the knee.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LoadStats, type EntryOutcome } from '../../activities/load/stats.ts';
+import { summarize } from '../../activities/load/summarize.ts';
+import { parseLoadSettings } from '../../activities/load/plan.ts';
+import type { LoadShardResult, StressStageResult } from '../../activities/load/types.ts';
+
+function outcome(seq: number, latencyMs: number, cls = ''): EntryOutcome {
+  return { seq, message_id: `m${seq}`, idempotency_key: `k${seq}`, status: cls ? 'unknown' : 'acknowledged', payment_id: cls ? null : `p${seq}`,
+    attempts: 1, error_class: cls || null, http_status: cls ? 503 : 201, dropped: false,
+    samples: [{ t: seq * 10, c: latencyMs * 1000, u: latencyMs * 1000, cls }] };
+}
+
+function shardResult(shard: number, stats: LoadStats, stress?: StressStageResult[]): LoadShardResult {
+  const e = stats.encode();
+  return { shard, counts: e.counts, histogram: e.histogram, histogramUncorrected: e.histogramUncorrected, timeline: e.timeline,
+    startedAt: '2026-01-01T00:00:00.000Z', endedAt: '2026-01-01T00:00:10.000Z', activeSeconds: 10, mismatches: e.mismatches,
+    workers: [`w${shard}`], attempt: 1, cancelled: false, ...(stress ? { stress } : {}) };
+}
+
+void test('shard results merge exactly and thresholds give their reasons', () => {
+  const a = new LoadStats();
+  const b = new LoadStats();
+  const all = new LoadStats();
+  for (let i = 0; i < 1000; i++) {
+    const o = outcome(i, i < 980 ? 5 + (i % 7) : 800, i % 100 === 0 ? 'http_5xx' : '');
+    (i % 2 ? a : b).add(o);
+    all.add(o);
+  }
+  const settings = parseLoadSettings({ target: 'http://127.0.0.1:1', rate: 100, thresholds: { p95_ms: 50, p99_ms: 100, error_rate: 0.05, min_rate: 50 } });
+  const s = summarize([shardResult(0, a), shardResult(1, b)], settings);
+  assert.deepEqual(s.counts, all.counts);
+  assert.equal(s.latency_ms.p99, all.hist.getValueAtPercentile(99) / 1000);
+  assert.equal(s.timeline.reduce((x, p) => x + p.sent, 0), 1000);
+  const whole = all.encode().timeline;
+  assert.deepEqual(s.timeline.map((p) => p.p99_ms), whole.map((p) => p.p99_ms), 'per-second percentiles merge exactly');
+  assert.equal(s.achieved_rate, 100);
+  assert.equal(s.error_rate, 0.01);
+  const byName = Object.fromEntries(s.thresholds.map((t) => [t.name, t]));
+  assert.equal(byName.p95_ms!.ok, true);
+  assert.equal(byName.p99_ms!.ok, false);
+  assert.match(byName.p99_ms!.reason, /p99_ms 8\d\d(\.\d+)? ms exceeds the limit 100 ms/);
+  assert.equal(byName.error_rate!.ok, true);
+  assert.equal(byName.min_rate!.ok, true);
+  assert.equal(s.thresholdsOk, false);
+  assert.deepEqual(s.workers, ['w0', 'w1']);
+});
+
+void test('stress: a stage passes only if it passed on every shard; the knee is the last passing rate', () => {
+  const st = (rate: number, ok: boolean): StressStageResult => ({ rate, achieved_rate: rate, p95_ms: 1, p99_ms: ok ? 5 : 500, error_rate: 0, ok, reasons: ok ? [] : ['p99 500 ms > 100 ms'] });
+  const settings = parseLoadSettings({ target: 'http://127.0.0.1:1', executor: 'stress', stages: [{ duration: '1s', target: 100 }, { duration: '1s', target: 200 }, { duration: '1s', target: 400 }], thresholds: { p99_ms: 100 } });
+  const s = summarize([
+    shardResult(0, new LoadStats(), [st(100, true), st(200, true), st(400, false)]),
+    shardResult(1, new LoadStats(), [st(100, true), st(200, false)]),
+  ], settings);
+  assert.deepEqual(s.stress!.map((x) => x.ok), [true, false, false]);
+  assert.equal(s.knee_rate, 100);
+  assert.match(s.stress![2]!.reasons.join(';'), /1 shard\(s\) stopped before this stage/);
+});
