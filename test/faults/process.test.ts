@@ -77,3 +77,11 @@ void test('service_kill works on services other engineers added (stripe-emulator
   assert.match(r.detail ?? '', /restarted stripe-emulator/);
   assert.equal(await health(), 200);
 });
+
+void test('concurrent reverts of one kill (worker, watchdog, panic at once) restart the service exactly once', async () => {
+  const handle = await injectFault({ runId: 'test-process', spec: { type: 'service_kill', target: 'redis', at: 0, duration: '5s' }, leaseMs: 120_000 });
+  const results = await Promise.all([revertFault(handle, 'worker'), revertFault(handle, 'watchdog'), revertFault(handle, 'panic')]);
+  assert.equal(results.filter((r) => !r.alreadyReverted).length, 1, JSON.stringify(results));
+  assert.ok(results.every((r) => r.reverted));
+  assert.equal((await redisThroughProxy()).result, 'ok');
+});
