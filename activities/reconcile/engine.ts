@@ -1,10 +1,11 @@
 // The streaming core of reconciliation. Memory is a few bytes per ledger entry and
 // per source, never a map of ids: the ledger is deterministic, so a record's id
-// parses back to its ledger position and the expected entry is regenerated on the
-// spot (and must reproduce the id exactly, so a look-alike id is a ghost).
+// parses back to its ledger position, and the id must be exactly the ledger's (a
+// look-alike id is a ghost). The expected amount and currency of every entry are
+// regenerated once, up front, into typed arrays.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ledgerEntry } from '../ledger/index.ts';
-import type { LedgerEntry, LedgerSpec } from '../ledger/index.ts';
+import type { LedgerSpec } from '../ledger/index.ts';
 import { formatMoney } from './money.ts';
 import { failingClasses, outcomeClasses } from './types.ts';
 import type {
@@ -33,7 +34,6 @@ export interface OutcomeSource {
 
 // Outcome codes ordered so that merging several rows of one message keeps the most
 // definitive answer: an acknowledgement is never overridden.
-const OUTCOME_NONE = 0;
 const OUTCOME_FAILED = 1;
 const OUTCOME_UNKNOWN = 2;
 const OUTCOME_ACK = 3;
@@ -44,11 +44,24 @@ const outcomeCode: Record<OutcomeStatus, number> = { failed: OUTCOME_FAILED, unk
 const COPIES = 0x7f;
 const MISMATCH = 0x80;
 
+/**
+ * The ledger as reconciliation needs it: id -> position, and the expected amount
+ * and currency per position. `build()` regenerates the ledger once; if every id has
+ * the shape `<runId>-<zero-padded seq>`, ids are then checked by shape alone,
+ * otherwise by regenerating the entry (slower, same answer).
+ */
 export class LedgerIndex {
   readonly runId: string;
   readonly spec: LedgerSpec;
   readonly count: number;
+  readonly currencies: string[] = [];
+  private readonly currencyIndex = new Map<string, number>();
   private readonly prefix: string;
+  private amounts: Uint32Array | Float64Array = new Uint32Array(0);
+  private currencyOf: Uint8Array | Uint16Array = new Uint8Array(0);
+  /** Digits of the zero-padded seq when every id has the plain shape; 0 when ids are checked by regeneration. */
+  private padWidth = 0;
+  private built = false;
 
   constructor(runId: string, spec: LedgerSpec) {
     this.runId = runId;
@@ -57,19 +70,76 @@ export class LedgerIndex {
     this.prefix = `${runId}-`;
   }
 
-  /** The ledger entry with exactly this id, or null. */
-  lookup(messageId: string): LedgerEntry | null {
+  /** Regenerates the ledger into the lookup arrays, yielding to the event loop now and then. */
+  async build(signal?: AbortSignal): Promise<void> {
+    if (this.built) return;
+    const n = this.count;
+    const [, hi] = this.spec.amount_cents;
+    this.amounts = hi <= 0xffffffff ? new Uint32Array(n) : new Float64Array(n);
+    const spec = this.spec.currency;
+    this.currencyOf = (Array.isArray(spec) ? spec.length : 1) <= 255 ? new Uint8Array(n) : new Uint16Array(n);
+    const first = n > 0 ? ledgerEntry(this.runId, this.spec, 0).message_id : '';
+    let width = first.startsWith(this.prefix) ? first.length - this.prefix.length : 0;
+    for (let seq = 0; seq < n; seq++) {
+      const e = ledgerEntry(this.runId, this.spec, seq);
+      this.amounts[seq] = e.amount_cents;
+      this.currencyOf[seq] = this.currencyCode(e.currency);
+      if (width > 0 && e.message_id !== this.prefix + String(seq).padStart(width, '0')) width = 0;
+      if ((seq & 0x3ffff) === 0x3ffff) {
+        await yieldToLoop();
+        if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      }
+    }
+    this.padWidth = width;
+    this.built = true;
+  }
+
+  private currencyCode(c: string): number {
+    let i = this.currencyIndex.get(c);
+    if (i === undefined) {
+      i = this.currencies.length;
+      this.currencies.push(c);
+      this.currencyIndex.set(c, i);
+    }
+    return i;
+  }
+
+  /** The position of the ledger entry with exactly this id, or -1. */
+  seqOf(messageId: string): number {
     const p = this.prefix.length;
-    if (messageId.length <= p || messageId.length > p + 12 || !messageId.startsWith(this.prefix)) return null;
+    const len = messageId.length;
+    if (len <= p || len > p + 15 || !messageId.startsWith(this.prefix)) return -1;
     let seq = 0;
-    for (let i = p; i < messageId.length; i++) {
+    let leadingZeros = 0;
+    for (let i = p; i < len; i++) {
       const d = messageId.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) return null;
+      if (d < 0 || d > 9) return -1;
+      if (seq === 0 && d === 0) leadingZeros++;
       seq = seq * 10 + d;
     }
-    if (seq >= this.count) return null;
-    const entry = ledgerEntry(this.runId, this.spec, seq);
-    return entry.message_id === messageId ? entry : null;
+    if (seq >= this.count) return -1;
+    if (this.padWidth > 0) {
+      const digits = len - p;
+      const natural = seq === 0 ? 1 : digits - leadingZeros;
+      return digits === Math.max(this.padWidth, natural) ? seq : -1;
+    }
+    return ledgerEntry(this.runId, this.spec, seq).message_id === messageId ? seq : -1;
+  }
+
+  amountOf(seq: number): number {
+    return this.built ? this.amounts[seq]! : ledgerEntry(this.runId, this.spec, seq).amount_cents;
+  }
+
+  currencyCodeOf(seq: number): number {
+    return this.currencyOf[seq]!;
+  }
+
+  currencyOfSeq(seq: number): string {
+    return this.built ? this.currencies[this.currencyOf[seq]!]! : ledgerEntry(this.runId, this.spec, seq).currency;
+  }
+
+  messageId(seq: number): string {
+    return ledgerEntry(this.runId, this.spec, seq).message_id;
   }
 }
 
@@ -117,17 +187,17 @@ class SourceTally implements RecordSink {
     this.records++;
     const id = typeof messageId === 'string' ? messageId : String(messageId);
     const cur = normCurrency(currency);
-    const entry = this.index.lookup(id);
-    if (entry === null) {
+    const seq = this.index.seqOf(id);
+    if (seq < 0) {
       this.ghost.count++;
       addMoney(this.ghost, amountCents, cur);
       if (this.ghost.ids.length < this.maxIds) this.ghost.ids.push(id);
       return;
     }
-    const v = this.state[entry.seq]!;
+    const v = this.state[seq]!;
     const copies = v & COPIES;
-    const mismatch = amountCents !== entry.amount_cents || cur !== entry.currency;
-    this.state[entry.seq] = (copies < COPIES ? copies + 1 : COPIES) | (v & MISMATCH) | (mismatch ? MISMATCH : 0);
+    const mismatch = amountCents !== this.index.amountOf(seq) || cur !== this.index.currencyOfSeq(seq);
+    this.state[seq] = (copies < COPIES ? copies + 1 : COPIES) | (v & MISMATCH) | (mismatch ? MISMATCH : 0);
   }
 
   warn(message: string): void {
@@ -164,13 +234,13 @@ export async function reconcileStreams(
 
   const takeOutcome = (r: OutcomeRecord) => {
     outcomeRows++;
-    const entry = index.lookup(r.message_id);
-    if (entry === null) {
+    const seq = index.seqOf(r.message_id);
+    if (seq < 0) {
       summary.outside_ledger++;
       return;
     }
     const code = outcomeCode[r.outcome] ?? OUTCOME_UNKNOWN;
-    if (code > outcomes[entry.seq]!) outcomes[entry.seq] = code;
+    if (code > outcomes[seq]!) outcomes[seq] = code;
   };
 
   const readOutcomes = async () => {
@@ -195,6 +265,8 @@ export async function reconcileStreams(
     }
   };
 
+  await index.build(signal);
+
   // One failing source fails the whole reconciliation (a partial read would
   // misreport losses): the others are told to stop, and all are awaited so that
   // no connection outlives the call.
@@ -211,32 +283,38 @@ export async function reconcileStreams(
   if (firstError !== undefined) throw firstError;
   opts.onProgress?.({ records: tallies.reduce((a, t) => a + t.records, 0), outcomes: outcomeRows, phase: 'classifying' });
 
-  const classes = tallies.map(() => Object.fromEntries(outcomeClasses.map((c) => [c, emptyTally()])) as Record<OutcomeClass, ClassTally>);
-  const put = (t: ClassTally, entry: LedgerEntry) => {
-    t.count++;
-    addMoney(t, entry.amount_cents, entry.currency);
-    if (t.ids.length < maxIds) t.ids.push(entry.message_id);
-  };
+  // Counts and money per source, class and ledger currency in flat arrays: the
+  // pass touches no objects per entry. Ids are regenerated for the bounded examples only.
+  const C = Math.max(1, index.currencies.length);
+  const K = outcomeClasses.length;
+  const slot = Object.fromEntries(outcomeClasses.map((c, i) => [c, i])) as Record<OutcomeClass, number>;
+  const counts = tallies.map(() => new Float64Array(K));
+  const money = tallies.map(() => new Float64Array(K * C));
+  const ids = tallies.map(() => outcomeClasses.map(() => [] as string[]));
+  const S_OK = slot.ok, S_LOST = slot.lost, S_DUP = slot.duplicated, S_MISMATCH = slot.mismatched;
+  const S_UNACK = slot.unacknowledged, S_MISSING = slot.missing;
   for (let seq = 0; seq < n; seq++) {
     const o = outcomes[seq]!;
     if (o === OUTCOME_ACK) summary.acknowledged++;
     else if (o === OUTCOME_UNKNOWN) summary.unknown++;
     else if (o === OUTCOME_FAILED) summary.failed++;
     else summary.none++;
-    const entry = ledgerEntry(runId, spec, seq);
+    const amount = index.amountOf(seq);
+    const cur = index.currencyCodeOf(seq);
     for (let i = 0; i < tallies.length; i++) {
       const v = tallies[i]!.state[seq]!;
       const copies = v & COPIES;
-      const cls = classes[i]!;
-      if (copies === 0) put(o === OUTCOME_ACK ? cls.lost : cls.missing, entry);
-      else if (copies > 1) {
-        // The money charged more than once: every copy beyond the first, at the
-        // ledger amount (copies may disagree; read order must not change the sum).
-        cls.duplicated.count++;
-        addMoney(cls.duplicated, entry.amount_cents * (copies - 1), entry.currency);
-        if (cls.duplicated.ids.length < maxIds) cls.duplicated.ids.push(entry.message_id);
-      } else if (v & MISMATCH) put(cls.mismatched, entry);
-      else put(o === OUTCOME_ACK ? cls.ok : cls.unacknowledged, entry);
+      // The money charged more than once: every copy beyond the first, at the
+      // ledger amount (copies may disagree; read order must not change the sum).
+      const k = copies === 0 ? (o === OUTCOME_ACK ? S_LOST : S_MISSING)
+        : copies > 1 ? S_DUP
+          : v & MISMATCH ? S_MISMATCH
+            : o === OUTCOME_ACK ? S_OK : S_UNACK;
+      const sums = money[i]!;
+      counts[i]![k]!++;
+      sums[k * C + cur] = sums[k * C + cur]! + (k === S_DUP ? amount * (copies - 1) : amount);
+      const list = ids[i]![k]!;
+      if (list.length < maxIds) list.push(index.messageId(seq));
     }
     if ((seq & 0x3ffff) === 0x3ffff) {
       // Let the worker breathe (heartbeats, other activities) during a long pass.
@@ -245,6 +323,18 @@ export async function reconcileStreams(
       if (signal.aborted) throw signal.reason ?? new Error('reconciliation cancelled');
     }
   }
+  const classes = tallies.map((_, i) => Object.fromEntries(outcomeClasses.map((c, k) => {
+    const m: Record<string, number> = {};
+    let total = 0;
+    for (let j = 0; j < C; j++) {
+      const v = money[i]![k * C + j]!;
+      if (v !== 0) {
+        m[index.currencies[j]!] = v;
+        total += v;
+      }
+    }
+    return [c, { count: counts[i]![k]!, amount_cents: total, money: m, ids: ids[i]![k]! }];
+  })) as Record<OutcomeClass, ClassTally>);
 
   const results: SourceReconciliation[] = tallies.map((t, i) => {
     const cls = classes[i]!;

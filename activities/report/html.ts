@@ -39,6 +39,11 @@ function num(v: number | null | undefined, digits = 0): string {
   return v.toLocaleString('en', { maximumFractionDigits: digits });
 }
 
+/** Milliseconds with the precision that matters at their size. */
+function lat(v: number | null | undefined): string {
+  return num(v, v !== null && v !== undefined && Math.abs(v) < 100 ? 1 : 0);
+}
+
 function card(label: string, value: string, hint = ''): string {
   return `<div class="card"><div class="label">${esc(label)}</div><div class="value">${esc(value)}</div>${hint ? `<div class="hint">${esc(hint)}</div>` : ''}</div>`;
 }
@@ -82,8 +87,8 @@ export function reportHtml(r: ExperimentReport, checks: ReportCheck[]): string {
     card('sent / acknowledged', c ? `${num(c.sent)} / ${num(c.acked)}` : '—', c ? `failed ${num(c.failed)}, unknown ${num(c.unknown)}` : ''),
     card('achieved rate', load ? `${num(load.achieved_rate, 1)} /s` : '—',
       load ? `error rate ${num((load.error_rate ?? 0) * 100, 2)} %${load.knee_rate != null ? `; knee at ${num(load.knee_rate)} /s` : ''}` : ''),
-    card('latency p50 / p95 / p99', load ? `${num(load.latency_ms.p50, 1)} / ${num(load.latency_ms.p95, 1)} / ${num(load.latency_ms.p99, 1)} ms` : '—',
-      load ? `mean ${num(load.latency_ms.mean, 1)}, max ${num(load.latency_ms.max, 1)} ms; from actual send time p99 ${num(load.latency_uncorrected_ms.p99, 1)} ms` : ''),
+    card('latency p50 / p95 / p99', load ? `${lat(load.latency_ms.p50)} / ${lat(load.latency_ms.p95)} / ${lat(load.latency_ms.p99)} ms` : '—',
+      load ? `mean ${lat(load.latency_ms.mean)}, max ${lat(load.latency_ms.max)} ms; from actual send time p99 ${lat(load.latency_uncorrected_ms.p99)} ms` : ''),
     card('time to healthy', ms(r.recovery?.time_to_healthy_ms ?? null), 'from the last revert to the first healthy probe'),
     card('time to first success', ms(r.recovery?.time_to_first_success_ms ?? null), 'from the last revert to the first successful request'),
     card('redelivered', r.redelivery ? `${num(r.redelivery.resent)} → ${num(r.redelivery.acked)} acked` : '—',
@@ -268,7 +273,9 @@ const CHART_SCRIPT = String.raw`
       tooltip: { trigger: 'axis' },
       legend: { top: 6 },
       grid: { left: 64, right: 64, top: 40, bottom: 40 },
-      xAxis: { type: 'value', name: 's', nameLocation: 'end', min: 0, max: Math.max(lastT, 1) },
+      // Recovery can come after the load ended: keep its markers on the chart.
+      xAxis: { type: 'value', name: 's', nameLocation: 'end', min: 0,
+        max: Math.ceil(Math.max(lastT, 1, ...marks.map(function (m) { return m.xAxis; }), ...windows.map(function (w) { return w[1].xAxis; }))) },
     };
     var drawn = 0;
     function draw(id, option) {

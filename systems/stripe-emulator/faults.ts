@@ -19,8 +19,16 @@ export const faultLayerSchema = z
     latency_ms: z.number().int().min(0).max(600_000).default(0),
     /** Uniform extra latency in [0, latency_jitter_ms). */
     latency_jitter_ms: z.number().int().min(0).max(600_000).default(0),
-    /** Fraction of requests that commit and then lose their response (connection reset). */
+    /** Fraction of requests that commit and then lose their response. */
     response_lost_rate: rate.default(0),
+    /**
+     * How a lost response looks to the client: `reset` closes the connection at once
+     * (note the stripe SDK retries a reset connection once by itself, with the same
+     * key, so it usually recovers the answer); `timeout` holds the connection silent
+     * for `response_lost_hold_ms` (the client's own timeout fires first).
+     */
+    response_lost_mode: z.enum(['reset', 'timeout']).default('reset'),
+    response_lost_hold_ms: z.number().int().min(0).max(600_000).default(120_000),
     /** Only requests with these methods are affected (all when absent). */
     methods: z.array(z.enum(['GET', 'POST', 'DELETE'])).min(1).optional(),
     /** The layer removes itself after this long. */
@@ -42,6 +50,8 @@ export interface EffectiveFaults {
   latency_ms: number;
   latency_jitter_ms: number;
   response_lost_rate: number;
+  response_lost_mode: 'reset' | 'timeout';
+  response_lost_hold_ms: number;
 }
 
 export interface FaultsView {
@@ -55,9 +65,11 @@ export interface FaultDecision {
   latencyMs: number;
   error: 429 | 500 | null;
   responseLost: boolean;
+  lostMode: 'reset' | 'timeout';
+  lostHoldMs: number;
 }
 
-const NONE: FaultDecision = { latencyMs: 0, error: null, responseLost: false };
+const NONE: FaultDecision = { latencyMs: 0, error: null, responseLost: false, lostMode: 'reset', lostHoldMs: 0 };
 
 export class FaultController {
   private layers = new Map<string, FaultLayer & { expiresAtMs: number }>();
@@ -119,7 +131,7 @@ export class FaultController {
     const r = this.random();
     const error = r < eff.error_rate_429 ? 429 : r < eff.error_rate_429 + eff.error_rate_500 ? 500 : null;
     const responseLost = error === null && eff.response_lost_rate > 0 && this.random() < eff.response_lost_rate;
-    return { latencyMs, error, responseLost };
+    return { latencyMs, error, responseLost, lostMode: eff.response_lost_mode, lostHoldMs: eff.response_lost_hold_ms };
   }
 }
 
@@ -129,7 +141,13 @@ function combine(layers: readonly FaultLayerSpec[]): EffectiveFaults {
   let latency = 0;
   let jitter = 0;
   let keep = 1;
+  let mode: 'reset' | 'timeout' = 'reset';
+  let hold = 0;
   for (const l of layers) {
+    if (l.response_lost_rate > 0 && l.response_lost_mode === 'timeout') {
+      mode = 'timeout';
+      hold = Math.max(hold, l.response_lost_hold_ms);
+    }
     p429 += l.error_rate_429;
     p500 += l.error_rate_500;
     latency += l.latency_ms;
@@ -138,5 +156,6 @@ function combine(layers: readonly FaultLayerSpec[]): EffectiveFaults {
   }
   p429 = Math.min(1, p429);
   p500 = Math.min(1 - p429, p500);
-  return { error_rate_429: p429, error_rate_500: p500, latency_ms: latency, latency_jitter_ms: jitter, response_lost_rate: 1 - keep };
+  return { error_rate_429: p429, error_rate_500: p500, latency_ms: latency, latency_jitter_ms: jitter, response_lost_rate: 1 - keep,
+    response_lost_mode: mode, response_lost_hold_ms: hold };
 }

@@ -3,13 +3,13 @@
 // faults, /health and /metrics. State is in memory, made durable by the journal.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { endpoints, type Endpoint } from './api.ts';
 import { authError, idempotencyInUse, idempotencyMismatch, internalError, invalidRequest, rateLimited, StripeApiError } from './errors.ts';
-import { FaultController, faultLayerSchema, type FaultsView } from './faults.ts';
+import { FaultController, faultLayerSchema, type FaultDecision, type FaultsView } from './faults.ts';
 import { canonical, FormDecodeError, parseForm, type FormObject } from './form.ts';
 import { randomId } from './ids.ts';
 import { Journal } from './journal.ts';
@@ -102,6 +102,7 @@ export async function startServer(opts: StripeEmulatorOptions): Promise<StripeEm
   const host = opts.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host)) throw new Error(`stripe-emulator: host ${host} is not a loopback address; the emulator listens on loopback only`);
   const log = opts.logger ?? pino({ name: 'stripe-emulator', level: opts.logLevel ?? 'info' });
+  opts = { ...opts, dataDir: resolve(opts.dataDir) };
   mkdirSync(opts.dataDir, { recursive: true });
   const unlock = lockDataDir(opts.dataDir);
   try {
@@ -160,11 +161,19 @@ async function startLocked(opts: StripeEmulatorOptions, host: string, log: Logge
     return reply.send(body);
   };
 
-  const dropResponse = (req: FastifyRequest, reply: FastifyReply) => {
+  const dropResponse = (req: FastifyRequest, reply: FastifyReply, decision: FaultDecision) => {
     counters.lost++;
     metrics.injected.inc({ kind: 'response_lost' });
     reply.hijack();
-    req.raw.socket.destroy();
+    const socket = req.raw.socket;
+    if (decision.lostMode === 'timeout' && decision.lostHoldMs > 0) {
+      // Silence: the client's timeout fires; the socket goes when it gives up (or after the hold).
+      const timer = setTimeout(() => socket.destroy(), decision.lostHoldMs);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    } else {
+      socket.destroy();
+    }
   };
 
   async function handle(ep: Endpoint, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -189,7 +198,9 @@ async function startLocked(opts: StripeEmulatorOptions, host: string, log: Logge
       const key = typeof rawKey === 'string' && rawKey !== '' ? rawKey : undefined;
       if (key !== undefined) {
         reply.header('idempotency-key', key);
-        if (key.length > 255) throw invalidRequest('Idempotency-Key must be at most 255 characters long.', { param: 'idempotency_key', code: 'parameter_invalid_string' });
+        if (key.length > 255 || !/^[\x21-\x7e][\x20-\x7e]*$/.test(key)) {
+          throw invalidRequest('Idempotency-Key must be 1 to 255 printable ASCII characters.', { param: 'idempotency_key', code: 'parameter_invalid_string' });
+        }
       }
       const endpoint = `${ep.method} ${ep.path.replace(':id', id ?? '')}`;
       const fp = key !== undefined ? fingerprint(params) : '';
@@ -242,9 +253,9 @@ async function startLocked(opts: StripeEmulatorOptions, host: string, log: Logge
         await journal.barrier();
         counters.replayed++;
         metrics.idempotency.inc({ outcome: 'replayed' });
-        if (decision.responseLost) { count('lost', ep, started); dropResponse(req, reply); return reply; }
+        if (decision.responseLost) { count('lost', ep, started); dropResponse(req, reply, decision); return reply; }
         count(replay.status, ep, started);
-        return send(reply, replay.status, replay.body, { 'idempotent-replayed': 'true', 'original-request': replay.requestId });
+        return send(reply, replay.status, store.responseBody(replay), { 'idempotent-replayed': 'true', 'original-request': replay.requestId });
       }
 
       let status: number;
@@ -271,7 +282,7 @@ async function startLocked(opts: StripeEmulatorOptions, host: string, log: Logge
       const keep = key !== undefined && (status < 300 || status === 402);
       const bodyChange: Change | undefined = keep ? changes.find((c) => c.o === body) : undefined;
       const lines = store.commitLines(changes,
-        keep ? { key: key!, rec: { endpoint, fingerprint: fp, status, body: bodyStr, requestId, at: Date.now() } } : undefined,
+        keep ? { key: key!, rec: { endpoint, fingerprint: fp, status, requestId, at: Date.now() } } : undefined,
         bodyChange, bodyStr);
       if (keep) {
         counters.stored++;
@@ -280,7 +291,7 @@ async function startLocked(opts: StripeEmulatorOptions, host: string, log: Logge
       if (lines.length > 0) await journal.append(lines);
       else await journal.barrier();
       if (failure !== undefined && !(failure instanceof StripeApiError)) throw failure;
-      if (decision.responseLost) { count('lost', ep, started); dropResponse(req, reply); return reply; }
+      if (decision.responseLost) { count('lost', ep, started); dropResponse(req, reply, decision); return reply; }
       count(status, ep, started);
       return send(reply, status, bodyStr);
     } catch (err) {
@@ -351,7 +362,8 @@ async function startLocked(opts: StripeEmulatorOptions, host: string, log: Logge
       metrics.objects.set({ object: 'idempotency_key' }, store.idempotencyKeys);
       metrics.journalBytes.set(journal.bytes);
       const eff = faults.view().effective;
-      for (const [k, v] of Object.entries(eff)) metrics.faultSetting.set({ setting: k }, v);
+      for (const [k, v] of Object.entries(eff)) if (typeof v === 'number') metrics.faultSetting.set({ setting: k }, v);
+      metrics.faultSetting.set({ setting: 'response_lost_mode_timeout' }, eff.response_lost_mode === 'timeout' ? 1 : 0);
       return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
     });
     admin.get('/_admin/faults', async () => faults.view());

@@ -11,10 +11,20 @@ export interface IdempotencyRecord {
   endpoint: string;
   fingerprint: string;
   status: number;
-  body: string;
   requestId: string;
   at: number;
+  /** The kept response, when it is not simply an object (a 402 with its error). */
+  body?: string;
+  /**
+   * The kept response when it was an object: the object's current state plus the
+   * values its fields had then (`patch`, filled in as the object changes). A payment
+   * keeps two responses (create, confirm) that differ in a few fields; holding
+   * them as patches instead of copies halves the memory of a long run.
+   */
+  ref?: ObjectRef;
 }
+
+interface ObjectRef { t: 'pi' | 're'; id: string; patch: Record<string, unknown> }
 
 interface InFlight {
   endpoint: string;
@@ -24,8 +34,8 @@ interface InFlight {
 
 export type Change = { t: 'pi'; o: PaymentIntent } | { t: 're'; o: Refund };
 
-interface JournalIdem { k: string; e: string; f: string; s: number; r: string; a: number; b?: string }
-type JournalEntry = { t: 'pi'; o: PaymentIntent; i?: JournalIdem } | { t: 're'; o: Refund; i?: JournalIdem } | { t: 'idem'; i: JournalIdem & { b: string } };
+interface JournalIdem { k: string; e: string; f: string; s: number; r: string; a: number; b?: string; ref?: { t: 'pi' | 're'; id: string; p: Record<string, unknown> } }
+type JournalEntry = { t: 'pi'; o: PaymentIntent; i?: JournalIdem } | { t: 're'; o: Refund; i?: JournalIdem } | { t: 'idem'; i: JournalIdem };
 
 export interface StoreOptions {
   /** Idempotency records older than this are forgotten (Stripe: at least 24 h). */
@@ -43,6 +53,8 @@ export class Store {
   readonly refunded = new Map<string, number>();
   private readonly metaIndex = new Map<string, number[]>();
   private readonly idem = new Map<string, IdempotencyRecord>();
+  /** object id → idempotency keys whose kept response is that object */
+  private readonly refs = new Map<string, Set<string>>();
   private readonly inFlight = new Map<string, InFlight>();
   private changes: Change[] = [];
   private readonly opts: StoreOptions;
@@ -76,7 +88,41 @@ export class Store {
     return c;
   }
 
+  /** Before an object is replaced: kept responses that show it remember the fields that change. */
+  private preserve(old: object | undefined, next: object): void {
+    if (!old) return;
+    const keys = this.refs.get((old as { id: string }).id);
+    if (!keys || keys.size === 0) return;
+    const o = old as Record<string, unknown>;
+    const n = next as Record<string, unknown>;
+    let changed: string[] | undefined;
+    for (const f of new Set([...Object.keys(o), ...Object.keys(n)])) {
+      const a = o[f];
+      const b = n[f];
+      if (a === b) continue;
+      if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && JSON.stringify(a) === JSON.stringify(b)) continue;
+      (changed ??= []).push(f);
+    }
+    if (!changed) return;
+    for (const key of keys) {
+      const rec = this.idem.get(key);
+      if (!rec?.ref) continue;
+      for (const f of changed) if (!(f in rec.ref.patch)) rec.ref.patch[f] = o[f];
+    }
+  }
+
+  /** The kept response's body, as first sent. */
+  responseBody(rec: IdempotencyRecord): string {
+    if (rec.body !== undefined) return rec.body;
+    const ref = rec.ref!;
+    const current = ref.t === 'pi' ? this.paymentIntents.get(ref.id) : this.refunds.get(ref.id);
+    if (!current) throw new Error(`idempotency record refers to ${ref.t} ${ref.id}, which does not exist`);
+    // Spreading keeps the object's key order; fields absent then are undefined and drop out.
+    return JSON.stringify(Object.keys(ref.patch).length === 0 ? current : { ...current, ...ref.patch });
+  }
+
   private applyPaymentIntent(pi: PaymentIntent): void {
+    this.preserve(this.paymentIntents.get(pi.id), pi);
     const { seq } = this.paymentIntents.upsert(pi);
     if (pi.latest_charge) this.charges.set(pi.latest_charge, pi.id);
     if (pi.last_payment_error?.charge) this.charges.set(pi.last_payment_error.charge, pi.id);
@@ -94,6 +140,7 @@ export class Store {
   }
 
   private applyRefund(re: Refund): void {
+    this.preserve(this.refunds.get(re.id), re);
     const { isNew } = this.refunds.upsert(re);
     if (isNew && re.status === 'succeeded') {
       this.refunded.set(re.payment_intent, (this.refunded.get(re.payment_intent) ?? 0) + re.amount);
@@ -110,7 +157,7 @@ export class Store {
   idempotencyRecord(key: string): IdempotencyRecord | undefined {
     const r = this.idem.get(key);
     if (r && r.at + this.opts.idempotencyTtlMs <= Date.now()) {
-      this.idem.delete(key);
+      this.forget(key);
       return undefined;
     }
     return r;
@@ -137,12 +184,30 @@ export class Store {
   }
 
   private remember(key: string, rec: IdempotencyRecord): void {
-    this.idem.delete(key);
+    this.forget(key);
     this.idem.set(key, rec);
+    if (rec.ref) {
+      let keys = this.refs.get(rec.ref.id);
+      if (!keys) {
+        keys = new Set();
+        this.refs.set(rec.ref.id, keys);
+      }
+      keys.add(key);
+    }
     while (this.idem.size > this.opts.maxIdempotencyKeys) {
-      const oldest = this.idem.keys().next().value as string;
-      this.idem.delete(oldest);
+      this.forget(this.idem.keys().next().value as string);
       this.evictedKeys++;
+    }
+  }
+
+  private forget(key: string): void {
+    const rec = this.idem.get(key);
+    if (!rec) return;
+    this.idem.delete(key);
+    if (rec.ref) {
+      const keys = this.refs.get(rec.ref.id);
+      keys?.delete(key);
+      if (keys?.size === 0) this.refs.delete(rec.ref.id);
     }
   }
 
@@ -151,7 +216,7 @@ export class Store {
     let n = 0;
     for (const [k, r] of this.idem) {
       if (r.at + this.opts.idempotencyTtlMs > now) break;
-      this.idem.delete(k);
+      this.forget(k);
       n++;
     }
     return n;
@@ -170,6 +235,8 @@ export class Store {
       if (idem && c === bodyIsChange && !idemWritten) {
         const i: JournalIdem = { k: idem.key, e: idem.rec.endpoint, f: idem.rec.fingerprint, s: idem.rec.status, r: idem.rec.requestId, a: idem.rec.at };
         lines.push(`{"t":"${c.t}","o":${obj},"i":${JSON.stringify(i)}}`);
+        idem.rec.ref = { t: c.t, id: c.o.id, patch: {} };
+        delete idem.rec.body;
         idemWritten = true;
       } else {
         lines.push(`{"t":"${c.t}","o":${obj}}`);
@@ -177,7 +244,8 @@ export class Store {
     }
     if (idem) {
       if (!idemWritten) {
-        const i = { k: idem.key, e: idem.rec.endpoint, f: idem.rec.fingerprint, s: idem.rec.status, r: idem.rec.requestId, a: idem.rec.at, b: idem.rec.body };
+        idem.rec.body ??= bodyStr;
+        const i: JournalIdem = { k: idem.key, e: idem.rec.endpoint, f: idem.rec.fingerprint, s: idem.rec.status, r: idem.rec.requestId, a: idem.rec.at, b: idem.rec.body };
         lines.push(JSON.stringify({ t: 'idem', i }));
       }
       this.remember(idem.key, idem.rec);
@@ -193,8 +261,12 @@ export class Store {
     else if (e.t !== 'idem') throw new Error(`journal entry of unknown type ${JSON.stringify((e as { t?: unknown }).t)}`);
     const i = e.i;
     if (i) {
-      const body = i.b ?? JSON.stringify((e as { o: unknown }).o);
-      this.remember(i.k, { endpoint: i.e, fingerprint: i.f, status: i.s, body, requestId: i.r, at: i.a });
+      const rec: IdempotencyRecord = { endpoint: i.e, fingerprint: i.f, status: i.s, requestId: i.r, at: i.a };
+      if (i.b !== undefined) rec.body = i.b;
+      else if (i.ref) rec.ref = { t: i.ref.t, id: i.ref.id, patch: i.ref.p };
+      else if (e.t !== 'idem') rec.ref = { t: e.t, id: e.o.id, patch: {} };
+      else throw new Error(`journal idempotency record ${i.k} has neither a body nor an object`);
+      this.remember(i.k, rec);
     }
   }
 
@@ -204,7 +276,10 @@ export class Store {
     for (const re of this.refunds.values()) yield `{"t":"re","o":${JSON.stringify(re)}}`;
     for (const [k, r] of this.idem) {
       if (r.at + this.opts.idempotencyTtlMs <= now) continue;
-      yield JSON.stringify({ t: 'idem', i: { k, e: r.endpoint, f: r.fingerprint, s: r.status, r: r.requestId, a: r.at, b: r.body } });
+      const i: JournalIdem = { k, e: r.endpoint, f: r.fingerprint, s: r.status, r: r.requestId, a: r.at };
+      if (r.body !== undefined) i.b = r.body;
+      else if (r.ref) i.ref = { t: r.ref.t, id: r.ref.id, p: r.ref.patch };
+      yield JSON.stringify({ t: 'idem', i });
     }
   }
 }

@@ -270,12 +270,20 @@ void describe('errors carry context and say whether a retry can help', () => {
   });
 });
 
-void test('ledger index: exact ids only', () => {
+void test('ledger index: exact ids only, by shape once built and by regeneration before', async () => {
   const spec: LedgerSpec = { messages: 100, seed: 3, amount_cents: [1, 2], currency: 'usd', customers: 1 };
   const index = new LedgerIndex('run-x', spec);
-  for (const e of entries('run-x', spec)) assert.equal(index.lookup(e.message_id)?.seq, e.seq);
-  for (const id of ['run-x-00000100', 'run-x-0000001', 'run-x-000000001', 'run-y-00000001', 'run-x-', 'run-x-0000000a', '', 'run-x-00000001 '])
-    assert.equal(index.lookup(id), null, id);
+  const lookAlikes = ['run-x-00000100', 'run-x-0000001', 'run-x-000000001', 'run-y-00000001', 'run-x-', 'run-x-0000000a', '',
+    'run-x-00000001 ', 'run-x--0000001', 'run-x-1'];
+  for (const built of [false, true]) {
+    if (built) await index.build();
+    for (const e of entries('run-x', spec)) assert.equal(index.seqOf(e.message_id), e.seq, `${e.message_id} (built ${built})`);
+    for (const id of lookAlikes) assert.equal(index.seqOf(id), -1, `${id} (built ${built})`);
+  }
+  for (const e of entries('run-x', spec)) {
+    assert.equal(index.amountOf(e.seq), e.amount_cents);
+    assert.equal(index.currencyOfSeq(e.seq), e.currency);
+  }
 });
 
 void describe("the load engine's outcome log is the default ground truth", () => {

@@ -84,6 +84,23 @@ test('response_lost_rate: the request commits, the client sees a dropped connect
   assert.equal(replay.lastResponse.headers['idempotent-replayed'], 'true');
 });
 
+test("response_lost_mode 'timeout': the request commits and the client's timeout fires", async () => {
+  await h.emu.admin.setFaults({ response_lost_rate: 1, response_lost_mode: 'timeout', response_lost_hold_ms: 10_000 });
+  const impatient = new Stripe('sk_test_x', { ...h.emu.sdkOptions, maxNetworkRetries: 0, timeout: 400 });
+  const params = { amount: 3200, currency: 'usd', metadata: { message_id: 'lost-timeout', test_run_id: 'lost' } };
+  const t0 = performance.now();
+  const err = await rejection(impatient.paymentIntents.create(params, { idempotencyKey: 'lost-timeout-1' }));
+  const waited = performance.now() - t0;
+  assert.equal(err.type, 'StripeConnectionError');
+  assert.match(err.message, /timeout/i);
+  assert.ok(waited >= 380 && waited < 5000, `gave up after ${waited} ms`);
+  await h.emu.admin.clearFaults();
+  const found = await h.stripe.paymentIntents.search({ query: "metadata['message_id']:'lost-timeout'" });
+  assert.equal(found.data.length, 1, 'committed although never answered');
+  const replay = await h.stripe.paymentIntents.create(params, { idempotencyKey: 'lost-timeout-1' });
+  assert.equal(replay.id, found.data[0]!.id);
+});
+
 test('layers: independent ids add up and are removed separately; methods narrow a layer', async () => {
   await h.emu.admin.setFaults({ id: 'exp-a', error_rate_429: 0.25 });
   const view = await h.emu.admin.setFaults({ id: 'exp-b', latency_ms: 40, error_rate_429: 0.25 });

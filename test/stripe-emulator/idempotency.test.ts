@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
-import { harness, rejection, type Harness } from './helpers.ts';
+import { harness, rejection, sdk, type Harness } from './helpers.ts';
 
 let h: Harness;
 before(async () => { h = await harness(); });
 after(async () => { await h.emu.admin.clearFaults(); await h.close(); });
 
+const sdkWithRetries = () => sdk(h.emu, { maxNetworkRetries: 4 });
 const params = (message_id: string) => ({ amount: 1500, currency: 'usd', metadata: { test_run_id: 'idem', message_id } });
 
 test('same key and params replays the stored response, with Idempotent-Replayed', async () => {
@@ -15,7 +16,7 @@ test('same key and params replays the stored response, with Idempotent-Replayed'
   // The object changes after creation; the replay must still be the original response.
   await h.stripe.paymentIntents.confirm(first.id, { payment_method: 'pm_card_visa' });
   const again = await h.stripe.paymentIntents.create(params('m1'), { idempotencyKey: 'replay-1' });
-  assert.equal(again.id, first.id);
+  assert.deepEqual(JSON.parse(JSON.stringify(again)), JSON.parse(JSON.stringify(first)), 'the stored response, not the current state');
   assert.equal(again.status, 'requires_payment_method');
   assert.equal(again.lastResponse.headers['idempotent-replayed'], 'true');
   assert.equal(again.lastResponse.headers['original-request'], first.lastResponse.requestId);
@@ -70,6 +71,25 @@ test('a request racing an in-flight one with the same key gets 409; exactly one 
   assert.equal(found.data.length, 1);
   const stats = await h.emu.admin.stats();
   assert.ok(stats.idempotency.conflicts >= 7);
+});
+
+test('with the SDK retrying 409s (it does by default, twice), racing requests all end with the one PaymentIntent', async () => {
+  await h.emu.admin.setFaults({ latency_ms: 200 });
+  try {
+    const retrying = sdkWithRetries();
+    const results = await Promise.all(Array.from({ length: 5 }, () =>
+      retrying.paymentIntents.create(params('race-retry'), { idempotencyKey: 'race-retry-1' })));
+    assert.equal(new Set(results.map((r) => r.id)).size, 1);
+    assert.ok(results.some((r) => r.lastResponse.headers['idempotent-replayed'] === 'true'));
+  } finally {
+    await h.emu.admin.clearFaults();
+  }
+});
+
+test('an over-long idempotency key is a 400 naming it', async () => {
+  const err = await rejection(h.stripe.paymentIntents.create(params('long-key'), { idempotencyKey: 'k'.repeat(256) }));
+  assert.equal(err.statusCode, 400);
+  assert.equal(err.param, 'idempotency_key');
 });
 
 test('validation errors are not stored: the same key works once the params are fixed', async () => {
