@@ -7,6 +7,7 @@
 //   npm run bench:pipeline -- --rates 250,500,1000,2000 --duration 10s
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
@@ -34,6 +35,8 @@ interface Row {
   e2e_p50_ms?: number;
   e2e_p99_ms?: number;
   drain_ms?: number;
+  /** Mean time per payment in each server-side phase (from the API's /metrics): where latency comes from. */
+  api_phase_mean_ms?: Record<string, number>;
 }
 
 const opts = new Command('bench:pipeline')
@@ -68,7 +71,8 @@ try {
     const row = await step(rate);
     rows.push(row);
     process.stderr.write(`  rate ${rate}/s: achieved ${row.achieved}/s, p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms, errors ${row.errors}` +
-      (hasProcessor ? `, settled ${row.settled}, e2e p99 ${row.e2e_p99_ms} ms` : '') + '\n');
+      (hasProcessor ? `, settled ${row.settled}, e2e p99 ${row.e2e_p99_ms} ms` : '') +
+      `; API phase means ${JSON.stringify(row.api_phase_mean_ms)}, load average ${loadavg()[0]!.toFixed(1)}\n`);
     const saturated = row.achieved < rate * 0.9 || row.p99_ms > 1000 || row.errors > row.sent * 0.01;
     if (saturated && !opts.keepGoing) {
       process.stderr.write('  saturated: stopping (use --keep-going to run every rate)\n');
@@ -88,7 +92,11 @@ const result = {
   bar_1000_per_s_p99_under_1s: rows.some((r) => r.rate >= 1000 && r.p99_ms < 1000 && r.errors === 0 && r.achieved >= r.rate * 0.95),
   pipeline: hasProcessor ? 'api → postgres → stripe-emulator → outbox → kafka → stream-processor' : 'api → postgres → stripe-emulator → outbox → kafka',
   duration_per_rate_ms: durationMs,
-  machine: { cpus: (await import('node:os')).cpus().length, note: 'everything co-located; shared with other work, so numbers are noisy' },
+  machine: {
+    cpus: (await import('node:os')).cpus().length,
+    load_average_at_end: loadavg()[0],
+    note: 'everything co-located; shared with other work, so numbers are noisy',
+  },
   at: new Date().toISOString(),
 };
 mkdirSync(join(config.root, 'bench', 'results'), { recursive: true });
@@ -110,6 +118,7 @@ async function step(rate: number): Promise<Row> {
   let inFlight = 0;
   const maxInFlight = 8000;
   const pending: Promise<void>[] = [];
+  const phasesBefore = await phaseTotals();
   const t0 = performance.now() + 50;
   let i = 0;
   while (i < total) {
@@ -138,11 +147,16 @@ async function step(rate: number): Promise<Row> {
   const sendWindow = (performance.now() - t0) / 1000;
   await Promise.all(pending);
   await http.close();
+  const phasesAfter = await phaseTotals();
   const row: Row = {
     rate, sent: total - dropped, ok, errors: errors + dropped, dropped,
     achieved: Math.round(ok / sendWindow),
     p50_ms: round(hist.getValueAtPercentile(50) / 1000),
     p99_ms: round(hist.getValueAtPercentile(99) / 1000),
+    api_phase_mean_ms: Object.fromEntries([...phasesAfter].map(([phase, a]) => {
+      const b = phasesBefore.get(phase) ?? { sum: 0, count: 0 };
+      return [phase, a.count > b.count ? round(((a.sum - b.sum) / (a.count - b.count)) * 1000) : 0];
+    })),
   };
   if (hasProcessor) {
     const drainStart = Date.now();
@@ -173,6 +187,18 @@ async function send(http: Pool, id: string, run: string, i: number): Promise<boo
   });
   await res.body.dump();
   return res.statusCode === 201 || res.statusCode === 200;
+}
+
+/** payment_phase_duration_seconds sums and counts per phase, from the API's /metrics. */
+async function phaseTotals(): Promise<Map<string, { sum: number; count: number }>> {
+  const out = new Map<string, { sum: number; count: number }>();
+  const res = await fetch(`${apiUrl}/metrics`);
+  for (const m of (await res.text()).matchAll(/^payment_phase_duration_seconds_(sum|count)\{phase="(\w+)"\} (\S+)$/gm)) {
+    const e = out.get(m[2]!) ?? { sum: 0, count: 0 };
+    e[m[1] as 'sum' | 'count'] = Number(m[3]);
+    out.set(m[2]!, e);
+  }
+  return out;
 }
 
 async function waitOutboxDrained(): Promise<void> {

@@ -2,7 +2,7 @@
 import { createReadStream, existsSync, readFileSync, statSync, watch } from 'node:fs';
 import type { Command } from 'commander';
 import {
-  down, loadStackConfig, logFileOf, stackServices, status, up,
+  down, loadStackConfig, readStackDefects, logFileOf, stackServices, status, up,
   type ProgressEvent, type ServiceStatus,
 } from '../stack/index.ts';
 import { DEFECTS_ENV, defectNames, parseDefects } from '../../systems/defects.ts';
@@ -30,14 +30,15 @@ export function registerStack(program: Command): void {
   stack.command('up').description('start the stack (or the named services) and wait until every service answers')
     .argument('[services...]', 'only these services (and what they need)')
     .option('--json', 'print the status as JSON')
-    .option('--defects <names>', `seeded defects to switch on, comma-separated (default none, or $${DEFECTS_ENV}): ${defectNames.join(', ')}`,
-      process.env[DEFECTS_ENV] ?? '')
-    .action(async (services: string[], opts: { json?: boolean; defects: string }) => {
+    .option('--defects <names>', `seeded defects, comma-separated, or "none" (default: as last set, none on a fresh stack; or $${DEFECTS_ENV}): ${defectNames.join(', ')}`,
+      process.env[DEFECTS_ENV])
+    .action(async (services: string[], opts: { json?: boolean; defects?: string }) => {
       const config = loadStackConfig();
       const t0 = Date.now();
-      const defects = parseDefects(opts.defects);
+      const defects = opts.defects === undefined ? readStackDefects(config) : parseDefects(opts.defects);
       process.stderr.write(`ordeal stack up (home ${config.home})${defects.length ? `, seeded defects: ${defects.join(', ')}` : ''}\n`);
-      const rows = await up({ config, services: stackServices, only: services, onProgress: progress, defects });
+      const rows = await up({ config, services: stackServices, only: services, onProgress: progress,
+        ...(opts.defects === undefined ? {} : { defects }) });
       process.stderr.write(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
       if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       else printStatus(rows);

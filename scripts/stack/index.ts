@@ -1,6 +1,6 @@
 // The embedded stack: every real component of Ordeal on one machine, loopback only.
 export { loadStackConfig, defaultPorts, StackConfigError, type StackConfig, type Ports, type PortName } from './config.ts';
-export { up, down, status, logFileOf, stackProcessIds, portFree, PortInUseError, ServiceStartError,
+export { up, down, status, readStackDefects, logFileOf, stackProcessIds, portFree, PortInUseError, ServiceStartError,
   type ServiceStatus, type ProgressEvent } from './supervisor.ts';
 export type { ServiceSpec, ServiceContext } from './service.ts';
 export { stackServices } from './services/index.ts';

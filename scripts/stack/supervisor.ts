@@ -1,7 +1,7 @@
 // Brings the embedded stack up and down. `up` checks every port before starting
 // anything, starts what is not already running, and waits for real readiness;
 // `down` ends exactly the processes it started, by pid.
-import { lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,7 +35,11 @@ export interface StackOptions {
   /** Limit to these services (and what they need); all when empty. */
   only?: readonly string[];
   onProgress?: (e: ProgressEvent) => void;
-  /** Seeded defects to run with (`up` only; default none). Services running with another set are restarted. */
+  /**
+   * Seeded defects (`up` only). Given: the stack's set from now on (persisted); services
+   * running with another set are restarted. Absent: the set last given (none on a fresh
+   * stack), so that restarting a killed service never silently drops its defects.
+   */
   defects?: readonly string[];
 }
 
@@ -76,6 +80,24 @@ export function context(config: StackConfig, services: readonly ServiceSpec[], s
 }
 
 const pidFile = (config: StackConfig, name: string) => join(config.home, 'run', `${name}.pid`);
+const defectsFile = (config: StackConfig) => join(config.home, 'run', 'defects.json');
+
+/** The seeded defects last asked for with `up --defects` (none on a fresh stack). */
+export function readStackDefects(config: StackConfig): DefectName[] {
+  const file = defectsFile(config);
+  if (!existsSync(file)) return [];
+  try {
+    return parseDefects((JSON.parse(readFileSync(file, 'utf8')) as { defects: string[] }).defects);
+  } catch {
+    return [];
+  }
+}
+
+function writeStackDefects(config: StackConfig, defects: readonly DefectName[]): void {
+  mkdirSync(join(config.home, 'run'), { recursive: true });
+  if (defects.length === 0) rmSync(defectsFile(config), { force: true });
+  else writeFileSync(defectsFile(config), JSON.stringify({ defects, setAt: new Date().toISOString() }) + '\n');
+}
 
 function select(services: readonly ServiceSpec[], only?: readonly string[]): ServiceSpec[] {
   if (!only || only.length === 0) return [...services];
@@ -115,11 +137,13 @@ export async function up(opts: StackOptions): Promise<ServiceStatus[]> {
   mkdirSync(join(config.home, 'logs'), { recursive: true });
   mkdirSync(join(config.home, 'data'), { recursive: true });
 
-  const defects = parseDefects(opts.defects ?? []);
+  const explicit = opts.defects !== undefined;
+  const defects = explicit ? parseDefects(opts.defects) : readStackDefects(config);
+  if (explicit) writeStackDefects(config, defects);
   const wantedDefects = (spec: ServiceSpec) => (spec.defects ? defectsOf(spec.defects, defects) : []);
   // A service carrying other defects than asked for is restarted, so that the stack
-  // always runs exactly the requested defects (none by default).
-  for (const spec of chosen) {
+  // runs exactly the requested defects.
+  for (const spec of explicit ? chosen : []) {
     const rec = readPidFile(pidFile(config, spec.name));
     if (!spec.defects || !isOurProcessAlive(rec)) continue;
     const have = [...(rec?.defects ?? [])].sort().join(',');
@@ -241,6 +265,8 @@ async function stopOne(config: StackConfig, spec: ServiceSpec, onProgress?: (e: 
 export async function down(opts: StackOptions & { purge?: boolean }): Promise<void> {
   const chosen = opts.only?.length ? select(opts.services, opts.only).filter((s) => opts.only!.includes(s.name)) : [...opts.services];
   for (const spec of chosen.reverse()) await stopOne(opts.config, spec, opts.onProgress);
+  // The whole stack down: the next `up` starts from the default again (no defects).
+  if (!opts.only?.length) writeStackDefects(opts.config, []);
   if (!opts.purge) return;
   for (const spec of chosen) {
     const ctx = context(opts.config, opts.services, spec);

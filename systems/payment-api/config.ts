@@ -30,7 +30,10 @@ export interface PaymentApiConfig {
   logLevel: string;
 }
 
-export const defaultCurrencies = ['usd', 'eur', 'gbp', 'jpy', 'cad', 'aud', 'chf', 'sek'];
+/** Common ISO 4217 codes Stripe settles in; narrow or widen with CURRENCIES. */
+export const defaultCurrencies = ['usd', 'eur', 'gbp', 'jpy', 'cad', 'aud', 'nzd', 'chf', 'sek', 'nok', 'dkk', 'pln', 'czk', 'huf',
+  'ron', 'bgn', 'isk', 'try', 'ils', 'aed', 'sar', 'inr', 'sgd', 'hkd', 'cny', 'krw', 'twd', 'thb', 'myr', 'php', 'idr', 'mxn',
+  'brl', 'clp', 'cop', 'pen', 'zar', 'ngn', 'kes', 'egp'];
 
 const envSchema = z.object({
   PAYMENT_API_HOST: z.string().default('127.0.0.1'),
@@ -48,7 +51,7 @@ const envSchema = z.object({
   CURRENCIES: z.string().optional(),
   OUTBOX_RELAY: z.enum(['on', 'off']).default('on'),
   OUTBOX_BATCH: z.coerce.number().int().positive().default(500),
-  OUTBOX_IDLE_MS: z.coerce.number().int().positive().default(20),
+  OUTBOX_IDLE_MS: z.coerce.number().int().positive().default(100),
   ORDEAL_DEFECTS: z.string().optional(),
   LOG_LEVEL: z.string().default('info'),
 });
@@ -108,7 +111,7 @@ export function resolveConfig(o: PaymentApiOptions): PaymentApiConfig {
     currencies: o.currencies ?? defaultCurrencies,
     relay: o.relay ?? true,
     relayBatch: o.relayBatch ?? 500,
-    relayIdleMs: o.relayIdleMs ?? 20,
+    relayIdleMs: o.relayIdleMs ?? 100,
     defects: new Set(defectsOf('payment-api', parseDefects(o.defects ?? []))),
     logLevel: o.logLevel ?? 'info',
   };

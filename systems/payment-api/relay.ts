@@ -25,6 +25,8 @@ export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /** Set by nudge() while a batch runs, so the loop goes again instead of idling. */
+  private nudged = false;
   pending = 0;
   kafkaConnected = false;
   private readonly pool: pg.Pool;
@@ -55,6 +57,7 @@ export class OutboxRelay {
 
   /** Called after a commit that wrote an outbox row: publish without waiting for the poll. */
   nudge(): void {
+    this.nudged = true;
     this.wake?.();
   }
 
@@ -125,6 +128,10 @@ export class OutboxRelay {
   }
 
   private idle(): Promise<void> {
+    if (this.nudged) {
+      this.nudged = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const t = setTimeout(done, this.config.relayIdleMs);
       function done() {
@@ -133,6 +140,7 @@ export class OutboxRelay {
       }
       this.wake = () => {
         this.wake = null;
+        this.nudged = false;
         done();
       };
     });

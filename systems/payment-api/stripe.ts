@@ -2,6 +2,7 @@
 // attempt of one payment carries the request's idempotency key (create: the key;
 // confirm: the key + ":confirm", since Stripe binds a key to one endpoint and its
 // parameters), so retries after 429/5xx/timeouts can never charge twice.
+import { createHash } from 'node:crypto';
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +11,12 @@ import Stripe from 'stripe';
 import type { PaymentApiConfig } from './config.ts';
 import type { PaymentMetrics } from './metrics.ts';
 import type { PaymentRequest } from './validation.ts';
+
+/** Stripe keys are at most 255 characters: a derived key that would be longer uses the request key's hash. */
+export function derivedKey(key: string, suffix: string): string {
+  const k = `${key}:${suffix}`;
+  return k.length <= 255 ? k : `${createHash('sha256').update(key).digest('hex')}:${suffix}`;
+}
 
 export interface ChargeResult {
   paymentIntentId: string;
@@ -101,7 +108,7 @@ export class Charger {
     }, withKey ? { idempotencyKey: key } : {}));
     if (pi.status === 'succeeded' || pi.status === 'processing') return { paymentIntentId: pi.id, status: pi.status };
     const confirmed = await this.retrying('confirm', () =>
-      this.stripe.paymentIntents.confirm(pi.id, {}, withKey ? { idempotencyKey: `${key}:confirm` } : {}));
+      this.stripe.paymentIntents.confirm(pi.id, {}, withKey ? { idempotencyKey: derivedKey(key, 'confirm') } : {}));
     return { paymentIntentId: confirmed.id, status: confirmed.status };
   }
 

@@ -48,12 +48,16 @@ void describe('payment API', () => {
     assert.deepEqual((mismatch.json.fields as { field: string }[]).map((f) => f.field), ['amount_cents']);
     assert.match(String(mismatch.json.message), /different parameters \(amount_cents\)/);
 
+    // The longest key allowed still charges (Stripe's own limit is 255 characters too).
+    const long = await client.post(body(run, 3), `${run}-`.padEnd(255, 'k'));
+    assert.equal(long.status, 201, JSON.stringify(long.json));
+
     const other = await client.post(body(run, 2), `key-${run}-2`);
     assert.equal(other.status, 201);
     assert.notEqual(other.json.id, first.json.id);
 
     const rows = await dbCounts(t.db, run);
-    assert.deepEqual([...rows].sort(), [[b.message_id, 1], [body(run, 2).message_id, 1]]);
+    assert.deepEqual([...rows].sort(), [[b.message_id, 1], [body(run, 2).message_id, 1], [body(run, 3).message_id, 1]]);
 
     const got = await client.get(`/payments/${String(first.json.id)}`);
     assert.equal(got.status, 200);

@@ -1,12 +1,13 @@
 // The defects switch for the whole stack: `ordeal stack up --defects a,b` starts each
 // process with its own share in ORDEAL_DEFECTS, `ordeal stack status` shows what is
-// on, and a later `up` without them restarts the service correct again.
+// on, a restart after a kill keeps them, and `--defects none` turns them off again.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { request } from 'undici';
 import { activeDefects, defectCatalog, defectNames, defectsOf, parseDefects, UnknownDefectError } from '../../systems/defects.ts';
+import { readPidFile, terminate } from '../../scripts/stack/process.ts';
 import { config } from './helpers.ts';
 
 const cli = (...args: string[]) => spawnSync('bash', [join(config.root, 'scripts', 'ordeal'), ...args], { encoding: 'utf8', env: process.env });
@@ -31,7 +32,7 @@ void describe('seeded defects switch', () => {
     for (const d of defectNames) assert.ok(defectCatalog[d].trigger.length > 10, `${d} names its trigger`);
   });
 
-  void test('stack up --defects turns them on in the owning process; status shows them; up without turns them off', async () => {
+  void test('stack up --defects turns them on in the owning process; status shows them; a restart keeps them; none turns them off', async () => {
     try {
       const on = cli('stack', 'up', 'payment-api', '--defects', 'ack_before_commit,consumer_commit_before_process');
       assert.equal(on.status, 0, on.stderr);
@@ -48,8 +49,16 @@ void describe('seeded defects switch', () => {
       assert.notEqual(bad.status, 0);
       assert.match(bad.stderr, /unknown defect\(s\): nonsense/);
       assert.deepEqual(await apiDefects(), ['ack_before_commit'], 'a rejected request changes nothing');
+      // `up` without --defects keeps them, and so does a restart after a crash.
+      assert.doesNotMatch(cli('stack', 'up', 'payment-api').stderr, /restarting/);
+      const rec = readPidFile(join(config.home, 'run', 'payment-api.pid'))!;
+      await terminate(rec, 'SIGKILL', 0);
+      const back = cli('stack', 'up', 'payment-api');
+      assert.equal(back.status, 0, back.stderr);
+      assert.match(back.stderr, /payment-api\s+starting/);
+      assert.deepEqual(await apiDefects(), ['ack_before_commit'], 'the restarted process carries the defect again');
     } finally {
-      const off = cli('stack', 'up', 'payment-api');
+      const off = cli('stack', 'up', 'payment-api', '--defects', 'none');
       assert.equal(off.status, 0, off.stderr);
     }
     assert.deepEqual(await apiDefects(), []);
