@@ -199,6 +199,7 @@ class Session {
   private readonly produced = new Map<number, string>();
   private flushing: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
+  private closed = false;
 
   constructor(kafka: Kafka, opts: ProcessorOptions, log: Logger, metrics: Metrics) {
     this.kafka = kafka;
@@ -228,6 +229,7 @@ class Session {
     this.admin = this.kafka.admin();
     await this.admin.connect();
     this.partitions = await this.ensureTopics(this.admin);
+    this.checkOpen();
 
     if (o.mode === 'exactly_once') {
       // Fence first: InitProducerId per partition aborts whatever transaction a killed
@@ -246,6 +248,7 @@ class Session {
         const fence = await producer.transaction();
         await fence.abort();
       }));
+      this.checkOpen();
       for (const p of this.partitions) this.dedup.set(p, new Set());
       const t0 = Date.now();
       const { records } = await readTopicToEnd(this.kafka, o.stateTopic, (p, m) => {
@@ -259,6 +262,7 @@ class Session {
       await this.plain.connect();
     }
 
+    this.checkOpen();
     const consumer = this.kafka.consumer({
       groupId: o.groupId,
       readUncommitted: false,
@@ -312,6 +316,11 @@ class Session {
     this.timers.push(setInterval(() => { void this.pollLag(); }, LAG_POLL_MS));
     await Promise.race([joinedP, this.failed.then((e) => { throw e; })]);
     void this.pollLag();
+  }
+
+  /** A stop during start-up must not leave a consumer behind that joins the group after close(). */
+  private checkOpen(): void {
+    if (this.closed) throw new Error('session closed while starting');
   }
 
   /** Creates missing topics; returns the input partitions. The state topic must mirror them. */
@@ -513,6 +522,7 @@ class Session {
 
   /** Graceful: finish the batch in hand (and, in the buffering defect, flush). Otherwise tear down with bounded waits. */
   async close(graceful: boolean): Promise<void> {
+    this.closed = true;
     for (const t of this.timers) clearInterval(t);
     const bounded = async (p: Promise<unknown> | undefined, what: string): Promise<void> => {
       if (!p) return;

@@ -10,7 +10,7 @@ import { after, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StreamDefect } from '../../systems/stream-processor/index.ts';
 import {
-  createTopics, deleteTopics, kafkaClient, ProcessorChild, randomBetween, Relay, summary, uniquePipeline, verify,
+  createTopics, deleteTopics, kafkaClient, metricSum, ProcessorChild, randomBetween, Relay, summary, uniquePipeline, verify,
   waitLagZero, type Verdict,
 } from './harness.ts';
 
@@ -20,7 +20,10 @@ after(async () => {
   for (const c of children) await c.kill();
 });
 
-async function killRounds(t: TestContext, defect: StreamDefect, manifested: (v: Verdict) => boolean): Promise<Verdict> {
+/** When to kill: the processor's counters at the moment the defect's window is open. */
+type KillWhen = (m: Map<string, number>, threshold: number) => boolean;
+
+async function killRounds(t: TestContext, defect: StreamDefect, killWhen: KillWhen, manifested: (v: Verdict) => boolean): Promise<Verdict> {
   const p = uniquePipeline(defect.replaceAll('_', '-'));
   await createTopics(kafka, p);
   const relay = new Relay(kafka, p);
@@ -34,34 +37,42 @@ async function killRounds(t: TestContext, defect: StreamDefect, manifested: (v: 
     children.push(child);
     await child.waitHealthy();
     const threshold = randomBetween(500, 3000);
-    let consumed = 0;
+    let m = await child.metrics();
     const deadline = Date.now() + 30000;
-    while (consumed < threshold && Date.now() < deadline) {
-      consumed = (await child.metrics()).get('stream_processor_messages_consumed_total') ?? 0;
+    while (!killWhen(m, threshold) && Date.now() < deadline) {
       await sleep(20);
+      m = await child.metrics();
     }
     await child.kill();
+    const consumed = metricSum(m, 'stream_processor_messages_consumed_total');
+    const processed = metricSum(m, 'stream_processor_messages_processed_total');
     child = ProcessorChild.start(p, [defect]);
     children.push(child);
     await child.waitHealthy();
     await waitLagZero(kafka, p, child);
     assert.equal(await child.stop(), 0, `graceful stop failed:\n${child.tail()}`);
     v = await verify(kafka, p, relay.sent);
-    t.diagnostic(`round ${round}: killed after ${consumed} consumed; ${summary(v)}`);
+    t.diagnostic(`round ${round}: killed after ${consumed} consumed, ${processed} settled; ${summary(v)}`);
     if (manifested(v)) return v;
   }
   return v!;
 }
 
 void test('defect consumer_at_least_once: a processor kill duplicates settlements', { timeout: 240000 }, async (t) => {
-  const v = await killRounds(t, 'consumer_at_least_once', (v) => v.duplicated.length > 0);
+  // Window: settlements produced whose offsets the 5 s auto-commit has not committed yet.
+  const v = await killRounds(t, 'consumer_at_least_once',
+    (m, threshold) => metricSum(m, 'stream_processor_messages_processed_total') >= threshold, (v) => v.duplicated.length > 0);
   assert.ok(v.duplicated.length > 0, `expected duplicates in payments.settled: ${summary(v)}`);
   assert.deepEqual(v.missing, [], 'at-least-once loses nothing');
   assert.deepEqual(v.ghosts, []);
 });
 
 void test('defect consumer_commit_before_process: a processor kill loses settlements', { timeout: 240000 }, async (t) => {
-  const v = await killRounds(t, 'consumer_commit_before_process', (v) => v.missing.length > 0);
+  // Window: offsets committed, settlements still in the buffer.
+  const v = await killRounds(t, 'consumer_commit_before_process', (m, threshold) =>
+    metricSum(m, 'stream_processor_offset_commits_total') > 0 && metricSum(m, 'stream_processor_messages_consumed_total') >= threshold
+      && metricSum(m, 'stream_processor_messages_consumed_total') > metricSum(m, 'stream_processor_messages_processed_total'),
+  (v) => v.missing.length > 0);
   assert.ok(v.missing.length > 0, `expected settlements missing from payments.settled: ${summary(v)}`);
   assert.deepEqual(v.duplicated, [], 'offsets are committed first: nothing is processed twice');
   assert.deepEqual(v.ghosts, []);

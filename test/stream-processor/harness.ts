@@ -86,16 +86,28 @@ export class ProcessorChild {
     this.child = child;
     this.pid = child.pid!;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line) continue;
-        this.lines.push(line);
-        if (this.lines.length > 300) this.lines.shift();
-        if (!this.port && line.includes('"http listening"')) this.port = (JSON.parse(line) as { port: number }).port;
-      }
+    // A chunk may end mid-line: keep the partial line until its end arrives.
+    const lineReader = () => {
+      let partial = '';
+      return (chunk: Buffer) => {
+        const parts = (partial + chunk.toString('utf8')).split('\n');
+        partial = parts.pop() ?? '';
+        for (const line of parts) {
+          if (!line) continue;
+          this.lines.push(line);
+          if (this.lines.length > 300) this.lines.shift();
+          if (!this.port && line.includes('"http listening"')) {
+            try {
+              this.port = (JSON.parse(line) as { port: number }).port;
+            } catch {
+              /* not the processor's JSON line after all */
+            }
+          }
+        }
+      };
     };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    child.stdout!.on('data', lineReader());
+    child.stderr!.on('data', lineReader());
   }
 
   static start(p: Pipeline, defects: readonly StreamDefect[] = []): ProcessorChild {
