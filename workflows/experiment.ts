@@ -332,6 +332,12 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     recoveryP.catch(() => { /* awaited below */ });
 
     const [results] = await Promise.all([loadP, faultsDone]) as [LoadShardResult[], void[]];
+    // With a fault possibly still in effect, recovery and reconciliation would measure the fault, not the system.
+    const stuck = faults.find((f) => f.revert !== null && !f.revert.reverted && !f.revert.alreadyReverted);
+    if (stuck) {
+      throw ApplicationFailure.create({ type: 'RevertFailed', nonRetryable: true,
+        message: `fault ${stuck.handle.faultId} (${stuck.handle.type} on ${stuck.handle.target}) could not be reverted; later phases skipped` });
+    }
 
     // 5. Recovery.
     enter('recovery');
