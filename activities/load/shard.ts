@@ -12,7 +12,7 @@ import { loadStackConfig } from '../../scripts/stack/index.ts';
 import { LoadEngine } from './engine.ts';
 import { promEngineMetrics, outcomesWritten, shardsActive } from './metrics.ts';
 import { maxBatch, outcomeDb, shardRowsFrom, writeOutcomes } from './outcomes.ts';
-import { LoadStats, type EncodedStats, type EntryOutcome } from './stats.ts';
+import { CHECKPOINT_HIST_SECONDS, LoadStats, type EncodedStats, type EntryOutcome } from './stats.ts';
 import { loadProgressSignalName, type LoadProgress, type LoadShardInput, type LoadShardResult } from './types.ts';
 
 const log = pino({ name: 'ordeal-load' });
@@ -79,7 +79,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
 
   const checkpoint = (engine: LoadEngine): ShardCheckpoint => ({
     v: 1, batch: counted, cursor, arrivals: (hb?.arrivals ?? 0) + engine.arrivals,
-    activeMs: (hb?.activeMs ?? 0) + (performance.now() - attemptStart), startedAtMs, stats: stats.encode(), workers,
+    activeMs: (hb?.activeMs ?? 0) + (performance.now() - attemptStart), startedAtMs, stats: stats.encode(true, CHECKPOINT_HIST_SECONDS), workers,
   });
 
   // Outcomes are persisted in order, one batch at a time; only persisted ones count.

@@ -49,7 +49,16 @@ export function addCounts(a: LoadCounts, b: LoadCounts): LoadCounts {
     unknown: a.unknown + b.unknown, late: a.late + b.late, dropped: a.dropped + b.dropped, retries: a.retries + b.retries, errorsByClass };
 }
 
-interface Second { sent: number; ok: number; errors: number; hist: Histogram }
+interface Second {
+  sent: number; ok: number; errors: number; hist: Histogram;
+  /** Cached encoding of `hist` (cleared when a sample lands): heartbeats re-encode only what changed. */
+  enc?: string;
+  /** Percentiles of a second whose histogram was left out of a heartbeat (old seconds of a long run). */
+  fixed?: { p50: number; p95: number; p99: number };
+}
+
+/** Heartbeats carry per-second histograms for this many recent seconds (older: percentiles only). */
+export const CHECKPOINT_HIST_SECONDS = 900;
 
 export interface EncodedStats {
   counts: LoadCounts;
@@ -92,6 +101,7 @@ export class LoadStats {
     let b = this.seconds.get(sec);
     if (!b) { b = { sent: 0, ok: 0, errors: 0, hist: newHistogram(2) }; this.seconds.set(sec, b); }
     b.sent++;
+    b.enc = undefined;
     b.hist.recordValue(Math.max(1, s.c));
     if (s.cls) { b.errors++; this.error(s.cls); } else b.ok++;
   }
@@ -114,12 +124,13 @@ export class LoadStats {
     return { requests, errors, hist };
   }
 
-  encode(withSecondHistograms = true): EncodedStats {
+  /** `histSeconds`: how many of the latest seconds keep their histograms (heartbeats bound their size). */
+  encode(withSecondHistograms = true, histSeconds = Infinity): EncodedStats {
     return {
       counts: structuredClone(this.counts),
       histogram: encodeHistogram(this.hist),
       histogramUncorrected: encodeHistogram(this.histU),
-      timeline: timelineOf(this.seconds, withSecondHistograms),
+      timeline: timelineOf(this.seconds, withSecondHistograms, histSeconds),
       mismatches: [...this.mismatches],
     };
   }
@@ -130,19 +141,25 @@ export class LoadStats {
     s.hist = decodeHistogram(e.histogram);
     s.histU = decodeHistogram(e.histogramUncorrected);
     for (const p of e.timeline) {
-      s.seconds.set(p.t, { sent: p.sent, ok: p.ok, errors: p.errors, hist: p.hist ? decodeHistogram(p.hist) : newHistogram(2) });
+      s.seconds.set(p.t, p.hist ? { sent: p.sent, ok: p.ok, errors: p.errors, hist: decodeHistogram(p.hist), enc: p.hist }
+        : { sent: p.sent, ok: p.ok, errors: p.errors, hist: newHistogram(2), fixed: { p50: p.p50_ms, p95: p.p95_ms, p99: p.p99_ms } });
     }
     s.mismatches = [...e.mismatches];
     return s;
   }
 }
 
-function timelineOf(seconds: Map<number, Second>, withHist: boolean): TimelinePoint[] {
-  return [...seconds.entries()].sort((a, b) => a[0] - b[0]).map(([t, b]) => ({
-    t, sent: b.sent, ok: b.ok, errors: b.errors,
-    p50_ms: ms(b.hist.getValueAtPercentile(50)), p95_ms: ms(b.hist.getValueAtPercentile(95)), p99_ms: ms(b.hist.getValueAtPercentile(99)),
-    ...(withHist ? { hist: encodeHistogram(b.hist) } : {}),
-  }));
+function timelineOf(seconds: Map<number, Second>, withHist: boolean, histSeconds: number): TimelinePoint[] {
+  const sorted = [...seconds.entries()].sort((a, b) => a[0] - b[0]);
+  const newest = sorted.length ? sorted[sorted.length - 1]![0] : 0;
+  return sorted.map(([t, b]) => {
+    // A second restored without its histogram keeps its percentiles (samples landing later are rare: retries).
+    if (b.fixed && b.hist.totalCount === 0) return { t, sent: b.sent, ok: b.ok, errors: b.errors, p50_ms: b.fixed.p50, p95_ms: b.fixed.p95, p99_ms: b.fixed.p99 };
+    const point: TimelinePoint = { t, sent: b.sent, ok: b.ok, errors: b.errors,
+      p50_ms: ms(b.hist.getValueAtPercentile(50)), p95_ms: ms(b.hist.getValueAtPercentile(95)), p99_ms: ms(b.hist.getValueAtPercentile(99)) };
+    if (withHist && newest - t < histSeconds) point.hist = b.enc ??= encodeHistogram(b.hist);
+    return point;
+  });
 }
 
 /** Merges shard timelines second by second; exact when points carry their histograms. */

@@ -128,8 +128,9 @@ export function compileTemplate(t: RequestTemplate | undefined): CompiledTemplat
   }
   const path = compileString(tpl.path, encodeURIComponent);
   const headers = Object.entries(tpl.headers).map(([k, v]) => [k.toLowerCase(), compileString(v, (x) => x)] as const);
-  const hasBody = tpl.body !== undefined && tpl.method !== 'GET' && tpl.method !== 'DELETE';
-  const body = hasBody ? compileBody(tpl.body) : undefined;
+  // A template that names no body still sends the ledger fields (the documented default).
+  const hasBody = tpl.method !== 'GET' && tpl.method !== 'DELETE';
+  const body = hasBody ? compileBody(tpl.body === undefined ? defaultTemplate.body : tpl.body) : undefined;
   const idPath = tpl.ack_id_field.split('.');
   return {
     method: tpl.method,

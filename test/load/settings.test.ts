@@ -69,6 +69,10 @@ void test('the default template builds the documented request; custom templates 
   assert.equal(b.headers['x-key'], `k-${e.idempotency_key}`);
   assert.deepEqual(JSON.parse(b.body!), { amount: { value: e.amount_cents, cur: e.currency }, note: 'run run-7 "quoted"' });
   assert.equal(custom.ackId({ charge: { id: 'ch_1' } }), 'ch_1');
+  // A scenario template without a body still sends the ledger fields; GET sends none.
+  const pathOnly = parseLoadSettings({ target, rate: 1, request: { path: '/v1/pay' } }).request;
+  assert.deepEqual(JSON.parse(compileTemplate(pathOnly).build(e, 'run-7').body!), JSON.parse(def.body!));
+  assert.equal(compileTemplate({ ...pathOnly!, method: 'GET' }).build(e, 'run-7').body, undefined);
   assert.equal(custom.ackId({ id: 'x' }), undefined);
 });
 

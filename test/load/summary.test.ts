@@ -59,3 +59,17 @@ void test('stress: a stage passes only if it passed on every shard; the knee is 
   assert.equal(s.knee_rate, 100);
   assert.match(s.stress![2]!.reasons.join(';'), /1 shard\(s\) stopped before this stage/);
 });
+
+void test('heartbeat checkpoints stay bounded: old seconds keep their percentiles, recent ones their histograms', () => {
+  const s = new LoadStats();
+  for (let i = 0; i < 3000; i++) s.add(outcome(i * 10, 1 + (i % 50)));   // ten samples a second for 300 s
+  const full = s.encode();
+  const bounded = s.encode(true, 100);
+  assert.ok(JSON.stringify(bounded).length < JSON.stringify(full).length * 0.75, `${JSON.stringify(bounded).length} vs ${JSON.stringify(full).length}`);
+  assert.equal(bounded.timeline.length, 300);
+  assert.equal(bounded.timeline.filter((p) => p.hist).length, 100);
+  const back = LoadStats.decode(bounded);
+  assert.deepEqual(back.counts, s.counts);
+  assert.equal(back.hist.totalCount, s.hist.totalCount);
+  assert.deepEqual(back.encode(false).timeline, s.encode(false).timeline, 'percentiles survive the round trip');
+});
