@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import type { LedgerEntry, LedgerSpec } from '../../activities/ledger/index.ts';
-import { createReconcileActivities, failingClasses, LedgerIndex, sqlOutcomeSource } from '../../activities/reconcile/index.ts';
+import { createReconcileActivities, failingClasses, formatMoney, LedgerIndex, sqlOutcomeSource } from '../../activities/reconcile/index.ts';
 import type { OutcomeClass, OutcomeStatus, ReconcileResult, ReconcileSourceInput } from '../../activities/reconcile/index.ts';
 import { closeOutcomeDbs, outcomeDb, recordRedelivery, writeOutcomes } from '../../activities/load/outcomes.ts';
 import type { EntryOutcome } from '../../activities/load/stats.ts';
@@ -315,4 +315,9 @@ void describe("the load engine's outcome log is the default ground truth", () =>
     assert.deepEqual(r.sources[0]!.classes.missing.ids, [e[5]!.message_id]);
     await pool.query('DELETE FROM load_outcomes WHERE run_id = $1', [runId]);
   });
+});
+
+void test('money reads in major units per currency (jpy has no minor unit)', () => {
+  assert.equal(formatMoney({ usd: 123456, jpy: 500, eur: 0 }), 'jpy 500 + usd 1,234.56');
+  assert.equal(formatMoney({}), '0');
 });
