@@ -44,8 +44,11 @@ const opts = new Command('bench:pipeline')
   .option('--duration <d>', 'time at each rate', '10s')
   .option('--connections <n>', 'HTTP connections to the API', '256')
   .option('--keep-going', 'do not stop at the first saturated rate')
+  .option('--stripe-confirm <mode>', 'separate (create, then confirm) or on_create (one call); applies when this run starts the API', 'separate')
   .parse(process.argv)
-  .opts<{ rates: string; duration: string; connections: string; keepGoing?: boolean }>();
+  .opts<{ rates: string; duration: string; connections: string; keepGoing?: boolean; stripeConfirm: string }>();
+// Inherited by the processes `up` starts (the stack passes its environment through).
+process.env.STRIPE_CONFIRM = opts.stripeConfirm;
 
 const rates = opts.rates.split(',').map(Number).filter((n) => n > 0);
 const durationMs = parseDuration(opts.duration);
@@ -90,6 +93,7 @@ const result = {
   rows,
   max_rate_p99_under_100ms: under100.length ? Math.max(...under100.map((r) => r.rate)) : 0,
   bar_1000_per_s_p99_under_1s: rows.some((r) => r.rate >= 1000 && r.p99_ms < 1000 && r.errors === 0 && r.achieved >= r.rate * 0.95),
+  stripe_confirm: runningBefore.has('payment-api') ? 'as the running API was started' : opts.stripeConfirm,
   pipeline: hasProcessor ? 'api → postgres → stripe-emulator → outbox → kafka → stream-processor' : 'api → postgres → stripe-emulator → outbox → kafka',
   duration_per_rate_ms: durationMs,
   machine: {

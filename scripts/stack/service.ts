@@ -14,7 +14,7 @@ export interface ServiceContext {
   /** Every service of the stack, for services that configure others (toxiproxy, prometheus). */
   services: readonly ServiceSpec[];
   /** Seeded defects requested for this `up` (every system's; a service picks its own via `defects`). */
-  defects: readonly DefectName[];
+  defects?: readonly DefectName[];
 }
 
 export interface ProxyRoute {

@@ -13,6 +13,11 @@ export interface PaymentApiConfig {
   /** http://host:port of the Stripe emulator; null means real Stripe (needs a real key). */
   stripeEmulatorUrl: string | null;
   stripeApiKey: string;
+  /**
+   * 'separate': PaymentIntent create, then confirm (two calls, two keys derived from the
+   * request's). 'on_create': create with confirm=true (one call, Stripe's one-step flow).
+   */
+  stripeConfirm: 'separate' | 'on_create';
   /** Per Stripe request. */
   stripeTimeoutMs: number;
   /** Total time a request may spend retrying Stripe before it answers 503. */
@@ -43,6 +48,7 @@ const envSchema = z.object({
   KAFKA_BROKERS: z.string().min(1),
   STRIPE_EMULATOR_URL: z.string().url().optional(),
   STRIPE_API_KEY: z.string().optional(),
+  STRIPE_CONFIRM: z.enum(['separate', 'on_create']).default('separate'),
   STRIPE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
   STRIPE_RETRY_BUDGET_MS: z.coerce.number().int().positive().default(8000),
   IN_FLIGHT_WAIT_MS: z.coerce.number().int().positive().default(10000),
@@ -71,6 +77,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PaymentApiO
     kafkaBrokers: e.KAFKA_BROKERS.split(',').map((s) => s.trim()).filter(Boolean),
     stripeEmulatorUrl: e.STRIPE_EMULATOR_URL ?? null,
     ...(e.STRIPE_API_KEY ? { stripeApiKey: e.STRIPE_API_KEY } : {}),
+    stripeConfirm: e.STRIPE_CONFIRM,
     stripeTimeoutMs: e.STRIPE_TIMEOUT_MS,
     stripeRetryBudgetMs: e.STRIPE_RETRY_BUDGET_MS,
     inFlightWaitMs: e.IN_FLIGHT_WAIT_MS,
@@ -103,6 +110,7 @@ export function resolveConfig(o: PaymentApiOptions): PaymentApiConfig {
     kafkaBrokers: o.kafkaBrokers,
     stripeEmulatorUrl,
     stripeApiKey,
+    stripeConfirm: o.stripeConfirm ?? 'separate',
     stripeTimeoutMs: o.stripeTimeoutMs ?? 2000,
     stripeRetryBudgetMs: o.stripeRetryBudgetMs ?? 8000,
     inFlightWaitMs: o.inFlightWaitMs ?? 10000,

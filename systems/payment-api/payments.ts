@@ -34,6 +34,8 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
+const DB_DOWN_HOLD_MS = 250;
+
 const comparedFields = ['message_id', 'amount_cents', 'currency', 'customer_id', 'test_run_id'] as const;
 
 function compare(stored: StoredPayment, req: PaymentRequest, hash: string, source: 'cache' | 'database' | 'memory'): CreateOutcome {
@@ -58,6 +60,8 @@ export class PaymentService {
   private readonly writeBehind = new Map<string, NewPayment>();
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  /** Until then the database is presumed down: answer 503 before charging anyone. */
+  private dbDownUntil = 0;
 
   constructor(deps: PaymentServiceDeps) {
     this.d = deps;
@@ -83,6 +87,7 @@ export class PaymentService {
       return await this.createAtomic(req, key, hash);
     } catch (err) {
       if (isDatabaseUnavailable(err)) {
+        this.dbDownUntil = Date.now() + DB_DOWN_HOLD_MS;
         throw new DependencyUnavailableError('postgres', `database unavailable: ${err instanceof Error ? err.message : String(err)}`);
       }
       throw err;
@@ -113,6 +118,11 @@ export class PaymentService {
   private async createAtomic(req: PaymentRequest, key: string, hash: string): Promise<CreateOutcome> {
     const hit = await this.fromCache(key, req, hash);
     if (hit) return hit;
+    // A charge the database cannot record would only be replayed later: while the
+    // database is failing, fail fast instead (the next request after the hold tries again).
+    if (Date.now() < this.dbDownUntil) {
+      throw new DependencyUnavailableError('postgres', 'database unavailable (failing in the last moments); not charging until it answers');
+    }
     const phase = this.d.metrics.phase;
     let mark = performance.now();
     const lap = (name: string) => {

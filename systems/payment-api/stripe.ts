@@ -105,6 +105,7 @@ export class Charger {
       payment_method: 'pm_card_visa',
       metadata: { message_id: req.message_id, test_run_id: req.test_run_id },
       description: `payment ${req.message_id}`,
+      ...(this.config.stripeConfirm === 'on_create' ? { confirm: true } : {}),
     }, withKey ? { idempotencyKey: key } : {}));
     if (pi.status === 'succeeded' || pi.status === 'processing') return { paymentIntentId: pi.id, status: pi.status };
     const confirmed = await this.retrying('confirm', () =>

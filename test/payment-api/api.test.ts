@@ -194,6 +194,23 @@ void describe('payment API', () => {
     }
   });
 
+  void test('STRIPE_CONFIRM=on_create: one Stripe call per payment, same guarantees', async () => {
+    const one = await startTestApi('oncreate', { stripeConfirm: 'on_create', relay: false });
+    const c = new Client(one.url, 8);
+    try {
+      const run = runId('oncreate');
+      const b = body(run, 1);
+      const replies = await Promise.all(Array.from({ length: 10 }, () => c.post(b, `key-${b.message_id}`)));
+      assert.deepEqual(replies.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+      assert.equal(replies[0]!.json.status, 'succeeded');
+      assert.deepEqual([...await stripeCounts(run)], [[b.message_id, 1]]);
+      assert.deepEqual([...await dbCounts(one.db, run)], [[b.message_id, 1]]);
+    } finally {
+      await c.close();
+      await one.close();
+    }
+  });
+
   void test('/health, /ready and /metrics with the product metric names', async () => {
     const health = await client.get('/health');
     assert.equal(health.status, 200);
