@@ -149,7 +149,8 @@ export class ProcessorChild {
   }
 
   async metrics(): Promise<Map<string, number>> {
-    const res = await request(`http://127.0.0.1:${this.port}/metrics`, { headersTimeout: 2000, bodyTimeout: 2000 });
+    // Generous: on a loaded 2-core machine a busy processor can take seconds to answer.
+    const res = await request(`http://127.0.0.1:${this.port}/metrics`, { headersTimeout: 15000, bodyTimeout: 15000 });
     const out = new Map<string, number>();
     for (const line of (await res.body.text()).split('\n')) {
       if (!line || line.startsWith('#')) continue;
