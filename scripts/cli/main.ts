@@ -1,12 +1,18 @@
 // The `ordeal` command line.
 import { Command } from 'commander';
+import { registerExperiments } from './experiment.ts';
 import { registerFaults } from './faults.ts';
+import { registerSchedules } from './schedule.ts';
 import { registerStack } from './stack.ts';
+import { registerWorker } from './worker.ts';
 
 const program = new Command('ordeal')
   .description('durable chaos experiments that prove exactly-once under load and failure')
   .showHelpAfterError();
 registerStack(program);
+registerExperiments(program);
+registerSchedules(program);
+registerWorker(program);
 registerFaults(program);
 
 try {

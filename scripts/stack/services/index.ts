@@ -11,7 +11,8 @@ import { stripeEmulator } from './stripe-emulator.ts';
 import { temporal } from './temporal.ts';
 import { toxiproxy } from './toxiproxy.ts';
 import { watchdog } from './watchdog.ts';
+import { loadWorker, worker } from './worker.ts';
 
 export const stackServices: readonly ServiceSpec[] = [
-  toxiproxy, postgres, ordealDb, redis, kafka, streamProcessor, temporal, stripeEmulator, paymentApi, prometheus, watchdog,
+  toxiproxy, postgres, ordealDb, redis, kafka, temporal, stripeEmulator, paymentApi, streamProcessor, prometheus, watchdog, worker, loadWorker,
 ];

@@ -1,0 +1,2 @@
+export { drain, groupLag, type DrainInput, type DrainResult } from './drain.ts';
+export { drainPipelines } from './activities.ts';

@@ -1,0 +1,238 @@
+// Turning what a user gave (a scenario name, a file, or an inline document, plus
+// `--set path=value` overrides) into a validated Scenario, or into the complete list
+// of problems, each addressed by its field path. Nothing is touched here: a bad
+// scenario must fail before any side effect.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, isAbsolute, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { loadStackConfig, type StackConfig } from '../../scripts/stack/config.ts';
+import { semanticProblems as semanticLoadProblems } from '../load/plan.ts';
+import { validateFaultTargets } from '../faults/index.ts';
+import { scenarioSchema, type Scenario, type ScenarioProblem } from './schema.ts';
+
+export const scenariosDir = join(import.meta.dirname, '..', '..', 'scenarios');
+
+export type ScenarioRef = string | Record<string, unknown>;
+
+export interface ResolveInput {
+  /** A shipped scenario's name, a path to a YAML file, or the document itself. */
+  scenario: ScenarioRef;
+  /** `path=value` overrides; value is read as YAML (numbers, booleans, lists). */
+  overrides?: string[];
+}
+
+export type ResolveOutcome =
+  | { ok: true; scenario: Scenario; source: string }
+  | { ok: false; problems: ScenarioProblem[]; source: string };
+
+export class ScenarioError extends Error {
+  override name = 'ScenarioError';
+  readonly problems: ScenarioProblem[];
+  readonly source: string;
+  constructor(source: string, problems: ScenarioProblem[]) {
+    super(formatProblems(source, problems));
+    this.problems = problems;
+    this.source = source;
+  }
+}
+
+export function formatProblems(source: string, problems: ScenarioProblem[]): string {
+  return `scenario ${source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n`
+    + problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`).join('\n');
+}
+
+/** Names of the shipped scenarios (files under scenarios/). */
+export function listScenarios(dir = scenariosDir): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => f.replace(/\.ya?ml$/, '')).sort();
+}
+
+function loadDocument(ref: ScenarioRef, dir: string): { doc: unknown; source: string } | { problem: ScenarioProblem; source: string } {
+  if (typeof ref !== 'string') return { doc: structuredClone(ref), source: 'inline' };
+  const candidates = /[/\\]|\.ya?ml$/.test(ref)
+    ? [isAbsolute(ref) ? ref : join(process.cwd(), ref)]
+    : [join(dir, `${ref}.yaml`), join(dir, `${ref}.yml`)];
+  const file = candidates.find((c) => existsSync(c));
+  if (!file) {
+    const known = listScenarios(dir);
+    return {
+      source: ref,
+      problem: { path: '', message: `no scenario named "${ref}" (looked for ${candidates.join(', ')}; shipped: ${known.join(', ') || 'none'})` },
+    };
+  }
+  try {
+    return { doc: parseYaml(readFileSync(file, 'utf8')), source: basename(file) };
+  } catch (err) {
+    return { source: basename(file), problem: { path: '', message: `not valid YAML: ${(err as Error).message}` } };
+  }
+}
+
+/** Applies `a.b.0.c=value` to a plain document, creating objects on the way. */
+export function applyOverride(doc: Record<string, unknown>, assignment: string): ScenarioProblem | undefined {
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) return { path: assignment, message: 'an override is path=value (e.g. load.rate=500)' };
+  const path = assignment.slice(0, eq).trim().split('.');
+  let value: unknown;
+  try {
+    value = parseYaml(assignment.slice(eq + 1));
+  } catch {
+    value = assignment.slice(eq + 1);
+  }
+  let node: Record<string, unknown> | unknown[] = doc;
+  for (let i = 0; i < path.length - 1; i++) {
+    const key = path[i]!;
+    const next = (node as Record<string, unknown>)[key];
+    if (next === undefined || next === null) {
+      const created = /^\d+$/.test(path[i + 1]!) ? [] : {};
+      (node as Record<string, unknown>)[key] = created;
+      node = created;
+    } else if (typeof next === 'object') {
+      node = next as Record<string, unknown>;
+    } else {
+      return { path: path.slice(0, i + 1).join('.'), message: `cannot set ${path.join('.')}: ${path.slice(0, i + 1).join('.')} is a ${typeof next}` };
+    }
+  }
+  (node as Record<string, unknown>)[path[path.length - 1]!] = value;
+  return undefined;
+}
+
+/**
+ * `${ports.payment_api}` and `${stack.postgres_url}`-style placeholders let shipped
+ * scenarios follow the stack's port offset instead of hard-coding ports.
+ */
+export function substitutePlaceholders(value: unknown, config: StackConfig, path: string[], problems: ScenarioProblem[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{ports\.([a-z_]+)\}/g, (whole, name: string) => {
+      const port = (config.ports as Record<string, number>)[name];
+      if (port === undefined) {
+        problems.push({ path: path.join('.'), message: `unknown port placeholder ${whole} (known: ${Object.keys(config.ports).join(', ')})` });
+        return whole;
+      }
+      return String(port);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substitutePlaceholders(v, config, [...path, String(i)], problems));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitutePlaceholders(v, config, [...path, k], problems)]));
+  }
+  return value;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '::1', '[::1]']);
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function hostOf(urlOrHostPort: string): string | undefined {
+  try {
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(urlOrHostPort) ? urlOrHostPort : `tcp://${urlOrHostPort}`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+type Loose = Record<string, unknown>;
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const obj = (v: unknown): Loose => (v && typeof v === 'object' && !Array.isArray(v) ? v as Loose : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/**
+ * Loopback-only traffic: every endpoint a scenario names must be loopback. Reads
+ * the document leniently so that they report alongside schema problems (every
+ * problem at once), not after the schema ones are fixed.
+ */
+export function loopbackProblems(doc: Loose): ScenarioProblem[] {
+  const problems: ScenarioProblem[] = [];
+  const load = obj(doc.load), recovery = obj(doc.recovery), steady = obj(doc.steady_state), drain = obj(doc.drain);
+  if (obj(doc.safety).allow_non_loopback !== true) {
+    const endpoints: [string, string | undefined][] = [
+      ['load.target', str(load.target)],
+      ['recovery.probe', str(recovery.probe)],
+      ['recovery.business.url', str(obj(recovery.business).url)],
+      ['steady_state.probe', str(steady.probe)],
+      ...arr(doc.reconcile).flatMap((r, i): [string, string | undefined][] => [
+        [`reconcile.${i}.url`, str(obj(r).url)],
+        ...arr(obj(r).brokers).map((b, j): [string, string | undefined] => [`reconcile.${i}.brokers.${j}`, str(b)]),
+      ]),
+      ...arr(drain.brokers).map((b, j): [string, string | undefined] => [`drain.brokers.${j}`, str(b)]),
+    ];
+    for (const [path, value] of endpoints) {
+      if (!value) continue;
+      const host = hostOf(value.trim());
+      if (!host || !isLoopbackHost(host)) {
+        problems.push({ path, message: `${value.trim()} is not a loopback address; traffic stays on 127.0.0.1 unless safety.allow_non_loopback is true` });
+      }
+    }
+  }
+  return problems;
+}
+
+/** The load engine's own checks (what each executor needs, template fields, mix names). */
+function loadProblems(settings: Scenario['load']): ScenarioProblem[] {
+  return semanticLoadProblems(settings).map(problemOf);
+}
+
+/** "load.stages[1].target: message" → { path: "load.stages.1.target", message }. */
+function problemOf(line: string): ScenarioProblem {
+  const at = line.indexOf(': ');
+  if (at < 0) return { path: '', message: line };
+  return { path: line.slice(0, at).replace(/\[(\d+)\]/g, '.$1'), message: line.slice(at + 2) };
+}
+
+/** Resolves and validates; never throws for a bad scenario (the problems are the answer). */
+export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: string; config?: StackConfig } = {}): ResolveOutcome {
+  const loaded = loadDocument(input.scenario, opts.dir ?? scenariosDir);
+  if ('problem' in loaded) return { ok: false, problems: [loaded.problem], source: loaded.source };
+  const { source } = loaded;
+  if (!loaded.doc || typeof loaded.doc !== 'object' || Array.isArray(loaded.doc)) {
+    return { ok: false, source, problems: [{ path: '', message: 'a scenario is a YAML mapping (name, ledger, load, faults, ...)' }] };
+  }
+  const doc = loaded.doc as Record<string, unknown>;
+  const problems: ScenarioProblem[] = [];
+  for (const o of input.overrides ?? []) {
+    const p = applyOverride(doc, o);
+    if (p) problems.push(p);
+  }
+  const config = opts.config ?? loadStackConfig();
+  const substituted = substitutePlaceholders(doc, config, [], problems);
+  const parsed = scenarioSchema.safeParse(substituted);
+  const cross = loopbackProblems(obj(substituted));
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.map(String);
+      // One problem per unknown key, addressed by the key itself, reads better than one for its parent.
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) problems.push({ path: [...path, key].join('.'), message: `unknown field "${key}"` });
+      } else {
+        problems.push({ path: path.join('.'), message: issue.message });
+      }
+    }
+    return { ok: false, source, problems: [...problems, ...cross] };
+  }
+  problems.push(...cross, ...loadProblems(parsed.data.load));
+  if (problems.length > 0) return { ok: false, source, problems };
+  return { ok: true, source, scenario: parsed.data };
+}
+
+/**
+ * The full validation: the synchronous checks above plus the fault catalog's own
+ * target validation (type/backend/target/params; read-only probes for docker),
+ * every problem at once.
+ */
+export async function validateScenario(input: ResolveInput, opts: { dir?: string; config?: StackConfig } = {}): Promise<ResolveOutcome> {
+  const outcome = resolveScenarioDocument(input, opts);
+  const loaded = loadDocument(input.scenario, opts.dir ?? scenariosDir);
+  let faults: unknown[] = [];
+  if (outcome.ok) faults = outcome.scenario.faults;
+  else if ('doc' in loaded) {
+    const doc = obj(loaded.doc);
+    for (const o of input.overrides ?? []) applyOverride(doc, o);
+    faults = arr(doc.faults);
+  }
+  const issues = faults.length ? await validateFaultTargets(faults) : [];
+  const faultProblems = issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+  const known = new Set((outcome.ok ? [] : outcome.problems).map((p) => `${p.path}\u0000${p.message}`));
+  const fresh = faultProblems.filter((p) => !known.has(`${p.path}\u0000${p.message}`));
+  if (fresh.length === 0) return outcome;
+  return { ok: false, source: outcome.source, problems: [...(outcome.ok ? [] : outcome.problems), ...fresh] };
+}

@@ -1,0 +1,196 @@
+// `ordeal run | watch | list | abort | report`: experiments from the command line.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { reportJson } from '../../activities/report/write.ts';
+import type { ExperimentReport } from '../../activities/report/types.ts';
+import { exitCodeOf, OrdealClient, ScenarioError, type ExperimentHandle, type ExperimentResult, type ExperimentStatus } from '../client/index.ts';
+import { table } from './table.ts';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const err = (line: string) => process.stderr.write(line + '\n');
+
+export function statusLine(s: ExperimentStatus): string {
+  const faults = s.active_faults.map((f) => `${f.type}@${f.target}`).join(',') || 'none';
+  return `[${(s.elapsed_ms / 1000).toFixed(0).padStart(4)}s] ${s.phase.padEnd(17)} sent ${s.sent} acked ${s.acked} `
+    + `failed ${s.failed} unacked ${s.unacknowledged}  ${s.rate} req/s  p99 ${Math.round(s.p99_ms)} ms  faults: ${faults}`;
+}
+
+const tty = process.stderr.isTTY;
+/** On a terminal the progress line redraws in place; elsewhere one line per change. */
+const progressLine = (line: string) => (tty ? process.stderr.write(`\r\x1b[2K${line}`) : err(line));
+
+/** Prints a status line every second until the run closes (the query is cheap: no history grows). */
+export async function follow(h: ExperimentHandle, print: (line: string) => void = progressLine): Promise<void> {
+  let last = '';
+  let lastPhase = '';
+  for (;;) {
+    const d = await h.describe().catch(() => ({ closed: false, status: 'UNKNOWN' }));
+    if (d.closed) {
+      if (tty && print === progressLine) process.stderr.write('\n');
+      return;
+    }
+    const s = await h.status().catch(() => null);
+    if (s) {
+      // A finished phase keeps its last line on screen.
+      if (tty && print === progressLine && lastPhase && s.phase !== lastPhase) process.stderr.write('\n');
+      lastPhase = s.phase;
+      const line = statusLine(s);
+      if (line !== last) print(line);
+      last = line;
+    }
+    await sleep(1000);
+  }
+}
+
+export function summarize(r: ExperimentResult, uiUrl: string): string {
+  const rep: ExperimentReport = r.report;
+  const out: string[] = [];
+  out.push(`verdict: ${r.verdict}   scenario ${r.scenario}   run ${r.run_id}`);
+  for (const reason of r.reasons) out.push(`  - ${reason}`);
+  if (rep.load) {
+    const c = rep.load.counts;
+    out.push(`load: sent ${c.sent}, acked ${c.acked}, failed ${c.failed}, unacknowledged ${c.unknown}; `
+      + `${rep.load.achieved_rate.toFixed(0)} req/s; p50 ${rep.load.latency_ms.p50} ms, p99 ${rep.load.latency_ms.p99} ms (corrected)`);
+  }
+  for (const f of rep.faults) {
+    out.push(`fault: ${f.handle.type} on ${f.handle.target} at +${f.injectedAtS.toFixed(1)} s, reverted at `
+      + `${f.revertedAtS === null ? 'NEVER' : `+${f.revertedAtS.toFixed(1)} s`}${f.revert?.error ? ` (${f.revert.error})` : ''}`);
+  }
+  if (rep.recovery) {
+    const ms = (v: number | null) => (v === null ? 'n/a' : `${(v / 1000).toFixed(2)} s`);
+    out.push(`time to recovery: healthy probe ${ms(rep.recovery.time_to_healthy_ms)}, first successful request ${ms(rep.recovery.time_to_first_success_ms)}`);
+  }
+  if (rep.redelivery) out.push(`redelivery: resent ${rep.redelivery.resent}, acked ${rep.redelivery.acked}, still unacknowledged ${rep.redelivery.still_unacknowledged}`);
+  if (rep.reconcile) {
+    const classes = ['ok', 'lost', 'duplicated', 'ghost', 'mismatched', 'unacknowledged', 'missing'] as const;
+    out.push(table(['SOURCE', 'RECORDS', ...classes.map((c) => c.toUpperCase())],
+      rep.reconcile.sources.map((s) => [s.source, s.records, ...classes.map((c) => s.classes[c]?.count ?? 0)])));
+  }
+  if (r.paths) out.push(`reports: ${r.paths.json}\n         ${r.paths.html}\n         ${r.paths.junit}`);
+  out.push(`Temporal UI: ${uiUrl}`);
+  return out.join('\n');
+}
+
+/** The run's report.json as written (report + counts per class per source), or rebuilt when the file is elsewhere. */
+function reportJsonText(r: ExperimentResult): string {
+  if (r.paths && existsSync(r.paths.json)) return readFileSync(r.paths.json, 'utf8');
+  return JSON.stringify(reportJson(r.report), null, 2) + '\n';
+}
+
+function printScenarioError(e: ScenarioError): void {
+  err(e.message);
+  process.exitCode = 2;
+}
+
+export function registerExperiments(program: Command): void {
+  program.command('run').description('start a chaos experiment (a scenario name, a YAML file)')
+    .argument('<scenario>')
+    .option('--wait', 'follow the run and exit with its verdict (0 PASS, 1 FAIL, 2 ABORTED/ERROR)')
+    .option('--json', 'with --wait: print the run\'s report.json on stdout')
+    .option('--set <path=value>', 'override a scenario field (repeatable), e.g. --set load.rate=200', collect, [])
+    .option('--id <workflowId>', 'workflow id (default ordeal-<scenario>-<time>-<rand>)')
+    .option('--quiet', 'no progress lines')
+    .action(async (scenario: string, o: { wait?: boolean; json?: boolean; set: string[]; id?: string; quiet?: boolean }) => {
+      const ordeal = await OrdealClient.connect();
+      try {
+        let h: ExperimentHandle;
+        try {
+          h = await ordeal.start({ scenario, overrides: o.set, ...(o.id ? { workflowId: o.id } : {}) });
+        } catch (e) {
+          if (e instanceof ScenarioError) return printScenarioError(e);
+          throw e;
+        }
+        err(`started ${h.workflowId}\nTemporal UI: ${h.uiUrl}`);
+        if (!o.wait) {
+          process.stdout.write(h.workflowId + '\n');
+          return;
+        }
+        const following = o.quiet ? Promise.resolve() : follow(h);
+        let r: ExperimentResult;
+        try {
+          r = await h.result();
+        } catch (e) {
+          if (e instanceof ScenarioError) return printScenarioError(e);
+          throw e;
+        } finally {
+          await following;
+        }
+        if (o.json) process.stdout.write(reportJsonText(r));
+        else process.stdout.write(summarize(r, h.uiUrl) + '\n');
+        process.exitCode = exitCodeOf(r.verdict);
+      } finally {
+        await ordeal.close();
+      }
+    });
+
+  program.command('watch').description('live progress of a run: phase, rate, p99, errors, active faults')
+    .argument('<workflowId>')
+    .action(async (id: string) => {
+      const ordeal = await OrdealClient.connect();
+      try {
+        const h = ordeal.handle(id);
+        await follow(h, (l) => process.stdout.write(l + '\n'));
+        const r = await h.result();
+        process.stdout.write(summarize(r, h.uiUrl) + '\n');
+        process.exitCode = exitCodeOf(r.verdict);
+      } finally {
+        await ordeal.close();
+      }
+    });
+
+  program.command('list').description('recent experiment runs (filter by scenario / verdict)')
+    .option('--scenario <name>')
+    .option('--verdict <verdict>', 'PASS | FAIL | ABORTED | ERROR')
+    .option('-n, --limit <n>', 'at most n runs', '20')
+    .option('--json')
+    .action(async (o: { scenario?: string; verdict?: string; limit: string; json?: boolean }) => {
+      const ordeal = await OrdealClient.connect();
+      try {
+        const runs = await ordeal.list({ ...(o.scenario ? { scenario: o.scenario } : {}), ...(o.verdict ? { verdict: o.verdict } : {}), limit: Number(o.limit) });
+        if (o.json) process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
+        else process.stdout.write(table(['WORKFLOW ID', 'SCENARIO', 'VERDICT', 'STATUS', 'STARTED'],
+          runs.map((r) => [r.workflowId, r.scenario, r.verdict, r.status, r.startTime.toISOString()])) + '\n');
+      } finally {
+        await ordeal.close();
+      }
+    });
+
+  program.command('abort').description('abort a run: load stops, every fault is reverted, verdict ABORTED')
+    .argument('<workflowId>')
+    .requiredOption('--reason <text>', 'why (recorded in the report)')
+    .action(async (id: string, o: { reason: string }) => {
+      const ordeal = await OrdealClient.connect();
+      try {
+        await ordeal.handle(id).abort(o.reason);
+        err(`abort signalled to ${id}: ${o.reason}`);
+      } finally {
+        await ordeal.close();
+      }
+    });
+
+  program.command('report').description('the verdict and report of a finished run')
+    .argument('<workflowId>')
+    .option('--json', 'print report.json')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const ordeal = await OrdealClient.connect();
+      try {
+        const h = ordeal.handle(id);
+        const d = await h.describe();
+        if (!d.closed) {
+          err(`${id} is still running; current status:`);
+          process.stdout.write(statusLine(await h.status()) + '\n');
+          return;
+        }
+        const r = await h.result();
+        if (o.json) process.stdout.write(reportJsonText(r));
+        else process.stdout.write(summarize(r, h.uiUrl) + '\n');
+        process.exitCode = exitCodeOf(r.verdict);
+      } catch (e) {
+        if (e instanceof ScenarioError) return printScenarioError(e);
+        throw e;
+      } finally {
+        await ordeal.close();
+      }
+    });
+}

@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { request } from 'undici';
+import type { ServiceSpec } from '../service.ts';
+
+const workerEnv = (ctx: Parameters<ServiceSpec['launch']>[0]) => ({
+  ORDEAL_HOME: ctx.config.home,
+  ORDEAL_TOOLS: ctx.config.tools,
+  ...Object.fromEntries(Object.entries(ctx.config.ports).map(([k, v]) => [`ORDEAL_PORT_${k.toUpperCase()}`, String(v)])),
+});
+
+/**
+ * Ordeal's orchestrator worker (experiment workflows and orchestration activities,
+ * task queue `ordeal`). Ready once it polls its task queue, so `stack up` followed
+ * by `ordeal run` just works. The load worker is a separate process (below): a busy
+ * load generator must not starve workflow tasks, queries and heartbeats.
+ */
+export const worker: ServiceSpec = {
+  name: 'worker',
+  description: 'Ordeal orchestrator worker (task queue ordeal)',
+  ports: ['worker_metrics'],
+  url: (c) => `http://127.0.0.1:${c.ports.worker_metrics}/metrics`,
+  metrics: (c) => `127.0.0.1:${c.ports.worker_metrics}`,
+  after: ['temporal', 'ordeal-db'],
+  launch: (ctx) => ({
+    file: ctx.tool('node'),
+    args: ['--disable-warning=TimeoutNegativeWarning', join(ctx.config.root, 'scripts', 'cli', 'main.ts'), 'worker', '--no-load'],
+    env: workerEnv(ctx),
+    cwd: ctx.config.root,
+  }),
+  async ready(ctx) {
+    const res = await request(this.url(ctx.config), { headersTimeout: 2000, bodyTimeout: 2000 });
+    await res.body.dump();
+    if (res.statusCode !== 200) throw new Error(`worker metrics answered ${res.statusCode}`);
+    const connection = await Connection.connect({ address: `127.0.0.1:${ctx.config.ports.temporal}`, connectTimeout: 2000 });
+    try {
+      const q = await connection.workflowService.describeTaskQueue({
+        namespace: 'default', taskQueue: { name: 'ordeal' }, taskQueueType: 1, // workflow tasks
+      });
+      if ((q.pollers ?? []).length === 0) throw new Error('no worker polls task queue ordeal yet');
+      return `${q.pollers!.length} poller(s) on ordeal`;
+    } finally {
+      await connection.close();
+    }
+  },
+  stopSignal: 'SIGTERM',
+  stopGraceMs: 15000,
+  readyTimeoutMs: 60000,
+};
+
+/** The load engine's worker (task queue `ordeal-load`): load shards and redelivery. */
+export const loadWorker: ServiceSpec = {
+  name: 'load-worker',
+  description: 'Ordeal load worker (task queue ordeal-load)',
+  ports: ['load_worker_metrics'],
+  url: (c) => `http://127.0.0.1:${c.ports.load_worker_metrics}/metrics`,
+  metrics: (c) => `127.0.0.1:${c.ports.load_worker_metrics}`,
+  after: ['temporal', 'ordeal-db'],
+  launch: (ctx) => ({
+    file: ctx.tool('node'),
+    args: ['--disable-warning=TimeoutNegativeWarning', join(ctx.config.root, 'workers', 'load-worker.ts')],
+    env: workerEnv(ctx),
+    cwd: ctx.config.root,
+  }),
+  async ready(ctx) {
+    const res = await request(this.url(ctx.config), { headersTimeout: 2000, bodyTimeout: 2000 });
+    await res.body.dump();
+    if (res.statusCode !== 200) throw new Error(`load worker metrics answered ${res.statusCode}`);
+    const connection = await Connection.connect({ address: `127.0.0.1:${ctx.config.ports.temporal}`, connectTimeout: 2000 });
+    try {
+      const q = await connection.workflowService.describeTaskQueue({
+        namespace: 'default', taskQueue: { name: 'ordeal-load' }, taskQueueType: 2, // activity tasks
+      });
+      if ((q.pollers ?? []).length === 0) throw new Error('no worker polls task queue ordeal-load yet');
+      return `${q.pollers!.length} poller(s) on ordeal-load`;
+    } finally {
+      await connection.close();
+    }
+  },
+  stopSignal: 'SIGTERM',
+  stopGraceMs: 15000,
+  readyTimeoutMs: 60000,
+};

@@ -1,0 +1,120 @@
+// The experiment end to end against the real stack: the correct payment system
+// passes a database kill; abort, UI-style cancellation and the circuit breaker
+// stop the run and revert the fault, leaving a partial report.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { OrdealClient } from '../../scripts/client/index.ts';
+import { repoRoot } from '../../scripts/stack/config.ts';
+import { OrdealVerdict } from '../../workflows/types.ts';
+import type { RunningWorkers } from '../../workers/index.ts';
+import { client, inProcessWorkers, leasesOf, outcomeRows, paymentApiReady, shortDbKill, until, untilFaultActive } from './harness.ts';
+
+let ordeal: OrdealClient;
+let workers: RunningWorkers;
+let loadTaskQueue: string;
+
+before(async () => {
+  const w = await inProcessWorkers('test-exp');
+  workers = w.workers;
+  loadTaskQueue = w.loadTaskQueue;
+  ordeal = await client(w.taskQueue);
+});
+after(async () => {
+  workers?.shutdown();
+  await workers?.done;
+  await ordeal?.close();
+});
+
+void test('the correct payment system passes a database kill: PASS, fault reverted, every source reconciled', async () => {
+  const h = await ordeal.start({ scenario: 'db_failure_peak_load', overrides: shortDbKill, loadTaskQueue });
+  const during = await untilFaultActive(h);
+  assert.equal(during.active_faults[0]!.type, 'database_kill');
+  assert.equal(during.phase, 'load');
+  const r = await h.result();
+  assert.equal(r.verdict, 'PASS', r.reasons.join('\n'));
+  const rep = r.report;
+  assert.equal(rep.ledger?.count, 1500);
+  assert.equal(rep.faults.length, 1);
+  assert.equal(rep.faults[0]!.revert?.reverted, true);
+  assert.ok(rep.faults[0]!.evidence.some((e) => e.ok), 'evidence that the kill was in effect');
+  assert.ok(rep.recovery?.recovered, 'recovered');
+  assert.ok(rep.recovery!.time_to_healthy_ms !== null && rep.recovery!.time_to_healthy_ms < 45_000);
+  assert.equal(rep.redelivery?.still_unacknowledged, 0);
+  assert.deepEqual(rep.reconcile?.sources.map((s) => s.source).sort(), ['kafka', 'postgres', 'stripe']);
+  for (const s of rep.reconcile!.sources) {
+    assert.equal(s.classes.ok.count, 1500, `${s.source}: every entry ok`);
+    for (const c of ['lost', 'duplicated', 'ghost', 'mismatched', 'missing'] as const) assert.equal(s.classes[c].count, 0, `${s.source} ${c}`);
+  }
+  // Reports on disk; report.json is what `run --json` prints.
+  assert.ok(r.paths && existsSync(r.paths.json) && existsSync(r.paths.html) && existsSync(r.paths.junit));
+  const json = JSON.parse(readFileSync(r.paths.json, 'utf8'));
+  assert.equal(json.verdict, 'PASS');
+  assert.equal(json.run_id, r.run_id);
+  assert.match(readFileSync(r.paths.junit, 'utf8'), /failures="0"/);
+  // What a pipeline reads: `ordeal report <id> --json` is report.json, exit code = verdict.
+  const cli = spawnSync('bash', [join(repoRoot, 'scripts', 'ordeal'), 'report', h.workflowId, '--json'], { encoding: 'utf8', env: process.env });
+  assert.equal(cli.status, 0, cli.stderr);
+  const printed = JSON.parse(cli.stdout);
+  assert.equal(printed.run_id, r.run_id);
+  assert.equal(printed.scenario, 'db_failure_peak_load');
+  assert.equal(printed.verdict, 'PASS');
+  assert.equal(printed.counts.postgres.ok, 1500);
+  assert.equal(printed.counts.kafka.lost, 0);
+  // The lease says the workflow's worker reverted it, not the watchdog.
+  const leases = await leasesOf(r.run_id);
+  assert.deepEqual(leases.map((l) => [l.state, l.reverted_by]), [['reverted', 'worker']]);
+  assert.deepEqual(await outcomeRows(r.run_id), { rows: 1500, distinct: 1500 });
+  // Search attributes let ops filter runs in the UI.
+  const d = await ordeal.client.workflow.getHandle(h.workflowId).describe();
+  assert.equal(d.typedSearchAttributes.get(OrdealVerdict), 'PASS');
+  const listed = await until('the run to be listed by verdict', async () =>
+    (await ordeal.list({ scenario: 'db_failure_peak_load', verdict: 'PASS' })).find((x) => x.workflowId === h.workflowId), 15_000);
+  assert.equal(listed.runId, r.run_id);
+});
+
+for (const how of ['abort signal', 'cancellation (as from the Temporal UI)'] as const) {
+  void test(`${how} mid-fault: ABORTED, fault reverted, partial report written`, async () => {
+    const h = await ordeal.start({
+      scenario: 'db_failure_peak_load', loadTaskQueue,
+      overrides: [...shortDbKill, 'load.duration=60s', 'ledger.messages=6000', 'faults.0.at=3s', 'faults.0.duration=60s',
+        'safety.abort_if_down_for=5m'],
+    });
+    await untilFaultActive(h);
+    assert.equal(await paymentApiReady(), false, 'database down while the fault is active');
+    if (how === 'abort signal') await h.abort('operator saw enough');
+    else await h.cancel();
+    const r = await h.result();
+    assert.equal(r.verdict, 'ABORTED', r.reasons.join('\n'));
+    assert.match(r.reasons[0]!, how === 'abort signal' ? /aborted: operator saw enough/ : /cancel/);
+    assert.equal(r.report.faults.length, 1);
+    assert.equal(r.report.faults[0]!.revert?.reverted, true);
+    assert.equal(r.report.reconcile, null, 'no reconciliation after an abort');
+    assert.ok(r.report.load && r.report.load.counts.sent > 0, 'partial load counts in the report');
+    assert.ok(r.paths && existsSync(r.paths.json), 'partial report written');
+    assert.equal(JSON.parse(readFileSync(r.paths.json, 'utf8')).verdict, 'ABORTED');
+    assert.deepEqual((await leasesOf(r.run_id)).map((l) => l.state), ['reverted']);
+    await until('the payment API to be ready again', paymentApiReady, 30_000);
+    const d = await ordeal.client.workflow.getHandle(h.workflowId).describe();
+    assert.equal(d.status.name, 'COMPLETED');
+    assert.equal(d.typedSearchAttributes.get(OrdealVerdict), 'ABORTED');
+  });
+}
+
+void test('circuit breaker: a system down longer than abort_if_down_for aborts the run and reverts', async () => {
+  const h = await ordeal.start({
+    scenario: 'db_failure_peak_load', loadTaskQueue,
+    overrides: [...shortDbKill, 'load.duration=60s', 'ledger.messages=6000', 'faults.0.at=3s', 'faults.0.duration=2m',
+      'safety.abort_if_down_for=4s', 'safety.probe_interval=500ms'],
+  });
+  const t0 = Date.now();
+  const r = await h.result();
+  assert.equal(r.verdict, 'ABORTED', r.reasons.join('\n'));
+  assert.match(r.reasons[0]!, /circuit breaker: .*\/ready down for \d+ s/);
+  assert.ok(Date.now() - t0 < 60_000, 'aborted long before the 2 min fault would have ended');
+  assert.equal(r.report.faults[0]!.revert?.reverted, true);
+  assert.deepEqual((await leasesOf(r.run_id)).map((l) => l.state), ['reverted']);
+  await until('the payment API to be ready again', paymentApiReady, 30_000);
+});

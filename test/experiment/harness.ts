@@ -1,0 +1,143 @@
+// Shared by the experiment tests: a client on the test stack's Temporal, workers
+// (in-process, or as a child process that a test can SIGKILL), history inspection.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { temporal } from '@temporalio/proto';
+import type { Worker } from '@temporalio/worker';
+import { OrdealClient } from '../../scripts/client/index.ts';
+import { loadStackConfig, repoRoot } from '../../scripts/stack/config.ts';
+import { createOrchestratorWorker, installRuntime } from '../../workers/orchestrator.ts';
+
+export const config = loadStackConfig();
+export const uniqueQueue = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`;
+
+export async function client(taskQueue: string): Promise<OrdealClient> {
+  return OrdealClient.connect({ config, taskQueue });
+}
+
+/** An orchestrator worker in this process on its own task queue (no metrics port: the stack's worker has it). */
+export async function inProcessWorker(taskQueue: string, activities: Record<string, (...a: never[]) => Promise<unknown>> = {}):
+  Promise<{ worker: Worker; stop: () => Promise<void> }> {
+  installRuntime(config, null);
+  const { worker, connection } = await createOrchestratorWorker({ config, taskQueue, activities });
+  const running = worker.run();
+  return {
+    worker,
+    stop: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+/** A worker process (orchestrator + load, test/experiment/worker-process.ts) that tests may SIGKILL; ready when it polls. */
+export async function workerProcess(taskQueue: string, extraArgs: string[] = []): Promise<{ child: ChildProcess; kill: (sig?: NodeJS.Signals) => Promise<void> }> {
+  const child = spawn(join(config.tools, 'bin', 'node'), [join(import.meta.dirname, 'worker-process.ts'), taskQueue, ...extraArgs], {
+    cwd: repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('worker ready')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`worker process exited (${code}) before ready:\n${out}`)));
+  });
+  await ready;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    child,
+    kill: async (sig: NodeJS.Signals = 'SIGKILL') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+      await exited;
+    },
+  };
+}
+
+export async function history(c: OrdealClient, workflowId: string): Promise<temporal.api.history.v1.IHistoryEvent[]> {
+  const h = await c.client.workflow.getHandle(workflowId).fetchHistory();
+  return h.events ?? [];
+}
+
+/** Activity types scheduled in a run, in order. */
+export async function scheduledActivities(c: OrdealClient, workflowId: string): Promise<string[]> {
+  return (await history(c, workflowId))
+    .filter((e) => e.activityTaskScheduledEventAttributes)
+    .map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name!);
+}
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { ordealDbUrl } from '../../scripts/stack/services/postgres.ts';
+import { startWorkers, type RunningWorkers } from '../../workers/index.ts';
+import type { ExperimentHandle } from '../../scripts/client/index.ts';
+import type { ExperimentStatus } from '../../workflows/types.ts';
+
+/** A short db_failure_peak_load: small ledger, low rate, a 5 s database kill; thresholds off (shared CPU). */
+export const shortDbKill = [
+  'ledger.messages=1500', 'load.rate=100', 'load.duration=15s', 'load.thresholds={}',
+  'faults.0.at=4s', 'faults.0.duration=5s', 'recovery.timeout=45s', 'drain.timeout=45s',
+];
+
+/** Orchestrator + load worker in this process, on their own task queues. */
+export async function inProcessWorkers(prefix: string): Promise<{ taskQueue: string; loadTaskQueue: string; workers: RunningWorkers }> {
+  const taskQueue = uniqueQueue(prefix);
+  const loadTaskQueue = `${taskQueue}-load`;
+  const workers = await startWorkers({ taskQueue, loadTaskQueue, metrics: false });
+  return { taskQueue, loadTaskQueue, workers };
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const t0 = Date.now();
+  let lastErr: unknown;
+  while (Date.now() - t0 < timeoutMs) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
+}
+
+export function untilFaultActive(h: ExperimentHandle, timeoutMs = 60_000): Promise<ExperimentStatus> {
+  return until('a fault to be active', async () => {
+    const s = await h.status();
+    return s.active_faults.length > 0 ? s : null;
+  }, timeoutMs);
+}
+
+/** The fault leases of a run in Ordeal's database (the fault catalog's record of every injection). */
+export async function leasesOf(runId: string): Promise<{ state: string; reverted_by: string | null; type: string; target: string }[]> {
+  const db = new pg.Client({ connectionString: ordealDbUrl(config) });
+  await db.connect();
+  try {
+    const r = await db.query('SELECT state, reverted_by, type, target FROM ordeal_fault_leases WHERE run_id = $1 ORDER BY injected_at', [runId]);
+    return r.rows;
+  } finally {
+    await db.end();
+  }
+}
+
+export async function outcomeRows(runId: string): Promise<{ rows: number; distinct: number }> {
+  const db = new pg.Client({ connectionString: ordealDbUrl(config) });
+  await db.connect();
+  try {
+    const r = await db.query('SELECT count(*)::int AS rows, count(DISTINCT message_id)::int AS distinct FROM load_outcomes WHERE run_id = $1', [runId]);
+    return r.rows[0];
+  } finally {
+    await db.end();
+  }
+}
+
+/** The payment API's readiness: true once PostgreSQL is back (the fault reverted). */
+export async function paymentApiReady(): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${config.ports.payment_api}/ready`, { signal: AbortSignal.timeout(3000) }).catch(() => null);
+  return res?.status === 200;
+}

@@ -1,0 +1,57 @@
+// The soak workflow: cycles of chaos experiments as child workflows, RSS samples
+// between cycles, continue-as-new between runs, and leak detection on the samples.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { OrdealClient } from '../../scripts/client/index.ts';
+import type { RunningWorkers } from '../../workers/index.ts';
+import type { SoakResult } from '../../workflows/types.ts';
+import { detectLeaks } from '../../workflows/leak.ts';
+import { client, inProcessWorkers } from './harness.ts';
+
+const MB = 1024 * 1024;
+const series = (ys: number[]) => ys.map((y) => ({ rss_bytes: { api: y * MB } }));
+
+void test('leak detection: steady growth is a leak; a sawtooth, flat memory or few samples are not', () => {
+  const leak = detectLeaks(series([200, 240, 290, 330, 370, 420]));
+  assert.equal(leak.length, 1);
+  assert.equal(leak[0]!.service, 'api');
+  assert.equal(leak[0]!.growth_bytes, 220 * MB);
+  assert.ok(leak[0]!.slope_bytes_per_cycle > 40 * MB);
+  assert.deepEqual(detectLeaks(series([200, 260, 210, 270, 205, 265])), [], 'sawtooth (GC)');
+  assert.deepEqual(detectLeaks(series([200, 201, 200, 202, 201, 203])), [], 'flat');
+  assert.deepEqual(detectLeaks(series([200, 400, 600])), [], 'too few samples');
+});
+
+let ordeal: OrdealClient;
+let workers: RunningWorkers;
+let taskQueue: string;
+let loadTaskQueue: string;
+before(async () => {
+  const w = await inProcessWorkers('test-soak');
+  ({ workers, taskQueue, loadTaskQueue } = w);
+  ordeal = await client(taskQueue);
+});
+after(async () => {
+  workers?.shutdown();
+  await workers?.done;
+  await ordeal?.close();
+});
+
+void test('a 2-cycle soak continues as new between cycles and samples the system\'s memory', async () => {
+  // Cycles use the default load task queue name through the scenario, so point it at this test's load worker.
+  const workflowId = `test-soak-${process.pid}-${Date.now()}`;
+  const h = await ordeal.client.workflow.start('soakExperiment', {
+    taskQueue, workflowId,
+    args: [{ scenario: 'db_failure_peak_load', cycles: 2, cyclesPerRun: 1,
+      overrides: ['ledger.messages=300', 'load.rate=50', 'load.duration=6s', 'faults=[]', 'load.thresholds={}'],
+      loadTaskQueue }],
+  });
+  const r = await h.result() as SoakResult;
+  assert.equal(r.cycles, 2);
+  assert.deepEqual(r.verdicts.map((v) => v.verdict), ['PASS', 'PASS']);
+  assert.equal(r.verdict, 'PASS');
+  assert.deepEqual(r.leaks, []);
+  const first = await ordeal.client.workflow.getHandle(workflowId, h.firstExecutionRunId).fetchHistory();
+  assert.ok(first.events?.some((e) => e.workflowExecutionContinuedAsNewEventAttributes), 'continued as new after cycle 1');
+  assert.ok((first.events?.length ?? 0) < 200, 'a soak run keeps its history small');
+});

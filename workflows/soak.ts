@@ -1,0 +1,83 @@
+// The nightly soak: one chaos experiment per cycle (a child workflow each, so every
+// cycle has its own verdict, report and UI entry), the system's memory sampled
+// between cycles, continue-as-new every few cycles so history stays far below 10k
+// events, and a leak flagged when memory grows steadily across cycles.
+import {
+  ApplicationFailure, CancellationScope, continueAsNew, defineQuery, defineSignal, executeChild, isCancellation,
+  proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
+import type { Verdict } from '../activities/report/types.ts';
+import { chaosExperiment } from './experiment.ts';
+import { detectLeaks } from './leak.ts';
+import type { ProbeActivities } from './phases.ts';
+import { OrdealScenario, OrdealVerdict, type AbortRequest, type RssSample, type SoakInput, type SoakResult, type SoakState } from './types.ts';
+
+export const soakAbortSignal = defineSignal<[AbortRequest]>('abort');
+export const soakStatusQuery = defineQuery<SoakState & { aborted: string | null }>('status');
+
+const probe = proxyActivities<ProbeActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
+
+const MAX_SAMPLES = 500;
+
+export async function soakExperiment(input: SoakInput): Promise<SoakResult> {
+  const info = workflowInfo();
+  const state: SoakState = input.state ?? { cycle: 0, samples: [], verdicts: [] };
+  const services = input.services ?? ['payment-api', 'stream-processor'];
+  const perRun = input.cyclesPerRun ?? 20;
+  let aborted: string | null = null;
+  let child: CancellationScope | null = null;
+  setHandler(soakStatusQuery, () => ({ ...state, aborted }));
+  setHandler(soakAbortSignal, ({ reason }) => {
+    aborted ??= reason || 'no reason given';
+    child?.cancel();
+  });
+
+  const sample = async () => {
+    try {
+      const rss = await probe.sampleRss.executeWithOptions(
+        { summary: `sample RSS of ${services.join(', ')}`, startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } }, [{ services }]);
+      state.samples.push({ at: new Date(Date.now()).toISOString(), cycle: state.cycle, rss_bytes: rss } satisfies RssSample);
+      if (state.samples.length > MAX_SAMPLES) state.samples.splice(0, state.samples.length - MAX_SAMPLES);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // A missed sample weakens the leak check but is no reason to stop the soak.
+    }
+  };
+
+  upsertSearchAttributes([{ key: OrdealScenario, value: typeof input.scenario === 'string' ? input.scenario : 'inline' }]);
+  if (state.samples.length === 0) await sample();
+  const done = () => aborted !== null || (input.cycles > 0 && state.cycle >= input.cycles);
+  for (let i = 0; i < perRun && !done(); i++) {
+    const n = state.cycle + 1;
+    setCurrentDetails(`soak cycle ${n}${input.cycles ? `/${input.cycles}` : ''}`);
+    child = new CancellationScope();
+    let verdict: Verdict = 'ERROR';
+    let runId = '';
+    try {
+      const r = await child.run(() => executeChild(chaosExperiment, {
+        workflowId: `${info.workflowId}-cycle-${n}`,
+        args: [{ scenario: input.scenario, ...(input.overrides ? { overrides: input.overrides } : {}),
+          ...(input.loadTaskQueue ? { loadTaskQueue: input.loadTaskQueue } : {}) }],
+        staticSummary: `soak cycle ${n}`,
+      }));
+      verdict = r.verdict;
+      runId = r.run_id;
+    } catch (err) {
+      verdict = aborted ? 'ABORTED' : 'ERROR';
+      if (err instanceof ApplicationFailure && err.type === 'InvalidScenario') throw err;
+    }
+    child = null;
+    state.cycle = n;
+    state.verdicts.push({ cycle: n, run_id: runId, verdict });
+    if (state.verdicts.length > MAX_SAMPLES) state.verdicts.splice(0, state.verdicts.length - MAX_SAMPLES);
+    await sample();
+  }
+
+  if (!done()) return continueAsNew<typeof soakExperiment>({ ...input, state });
+
+  const leaks = detectLeaks(state.samples);
+  const vs = state.verdicts.map((v) => v.verdict);
+  const verdict: Verdict = aborted ? 'ABORTED' : vs.includes('ERROR') ? 'ERROR' : vs.includes('FAIL') || leaks.length ? 'FAIL' : 'PASS';
+  upsertSearchAttributes([{ key: OrdealVerdict, value: verdict }]);
+  return { cycles: state.cycle, verdict, leaks, verdicts: state.verdicts };
+}
