@@ -2,19 +2,32 @@
 // queue; shards land on both; one worker is SIGKILLed mid-shard and its shards
 // resume on the other from their last heartbeat, never re-sending an acknowledged
 // message nor skipping one; merged counts equal the ledger. Needs temporal + ordeal-db.
-import { test, after } from 'node:test';
+import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadStackConfig, repoRoot } from '../../scripts/stack/config.ts';
+import { down, stackServices, status, up } from '../../scripts/stack/index.ts';
 import { closeOutcomeDbs, parseLoadSettings, readOutcomes } from '../../activities/load/index.ts';
 import { ledgerSpecSchema } from '../../activities/ledger/types.ts';
 import { startTestServer } from './servers.ts';
 import type { loadCancelTestWorkflow, loadPhaseTestWorkflow } from './workflows/load-phase.ts';
 
 const children: ChildProcess[] = [];
+// The stack runs a load worker of its own on the same `ordeal-load` queue; while it
+// is up it takes shards too, and this test must know exactly which worker ran what.
+const stackLoadWorkerWasUp = { value: false };
+before(async () => {
+  const config = loadStackConfig();
+  const rows = await status({ config, services: stackServices, only: ['load-worker'] });
+  stackLoadWorkerWasUp.value = rows.find((r) => r.service === 'load-worker')?.state === 'up';
+  if (stackLoadWorkerWasUp.value) await down({ config, services: stackServices, only: ['load-worker'] });
+});
+after(async () => {
+  if (stackLoadWorkerWasUp.value) await up({ config: loadStackConfig(), services: stackServices, only: ['load-worker'] });
+});
 after(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await closeOutcomeDbs();
