@@ -6,6 +6,12 @@ import { registerSchedules } from './schedule.ts';
 import { registerStack } from './stack.ts';
 import { registerWorker } from './worker.ts';
 
+// `ordeal ... | head` closes our stdout early; that ends the output, not the command in error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 const program = new Command('ordeal')
   .description('durable chaos experiments that prove exactly-once under load and failure')
   .showHelpAfterError();
