@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 import { IdempotencyCache } from './cache.ts';
 import { resolveConfig, type PaymentApiConfig, type PaymentApiOptions } from './config.ts';
 import { createMetrics, type PaymentMetrics } from './metrics.ts';
-import { DependencyUnavailableError, PaymentService, type CreateOutcome } from './payments.ts';
+import { DependencyUnavailableError, PaymentService, type CreateOutcome, type PaymentServiceDeps } from './payments.ts';
 import { OutboxRelay } from './relay.ts';
 import { createPool, findById, isDatabaseUnavailable, migrate, type PaymentRow } from './store.ts';
 import { ChargeRejectedError, Charger, ProviderUnavailableError } from './stripe.ts';
@@ -95,15 +95,9 @@ export async function startPaymentApi(options: PaymentApiOptions & { logger?: Lo
   };
 }
 
-interface AppDeps {
+/** What the HTTP layer needs: the service and everything the service itself was built from. */
+interface AppDeps extends PaymentServiceDeps {
   service: PaymentService;
-  pool: ReturnType<typeof createPool>;
-  cache: IdempotencyCache;
-  charger: Charger;
-  relay: OutboxRelay | null;
-  config: PaymentApiConfig;
-  metrics: PaymentMetrics;
-  log: Logger;
 }
 
 function buildApp(d: AppDeps) {
