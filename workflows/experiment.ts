@@ -8,7 +8,7 @@ import {
 } from '@temporalio/workflow';
 import type { FaultSpec } from '../activities/faults/types.ts';
 import type { LedgerRef } from '../activities/ledger/types.ts';
-import type { LoadShardResult, LoadSummary } from '../activities/load/types.ts';
+import type { ExcludedWindow, LoadShardResult, LoadSummary } from '../activities/load/types.ts';
 import type { ReconcileResult } from '../activities/reconcile/types.ts';
 import type { ExperimentReport, FaultRecord, Phase, RecoveryResult, ReportPaths, Verdict } from '../activities/report/types.ts';
 import type { Scenario } from '../activities/scenario/schema.ts';
@@ -352,9 +352,19 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
       if (!measured.recovered) failures.push(`system did not recover within ${s.recovery.timeout} ms: ${measured.last_error ?? 'unhealthy'}`);
     }
     breakerScope.cancel();
+    // Steady-state thresholds leave out each fault from a second before its injection
+    // (requests in flight when it struck) to the end of recovery plus settling.
+    const recoveryMs = recovery === null ? 0 : recovery.recovered
+      ? Math.max(recovery.time_to_healthy_ms ?? 0, recovery.time_to_first_success_ms ?? 0) : Number.MAX_SAFE_INTEGER / 4;
+    const excluded: ExcludedWindow[] = faults.map((f) => ({
+      fromMs: Date.parse(f.handle.injectedAt) - 1000,
+      toMs: loadStartedAt + (f.revertedAtS ?? Infinity) * 1000 + recoveryMs + s.load.thresholds.settle,
+      why: `${f.handle.type} on ${f.handle.target}: fault, recovery and ${s.load.thresholds.settle / 1000} s settling`,
+    })).map((w) => (Number.isFinite(w.toMs) ? w : { ...w, toMs: Number.MAX_SAFE_INTEGER / 2 }));
     load = await loadSummaryActs.summarizeLoad.executeWithOptions(
-      { summary: `merge ${results.length} shard histograms and timelines`, startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } },
-      [results, s.load]);
+      { summary: `merge ${results.length} shard histograms and timelines; judge thresholds (${s.load.thresholds.scope})`,
+        startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } },
+      [results, s.load, excluded]);
     for (const t of load.thresholds.filter((x) => !x.ok)) failures.push(`threshold ${t.name} broken: ${t.reason}`);
     if (load.mismatches.length > 0) {
       failures.push(`load: ${load.mismatches.length} idempotency ${load.mismatches.length === 1 ? 'race was' : 'races were'} answered with different payments, e.g. ${load.mismatches[0]!.message_id}`);

@@ -57,6 +57,15 @@ interface Schedule { at(k: number): number; limit: number; stages?: { startMs: n
 export function arrivalSchedule(s: LoadSettings): Schedule {
   if (s.executor === 'constant-arrival-rate') {
     const rate = s.rate!;
+    if (s.warmup > 0) {
+      // A cold system hit at full rate builds a queue it needs long to drain: ramp from 0
+      // to the rate over the warm-up (the ramping schedule with two stages), then hold.
+      const ramp = Math.min(s.warmup, s.duration ?? Infinity);
+      const hold = s.duration !== undefined ? s.duration - ramp : 1e12;
+      const sched = arrivalSchedule({ ...s, executor: 'ramping-arrival-rate', rate: 0, warmup: 0,
+        stages: [{ duration: ramp, target: rate }, ...(hold > 0 ? [{ duration: hold, target: rate }] : [])] });
+      return s.duration !== undefined ? sched : { at: sched.at, limit: Infinity };
+    }
     return { at: (k) => (k * 1000) / rate, limit: s.duration !== undefined ? Math.floor((rate * s.duration) / 1000) : Infinity };
   }
   // ramping-arrival-rate: linear ramps from the previous target; stress: steps.
@@ -112,6 +121,8 @@ export class LoadEngine {
   readonly stats = new LoadStats();
   arrivals = 0;
   inFlight = 0;
+  /** Entries of `inFlight` sleeping between retries: they hold no request, so they take no slot of max_in_flight. */
+  private backingOff = 0;
   private readonly s: LoadSettings;
   private readonly tpl: CompiledTemplate;
   private readonly http: HttpTarget;
@@ -250,7 +261,7 @@ export class LoadEngine {
       };
       const pump = () => {
         const now = this.rel();
-        while (head < backlog.length && (this.cancelled || this.inFlight < max)) {
+        while (head < backlog.length && (this.cancelled || this.inFlight - this.backingOff < max)) {
           const b = backlog[head]!;
           backlog[head++] = undefined as never;
           if (this.cancelled) this.unsent(b.e, 'cancelled');
@@ -275,6 +286,8 @@ export class LoadEngine {
       const tick = () => {
         timer = undefined;
         if (this.cancelled) { stopDispatch('cancelled'); pump(); this.cutRemaining('cancelled'); finish(); return; }
+        // Slots freed by entries going to sleep between retries are taken here.
+        if (head < backlog.length) pump();
         const now = this.rel();
         while (this.dispatching) {
           if (this.arrivals - k0 >= limit) { stopDispatch('not_sent'); break; }
@@ -283,7 +296,7 @@ export class LoadEngine {
           const e = this.takeEntry();
           if (!e) { stopDispatch('not_sent'); break; }
           this.arrivals++;
-          if (this.inFlight < max && head === backlog.length) start(e, when);
+          if (this.inFlight - this.backingOff < max && head === backlog.length) start(e, when);
           else backlog.push({ e, intended: when });
         }
         dropStale();
@@ -501,7 +514,10 @@ export class LoadEngine {
     let lastCls = first.cls;
     let last = first;
     for (let n = 2; n <= max; n++) {
-      await this.sleep(Math.min(backoff * 2 ** (n - 2), 10_000));
+      // An outage answered fast would otherwise fill max_in_flight with sleeping entries and
+      // queue fresh arrivals behind them: a generator artefact no real user population has.
+      this.backingOff++;
+      try { await this.sleep(Math.min(backoff * 2 ** (n - 2), 10_000)); } finally { this.backingOff--; }
       if (this.cancelled) break;
       const a = await this.attempt(e, same_key ? key : `${key}-retry${n - 1}`, this.rel());
       samples.push(a.sample);

@@ -4,12 +4,12 @@
 import { redeliverUnacknowledged } from './redeliver.ts';
 import { runLoadShard } from './shard.ts';
 import { summarize } from './summarize.ts';
-import type { LoadSettings, LoadShardResult, LoadSummary } from './types.ts';
+import type { ExcludedWindow, LoadSettings, LoadShardResult, LoadSummary } from './types.ts';
 
 export const loadActivities = {
   runLoadShard,
-  async summarizeLoad(results: LoadShardResult[], settings: LoadSettings): Promise<LoadSummary> {
-    return summarize(results, settings);
+  async summarizeLoad(results: LoadShardResult[], settings: LoadSettings, excluded: ExcludedWindow[] = []): Promise<LoadSummary> {
+    return summarize(results, settings, excluded);
   },
   redeliverUnacknowledged,
 };

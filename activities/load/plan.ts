@@ -60,6 +60,9 @@ export function semanticProblems(s: LoadSettings): string[] {
       if (s.duration === undefined) p.push('load.duration: constant-vus needs a duration');
       break;
   }
+  if (s.duration !== undefined && s.warmup >= s.duration) {
+    p.push(`load.warmup: must be shorter than load.duration (${s.warmup} ms >= ${s.duration} ms): nothing would be left to judge`);
+  }
   const known = new Set<string>(patternNames);
   for (const name of Object.keys(s.mix)) {
     if (!known.has(name)) p.push(`load.mix.${name}: unknown user pattern (known: ${patternNames.join(', ')})`);

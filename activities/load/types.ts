@@ -60,12 +60,25 @@ export const loadSettingsSchema = z
       status_path: z.string().startsWith('/').default('/payments/{{payment_id}}'),
     }).strict().default({ think_time: [1000, 3000], tasks: { pay: 10, status: 0 }, status_path: '/payments/{{payment_id}}' }),
     timeout: positiveDurationMs.default(5000),
+    /**
+     * The first seconds of the phase, while pools, JIT and caches warm up: left out of the
+     * steady-state thresholds; constant-arrival-rate also ramps its rate up linearly over them.
+     */
+    warmup: durationMs.default(0),
     thresholds: z.object({
       p95_ms: z.number().positive().optional(),
       p99_ms: z.number().positive().optional(),
       error_rate: z.number().min(0).max(1).optional(),
       min_rate: z.number().nonnegative().optional(),
-    }).strict().default({}),
+      /**
+       * `steady` (default): judged on the seconds outside the warm-up and outside every fault
+       * window (injection, the fault, recovery and `settle` after it) — an SLO is a steady-state
+       * promise, and the fault window's own numbers are reported beside it. `all`: every second.
+       */
+      scope: z.enum(['steady', 'all']).default('steady'),
+      /** After the recovery, how long the system may take to drain its backlog before seconds count again. */
+      settle: durationMs.default(5000),
+    }).strict().default({ scope: 'steady', settle: 5000 }),
     request: requestTemplateSchema.optional(),
     shards: z.number().int().min(1).max(256).default(1),
   })
@@ -174,6 +187,36 @@ export interface LoadShardResult {
 
 export interface LatencySummary { p50: number; p95: number; p99: number; max: number; mean: number }
 
+/** A stretch of the load phase left out of the steady-state thresholds, in seconds since the phase started. */
+export interface ExcludedRange { from_s: number; to_s: number; why: string }
+
+/** The same, as the workflow knows it: wall-clock ms (the summary maps it onto the timeline). */
+export interface ExcludedWindow { fromMs: number; toMs: number; why: string }
+
+/** Requests whose intended second falls in a set of seconds. */
+export interface WindowStats {
+  seconds: number;
+  requests: number;
+  errors: number;
+  error_rate: number;
+  /** Requests per second over those seconds. */
+  rate: number;
+  /** From per-second histograms (2 significant digits). */
+  latency_ms: LatencySummary;
+  /** false when some seconds had only percentiles left (older than the heartbeat's histogram window): then the worst second's. */
+  exact: boolean;
+}
+
+/** Which seconds the thresholds were judged on, and what the left-out seconds looked like. */
+export interface ThresholdWindows {
+  scope: 'steady' | 'all';
+  excluded: ExcludedRange[];
+  judged: WindowStats;
+  /** The excluded seconds (warm-up, faults, recovery): what users saw while the system was disturbed. */
+  disturbed: WindowStats | null;
+  note?: string;
+}
+
 /** What the load phase reports to the workflow (merged over shards). */
 export interface LoadSummary {
   counts: LoadCounts;
@@ -185,6 +228,8 @@ export interface LoadSummary {
   timeline: TimelinePoint[];
   thresholds: { name: string; limit: number; actual: number; ok: boolean; reason: string }[];
   thresholdsOk: boolean;
+  /** Absent in summaries written before steady-state judging existed. */
+  windows?: ThresholdWindows;
   mismatches: IdempotencyMismatch[];
   /** Stress executor: the highest total rate whose stage met every threshold (null: none did). */
   knee_rate?: number | null;

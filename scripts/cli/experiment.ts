@@ -53,6 +53,13 @@ export function summarize(r: ExperimentResult, uiUrl: string): string {
     out.push(`load: sent ${c.sent}, acked ${c.acked}, failed ${c.failed}, unacknowledged ${c.unknown}; `
       + `${rep.load.achieved_rate.toFixed(0)} req/s; p50 ${rep.load.latency_ms.p50} ms, p99 ${rep.load.latency_ms.p99} ms (corrected)`);
   }
+  const w = rep.load?.windows;
+  if (rep.load && rep.load.thresholds.length && w) {
+    const st = (x: typeof w.judged) => `p99 ${x.latency_ms.p99} ms, error rate ${(x.error_rate * 100).toFixed(2)} % over ${x.seconds} s`;
+    out.push(`thresholds judged on ${w.scope === 'steady' ? 'steady state' : 'every second'}: ${st(w.judged)}`
+      + `${w.excluded.length ? ` (left out: ${w.excluded.map((e) => `${e.from_s}-${e.to_s} s ${e.why}`).join('; ')})` : ''}`);
+    if (w.disturbed) out.push(`while disturbed: ${st(w.disturbed)}`);
+  }
   for (const f of rep.faults) {
     out.push(`fault: ${f.handle.type} on ${f.handle.target} at +${f.injectedAtS.toFixed(1)} s, reverted at `
       + `${f.revertedAtS === null ? 'NEVER' : `+${f.revertedAtS.toFixed(1)} s`}${f.revert?.error ? ` (${f.revert.error})` : ''}`);

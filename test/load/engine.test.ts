@@ -165,6 +165,20 @@ void test('error classes: 5xx retried with the same key, 4xx failed, 409/429 unk
   } finally { silent.closeAllConnections(); silent.close(); }
 });
 
+void test('an outage answered with fast 503s: entries sleeping between retries do not hold max_in_flight slots', async () => {
+  const srv = await startTestServer({ statusFor: () => 503 });
+  try {
+    // Each entry retries for ~700 ms; with 10 slots held through the sleeps, 200 arrivals/s would queue and drop.
+    const r = await load({ target: srv.url, rate: 200, duration: '1s', max_in_flight: 10, drop_after: '2s',
+      retry: { attempts: 4, backoff: '100ms' } }, 200);
+    assert.equal(r.outcomes.length, 200);
+    assert.equal(r.stats.counts.dropped, 0);
+    assert.ok(r.outcomes.every((o) => o.status === 'unknown' && o.attempts === 4 && o.error_class === 'http_5xx'));
+    assert.equal(srv.total(), 800);
+    assert.ok(r.stats.counts.late <= 0.05 * r.stats.counts.requests, `late ${r.stats.counts.late} of ${r.stats.counts.requests}`);
+  } finally { await srv.close(); }
+});
+
 void test('stress ramps the rate until a threshold breaks and reports the knee', async () => {
   // Capacity ~100 req/s: answers are serialised, 10 ms each.
   let busyUntil = 0;

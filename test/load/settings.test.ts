@@ -83,6 +83,12 @@ void test('ramping arrival schedule integrates the rate exactly', () => {
   // Linear ramp 0→100/s over 10 s: arrival k at t = sqrt(2k/10) s.
   assert.ok(Math.abs(sched.at(125) - 5000) < 1, `arrival 125 at ${sched.at(125)} ms`);
   assert.ok(Math.abs(sched.at(750) - 12_500) < 1, `arrival 750 at ${sched.at(750)} ms`);
+  // A warm-up ramps constant-arrival-rate from 0 over its length, within the duration.
+  const warm = arrivalSchedule(parseLoadSettings({ target, rate: 100, duration: '10s', warmup: '4s' }));
+  assert.equal(warm.limit, 100 * (10 - 4 / 2));
+  assert.ok(Math.abs(warm.at(50) - 2000) < 1, `arrival 50 at ${warm.at(50)} ms`);   // 100 t²/8 = 50 at t = 2 s
+  assert.ok(Math.abs(warm.at(200) - 4000) < 1 && Math.abs(warm.at(700) - 9000) < 1);
+  assert.throws(() => parseLoadSettings({ target, rate: 100, duration: '10s', warmup: '10s' }), /load\.warmup: must be shorter than load\.duration/);
   const stress = arrivalSchedule(parseLoadSettings({ target, executor: 'stress', stages: [{ duration: '2s', target: 10 }, { duration: '2s', target: 20 }], thresholds: { p99_ms: 5 } }));
   assert.equal(stress.limit, 60);
   assert.ok(Math.abs(stress.at(30) - 2500) < 1e-6);

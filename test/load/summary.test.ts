@@ -73,3 +73,42 @@ void test('heartbeat checkpoints stay bounded: old seconds keep their percentile
   assert.equal(back.hist.totalCount, s.hist.totalCount);
   assert.deepEqual(back.encode(false).timeline, s.encode(false).timeline, 'percentiles survive the round trip');
 });
+
+void test('steady-state thresholds leave out the warm-up and the fault windows, and report them beside', () => {
+  // 30 s at 100 requests/s: a slow warm-up (0-3 s), an outage (10-20 s: slow, half errors), steady elsewhere.
+  const a = new LoadStats();
+  const b = new LoadStats();
+  for (let i = 0; i < 3000; i++) {
+    const sec = Math.floor(i / 100);
+    const outage = sec >= 10 && sec < 20;
+    const o = outcome(i, outage ? 3000 : sec < 3 ? 900 : 20 + (i % 10), outage && i % 2 ? 'http_5xx' : '');
+    (i % 2 ? a : b).add(o);
+  }
+  const t0 = Date.parse('2026-01-01T00:00:00.000Z');
+  const fault = [{ fromMs: t0 + 10_000, toMs: t0 + 20_000, why: 'database_kill on postgres' }];
+  const base = { target: 'http://127.0.0.1:1', rate: 100, duration: '30s', warmup: '3s' };
+  const steady = summarize([shardResult(0, a), shardResult(1, b)], parseLoadSettings({ ...base, thresholds: { p99_ms: 100, error_rate: 0.01, min_rate: 90 } }), fault);
+  assert.equal(steady.thresholdsOk, true, steady.thresholds.map((t) => t.reason).join('; '));
+  const w = steady.windows!;
+  assert.equal(w.scope, 'steady');
+  assert.deepEqual(w.excluded.map((e) => [e.from_s, e.to_s, e.why]), [[0, 3, 'warm-up'], [10, 20, 'database_kill on postgres']]);
+  assert.equal(w.judged.seconds, 17);
+  assert.equal(w.judged.requests, 1700);
+  assert.equal(w.judged.errors, 0);
+  assert.ok(w.judged.latency_ms.p99 < 31, `steady p99 ${w.judged.latency_ms.p99}`);
+  assert.equal(w.disturbed!.seconds, 13);
+  assert.equal(w.disturbed!.errors, 500);
+  assert.ok(w.disturbed!.latency_ms.p99 >= 2900, `disturbed p99 ${w.disturbed!.latency_ms.p99}`);
+  assert.match(steady.thresholds.find((t) => t.name === 'p99_ms')!.reason, /over 17 steady-state s/);
+  // The overall numbers are still there, and judging every second breaks both thresholds.
+  assert.ok(steady.latency_ms.p99 >= 2900);
+  const all = summarize([shardResult(0, a), shardResult(1, b)], parseLoadSettings({ ...base, thresholds: { p99_ms: 100, error_rate: 0.01, scope: 'all' } }), fault);
+  assert.equal(all.windows, undefined);
+  assert.deepEqual(all.thresholds.map((t) => [t.name, t.ok]), [['p99_ms', false], ['error_rate', false]]);
+  // A fault over the whole phase leaves nothing steady: every second is judged, and the summary says why.
+  const whole = summarize([shardResult(0, a), shardResult(1, b)], parseLoadSettings({ ...base, thresholds: { p99_ms: 100 } }),
+    [{ fromMs: t0 - 1000, toMs: t0 + 60_000, why: 'everything' }]);
+  assert.equal(whole.windows!.scope, 'all');
+  assert.match(whole.windows!.note!, /no second/);
+  assert.equal(whole.thresholdsOk, false);
+});
