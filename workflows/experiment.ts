@@ -123,12 +123,12 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
   let firstAckAfterRevertAt: number | null = null;
 
   const totals = () => {
-    let sent = 0, requests = 0, acked = 0, failed = 0, unknown = 0, retries = 0, rate = 0, p99 = 0;
+    let sent = 0, requests = 0, acked = 0, failed = 0, unknown = 0, dropped = 0, retries = 0, rate = 0, p99 = 0;
     for (const p of progress.values()) {
       sent += p.counts.sent; requests += p.counts.requests; acked += p.counts.acked; failed += p.counts.failed;
-      unknown += p.counts.unknown; retries += p.counts.retries; rate += p.rate; p99 = Math.max(p99, p.p99_ms);
+      unknown += p.counts.unknown; dropped += p.counts.dropped; retries += p.counts.retries; rate += p.rate; p99 = Math.max(p99, p.p99_ms);
     }
-    return { sent, requests, acked, failed, unknown, retries, rate, p99 };
+    return { sent, requests, acked, failed, unknown, dropped, retries, rate, p99 };
   };
 
   // When the load phase was cut short there are no shard results to merge: the
@@ -156,7 +156,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
       scenario: scenario?.name ?? null,
       phase,
       elapsed_ms: Date.now() - startedAt,
-      sent: t.sent, acked: t.acked, failed: t.failed, unacknowledged: t.unknown,
+      sent: t.sent, acked: t.acked, failed: t.failed, unacknowledged: t.unknown, never_sent: t.dropped,
       rate: Math.round(t.rate), p99_ms: t.p99,
       active_faults: active.map((r): ActiveFault => ({
         faultId: r.handle.faultId, type: r.handle.type, target: r.handle.target, injected_at: r.handle.injectedAt,

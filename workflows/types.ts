@@ -53,6 +53,8 @@ export interface ExperimentStatus {
   acked: number;
   failed: number;
   unacknowledged: number;
+  /** Of the unacknowledged: arrivals never sent (queued past drop_after or cut); redelivery sends them. */
+  never_sent: number;
   rate: number;
   p99_ms: number;
   active_faults: ActiveFault[];
