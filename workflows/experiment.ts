@@ -156,6 +156,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
       scenario: scenario?.name ?? null,
       phase,
       elapsed_ms: Date.now() - startedAt,
+      started_at: iso(startedAt),
       sent: t.sent, acked: t.acked, failed: t.failed, unacknowledged: t.unknown, never_sent: t.dropped,
       rate: Math.round(t.rate), p99_ms: t.p99,
       active_faults: active.map((r): ActiveFault => ({

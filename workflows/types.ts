@@ -48,7 +48,9 @@ export interface ExperimentStatus {
   run_id: string;
   scenario: string | null;
   phase: Phase;
+  /** As of the workflow's last task (a query cannot read the clock): compute from started_at for a live figure. */
   elapsed_ms: number;
+  started_at: string;
   sent: number;
   acked: number;
   failed: number;

@@ -29,14 +29,26 @@ after(async () => {
 });
 
 void test('the correct payment system passes a database kill: PASS, fault reverted, every source reconciled', async () => {
-  const h = await ordeal.start({ scenario: 'db_failure_peak_load', overrides: shortDbKill, loadTaskQueue });
+  // 100/s for 20 s with a 2 s warm-up ramp = 1900 entries; the SLO is judged on steady state.
+  const N = 1900;
+  const h = await ordeal.start({ scenario: 'db_failure_peak_load', loadTaskQueue, overrides: [...shortDbKill,
+    `ledger.messages=${N}`, 'load.duration=20s', 'load.warmup=2s', 'load.thresholds={p99_ms: 2000, error_rate: 0.05}'] });
   const during = await untilFaultActive(h);
   assert.equal(during.active_faults[0]!.type, 'database_kill');
   assert.equal(during.phase, 'load');
   const r = await h.result();
   assert.equal(r.verdict, 'PASS', r.reasons.join('\n'));
   const rep = r.report;
-  assert.equal(rep.ledger?.count, 1500);
+  assert.equal(rep.ledger?.count, N);
+  // Thresholds held on the steady seconds; the warm-up and the outage (+ recovery + settle) were left out and reported.
+  const w = rep.load!.windows!;
+  assert.equal(w.scope, 'steady');
+  assert.deepEqual(w.excluded.map((e) => e.why.split(':')[0]), ['warm-up', 'database_kill on postgres']);
+  const outage = w.excluded[1]!;
+  assert.ok(outage.from_s <= rep.faults[0]!.injectedAtS && outage.to_s >= rep.faults[0]!.revertedAtS!, JSON.stringify(w.excluded));
+  assert.ok(w.judged.seconds >= 3 && w.judged.requests > 0, JSON.stringify(w.judged));
+  assert.ok(w.disturbed && w.disturbed.errors > 0, 'the outage shows in the disturbed seconds');
+  assert.deepEqual(rep.load!.thresholds.map((t) => [t.name, t.ok]), [['p99_ms', true], ['error_rate', true]]);
   assert.equal(rep.faults.length, 1);
   assert.equal(rep.faults[0]!.revert?.reverted, true);
   assert.ok(rep.faults[0]!.evidence.some((e) => e.ok), 'evidence that the kill was in effect');
@@ -45,7 +57,7 @@ void test('the correct payment system passes a database kill: PASS, fault revert
   assert.equal(rep.redelivery?.still_unacknowledged, 0);
   assert.deepEqual(rep.reconcile?.sources.map((s) => s.source).sort(), ['kafka', 'postgres', 'stripe']);
   for (const s of rep.reconcile!.sources) {
-    assert.equal(s.classes.ok.count, 1500, `${s.source}: every entry ok`);
+    assert.equal(s.classes.ok.count, N, `${s.source}: every entry ok`);
     for (const c of ['lost', 'duplicated', 'ghost', 'mismatched', 'missing'] as const) assert.equal(s.classes[c].count, 0, `${s.source} ${c}`);
   }
   // Reports on disk; report.json is what `run --json` prints.
@@ -61,12 +73,12 @@ void test('the correct payment system passes a database kill: PASS, fault revert
   assert.equal(printed.run_id, r.run_id);
   assert.equal(printed.scenario, 'db_failure_peak_load');
   assert.equal(printed.verdict, 'PASS');
-  assert.equal(printed.counts.postgres.ok, 1500);
+  assert.equal(printed.counts.postgres.ok, N);
   assert.equal(printed.counts.kafka.lost, 0);
   // The lease says the workflow's worker reverted it, not the watchdog.
   const leases = await leasesOf(r.run_id);
   assert.deepEqual(leases.map((l) => [l.state, l.reverted_by]), [['reverted', 'worker']]);
-  assert.deepEqual(await outcomeRows(r.run_id), { rows: 1500, distinct: 1500 });
+  assert.deepEqual(await outcomeRows(r.run_id), { rows: N, distinct: N });
   // Search attributes let ops filter runs in the UI.
   const d = await ordeal.client.workflow.getHandle(h.workflowId).describe();
   assert.equal(d.typedSearchAttributes.get(OrdealVerdict), 'PASS');
