@@ -122,6 +122,13 @@ function vuTarget(stages: Stage[], start: number, elapsedMs: number): number {
   return Math.round(prev);
 }
 
+/**
+ * Arrivals due within this many milliseconds are sent at once rather than after one
+ * more timer (whose lateness would count against the corrected latency). An early
+ * send is never credited: latency counts from the earlier of intended and actual send.
+ */
+const EARLY_MS = 1;
+
 const totalStagesMs = (stages: Stage[] | undefined) => (stages ?? []).reduce((a, s) => a + s.duration, 0);
 
 export class LoadEngine {
@@ -306,7 +313,7 @@ export class LoadEngine {
         while (this.dispatching) {
           if (this.arrivals - k0 >= limit) { stopDispatch('not_sent'); break; }
           const when = at(this.arrivals - k0);
-          if (when > now) break;
+          if (when > now + EARLY_MS) break;
           const e = this.takeEntry();
           if (!e) { stopDispatch('not_sent'); break; }
           this.arrivals++;
@@ -320,8 +327,10 @@ export class LoadEngine {
           finish();
           return;
         }
-        const wait = at(this.arrivals - k0) - this.rel();
-        timer = wait <= 0.5 ? (setImmediate(tick), undefined) : setTimeout(tick, Math.min(Math.max(1, Math.floor(wait)), 50));
+        // Wake EARLY_MS ahead: a timer fires up to ~1 ms after its (whole-millisecond)
+        // delay, so aiming at the due time itself would make most sends late.
+        const wait = at(this.arrivals - k0) - EARLY_MS - this.rel();
+        timer = wait <= 0 ? (setImmediate(tick), undefined) : setTimeout(tick, Math.min(Math.max(1, Math.floor(wait)), 50));
       };
       if (stressStages) {
         this.stageStats = stressStages.map(() => ({ answered: 0, errors: 0, hist: newHistogram(2) }));
