@@ -232,15 +232,16 @@ export class RawPool {
   private lastRead = 0;
   private meanGap = 10;
   private polling = false;
-  private readonly pollMs = Number(process.env.ORDEAL_LOAD_BUSY_POLL_US ?? 50) / 1000;
+  private readonly pollMs = Number(process.env.ORDEAL_LOAD_BUSY_POLL_US ?? 20) / 1000;
 
   /**
-   * When reads come faster than one per `pollMs` (50 µs: above ~20k answers/s), the
+   * When reads come faster than one per `pollMs` (20 µs: above ~50k answers/s), the
    * event loop keeps polling (setImmediate) for up to `pollMs` after each read instead
    * of sleeping in epoll_wait. A sleeping generator must be woken by each answer, and
    * the wakeup is paid on the server's core as well: on the Go bench server it cost
-   * ~5% more server CPU per request, i.e. load the generator failed to deliver. Below
-   * that rate nothing polls. ORDEAL_LOAD_BUSY_POLL_US=0 turns it off.
+   * ~5% more server CPU per request, i.e. load the generator failed to deliver (50 µs
+   * bought no more req/s than 20 µs, for more CPU). Below that rate nothing polls.
+   * ORDEAL_LOAD_BUSY_POLL_US=0 turns it off.
    */
   readEvent(): void {
     if (!this.pollMs) return;
