@@ -5,7 +5,7 @@
 // benchmark, not a test. Writes bench/results/load.json. cpu_per_1k_req is the
 // generator's CPU milliseconds (user + system) per 1,000 requests.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../scripts/stack/config.ts';
 
@@ -16,6 +16,7 @@ const CO_SECONDS = Number(process.env.BENCH_CO_SECONDS ?? 30);
 const GEN_CORE = process.env.BENCH_GEN_CORE ?? '0';
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '1';
 const node = process.execPath;
+// The request every generator sends; Ordeal's has the same shape with ledger values (bench/ordeal-gen.ts).
 const BODY = '{"message_id":"m","amount_cents":100,"currency":"usd"}';
 mkdirSync(benchHome, { recursive: true });
 
@@ -23,7 +24,9 @@ function log(msg: string): void { process.stderr.write(`[bench] ${msg}\n`); }
 
 function ensureServer(): string {
   const bin = join(benchHome, 'bench-server');
-  if (!existsSync(bin)) {
+  const src = join(repoRoot, 'bench', 'server.go');
+  // Rebuilt when server.go changes: a stale binary would measure an older server.
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
     log('building the Go loopback server (standard library only)');
     execFileSync('go', ['build', '-o', bin, 'server.go'], { cwd: join(repoRoot, 'bench'), stdio: 'inherit', env: { ...process.env, GOFLAGS: '' } });
   }

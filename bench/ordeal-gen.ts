@@ -12,9 +12,14 @@ if (!url || (mode !== 'throughput' && mode !== 'rate')) {
   console.error('usage: ordeal-gen.ts throughput <url> <seconds> <connections> | rate <url> <rate> <seconds>');
   process.exit(2);
 }
+// The POST the other generators send (bench/load.ts BODY, same headers), its values
+// from the ledger: every request a distinct payment, as in a real run.
+const request = { path: '/payments', headers: { 'idempotency-key': '{{idempotency_key}}' },
+  body: { message_id: '{{message_id}}', amount_cents: '{{amount_cents}}', currency: '{{currency}}' } };
 const settings = mode === 'throughput'
-  ? parseLoadSettings({ target: url, executor: 'constant-vus', vus: Number(b), pacing: 0, duration: `${a}s`, retry: { attempts: 1 } })
-  : parseLoadSettings({ target: url, executor: 'constant-arrival-rate', rate: Number(a), duration: `${b}s`, retry: { attempts: 1 }, timeout: '10s', ...(c ? { max_in_flight: Number(c) } : {}) });
+  ? parseLoadSettings({ target: url, executor: 'constant-vus', vus: Number(b), pacing: 0, duration: `${a}s`, retry: { attempts: 1 }, request })
+  : parseLoadSettings({ target: url, executor: 'constant-arrival-rate', rate: Number(a), duration: `${b}s`, retry: { attempts: 1 }, timeout: '10s',
+    request, ...(c ? { max_in_flight: Number(c) } : {}) });
 const messages = 50_000_000;
 const r = await runLoad({ runId: 'bench', settings, ledger: ledgerSpecSchema.parse({ messages }), from: 0, to: mode === 'throughput' ? messages : Number(a) * Number(b),
   onOutcome: () => { /* measured in memory only */ }, recordUnsent: false });

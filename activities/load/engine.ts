@@ -6,8 +6,9 @@ import { performance } from 'node:perf_hooks';
 import { ledgerEntry } from '../ledger/generate.ts';
 import type { LedgerEntry, LedgerSpec } from '../ledger/types.ts';
 import { errorClass, HttpTarget, statusOutcome } from './http.ts';
+import type { AnswerCallback } from './rawhttp.ts';
 import { LoadStats, LATE_US, latencySummary, newHistogram, type EntryOutcome, type RequestSample } from './stats.ts';
-import { compileTemplate, type CompiledTemplate } from './template.ts';
+import { compileTemplate, type BuiltRequest, type CompiledTemplate } from './template.ts';
 import type { IdempotencyMismatch, LoadSettings, PatternName, Stage, StressStageResult } from './types.ts';
 
 export interface EngineMetrics {
@@ -50,6 +51,21 @@ export interface EngineResult {
 
 interface Attempt { kind: 'ack' | 'failed' | 'unknown'; paymentId: string | null; status: number | null; cls: string; sample: RequestSample }
 interface Chain { kind: 'ack' | 'failed' | 'unknown'; paymentId: string | null; status: number | null; cls: string; attempts: number; samples: RequestSample[] }
+type OutcomeCallback = (o: EntryOutcome) => void;
+
+/** A closed-model user, driven by callbacks (see vuNext). */
+interface Vu {
+  stop: boolean;
+  endMs: number;
+  intended: number;
+  pattern: PatternName;
+  /** Inside vuNext's loop: a synchronous answer continues the loop instead of recursing. */
+  inLoop: boolean;
+  answeredInLoop: boolean;
+  onOutcome: OutcomeCallback;
+  done: Promise<void>;
+  finish: () => void;
+}
 
 /** Arrival k's intended time in ms from the start, for the arrival-rate executors. */
 interface Schedule { at(k: number): number; limit: number; stages?: { startMs: number; endMs: number; target: number }[] }
@@ -115,6 +131,13 @@ function vuTarget(stages: Stage[], start: number, elapsedMs: number): number {
   return Math.round(prev);
 }
 
+/**
+ * Arrivals due within this many milliseconds are sent at once rather than after one
+ * more timer (whose lateness would count against the corrected latency). An early
+ * send is never credited: latency counts from the earlier of intended and actual send.
+ */
+const EARLY_MS = 1;
+
 const totalStagesMs = (stages: Stage[] | undefined) => (stages ?? []).reduce((a, s) => a + s.duration, 0);
 
 export class LoadEngine {
@@ -125,6 +148,8 @@ export class LoadEngine {
   private backingOff = 0;
   private readonly s: LoadSettings;
   private readonly tpl: CompiledTemplate;
+  /** Whole requests as text, for the raw client. */
+  private readonly wire: ((e: LedgerEntry, runId: string, key: string) => string) | undefined;
   private readonly http: HttpTarget;
   private readonly patterns: { name: PatternName; upTo: number }[];
   private readonly weightSum: number;
@@ -145,6 +170,11 @@ export class LoadEngine {
     this.offset = input.timeOffsetMs ?? 0;
     const connections = this.isVus() ? Math.max(1, this.maxVus()) * 2 : this.s.max_in_flight * 2;
     this.http = new HttpTarget(new URL(this.s.target).origin, connections);
+    const host = this.http.wireHost;
+    // Ledger values derive from the run id and the spec's currencies (ids, keys, numbers): ASCII when those are.
+    const ascii = (x: string) => /^[\x20-\x7e]*$/.test(x);
+    const currencies = Array.isArray(input.ledger.currency) ? input.ledger.currency : [input.ledger.currency];
+    this.wire = host === undefined ? undefined : this.tpl.wire(host, ascii(input.runId) && currencies.every(ascii));
     let acc = 0;
     this.patterns = Object.entries(this.s.mix).filter(([, w]) => w > 0).map(([name, w]) => ({ name: name as PatternName, upTo: (acc += w) }));
     this.weightSum = acc;
@@ -173,11 +203,14 @@ export class LoadEngine {
 
   private sleep(ms: number): Promise<void> {
     if (ms <= 0 || this.cancelled) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => { clearTimeout(timer); this.sleepers.delete(done); resolve(); };
-      const timer = setTimeout(done, ms);
-      this.sleepers.add(done);
-    });
+    return new Promise((resolve) => this.sleepThen(ms, resolve));
+  }
+
+  /** Calls `then` after ms, or at once when the engine stops (cancel, end of the phase). */
+  private sleepThen(ms: number, then: () => void): void {
+    const done = () => { clearTimeout(timer); this.sleepers.delete(done); then(); };
+    const timer = setTimeout(done, ms);
+    this.sleepers.add(done);
   }
 
   private cancel(): void {
@@ -248,16 +281,17 @@ export class LoadEngine {
         if (timer) clearTimeout(timer);
         resolve();
       };
+      const answered = (o: EntryOutcome) => {
+        this.emit(o);
+        this.inFlight--;
+        this.input.metrics?.inFlight(this.inFlight);
+        pump();
+        finish();
+      };
       const start = (e: LedgerEntry, intended: number) => {
         this.inFlight++;
         this.input.metrics?.inFlight(this.inFlight);
-        void this.runEntry(e, intended).then((o) => {
-          this.emit(o);
-          this.inFlight--;
-          this.input.metrics?.inFlight(this.inFlight);
-          pump();
-          finish();
-        });
+        this.runEntry(e, intended, this.patternOf(e.seq), answered);
       };
       const pump = () => {
         const now = this.rel();
@@ -292,7 +326,7 @@ export class LoadEngine {
         while (this.dispatching) {
           if (this.arrivals - k0 >= limit) { stopDispatch('not_sent'); break; }
           const when = at(this.arrivals - k0);
-          if (when > now) break;
+          if (when > now + EARLY_MS) break;
           const e = this.takeEntry();
           if (!e) { stopDispatch('not_sent'); break; }
           this.arrivals++;
@@ -306,8 +340,10 @@ export class LoadEngine {
           finish();
           return;
         }
-        const wait = at(this.arrivals - k0) - this.rel();
-        timer = wait <= 0.5 ? (setImmediate(tick), undefined) : setTimeout(tick, Math.min(Math.max(1, Math.floor(wait)), 50));
+        // Wake EARLY_MS ahead: a timer fires up to ~1 ms after its (whole-millisecond)
+        // delay, so aiming at the due time itself would make most sends late.
+        const wait = at(this.arrivals - k0) - EARLY_MS - this.rel();
+        timer = wait <= 0 ? (setImmediate(tick), undefined) : setTimeout(tick, Math.min(Math.max(1, Math.floor(wait)), 50));
       };
       if (stressStages) {
         this.stageStats = stressStages.map(() => ({ answered: 0, errors: 0, hist: newHistogram(2) }));
@@ -390,11 +426,14 @@ export class LoadEngine {
     const elapsed = this.input.elapsedMs ?? 0;
     const total = this.s.executor === 'constant-vus' ? this.s.duration! : totalStagesMs(this.s.stages);
     const endMs = Math.max(0, total - elapsed);
-    const vus: { stop: boolean; done: Promise<void> }[] = [];
+    const vus: Vu[] = [];
     const spawn = () => {
-      const vu = { stop: false, done: Promise.resolve() };
-      vu.done = this.vuLoop(vu, endMs);
+      let finish!: () => void;
+      const done = new Promise<void>((r) => { finish = r; });
+      const vu: Vu = { stop: false, endMs, intended: this.rel(), pattern: 'rapid', inLoop: false, answeredInLoop: false,
+        onOutcome: (o) => this.vuAnswered(vu, o), done, finish };
       vus.push(vu);
+      this.vuNext(vu);
     };
     const endTimer = setTimeout(() => { this.dispatching = false; for (const w of [...this.sleepers]) w(); }, endMs);
     let control: NodeJS.Timeout | undefined;
@@ -423,36 +462,67 @@ export class LoadEngine {
     this.cutRemaining(this.cancelled ? 'cancelled' : 'not_sent');
   }
 
-  private async vuLoop(vu: { stop: boolean }, endMs: number): Promise<void> {
-    let intended = this.rel();
+  /**
+   * Runs the user's next entries until one is in flight (or the user is done). An
+   * answer that arrives synchronously (a cancelled engine) continues this loop rather
+   * than recursing; the others continue from vuAnswered.
+   */
+  private vuNext(vu: Vu): void {
+    vu.inLoop = true;
     // The scheduled time decides, not the clock: a timer may wake a hair early.
-    while (this.dispatching && !vu.stop && intended < endMs && this.rel() < endMs) {
+    while (this.dispatching && !vu.stop && vu.intended < vu.endMs && this.rel() < vu.endMs) {
       const e = this.takeEntry();
-      if (!e) return;
+      if (!e) break;
       this.arrivals++;
       this.inFlight++;
-      const pattern = this.patternOf(e.seq);
-      const o = await this.runEntry(e, intended, pattern);
-      this.inFlight--;
-      this.emit(o);
-      if (pattern === 'rapid' && this.s.pacing > 0) {
-        intended += this.s.pacing;
-        const wait = intended - this.rel();
-        if (wait > 0) await this.sleep(wait);
-      } else if (pattern === 'checkout') {
-        const [lo, hi] = this.s.checkout.think_time;
-        await this.sleep(lo + Math.random() * (hi - lo));
-        intended = this.rel();
-      } else intended = this.rel();
+      vu.pattern = this.patternOf(e.seq);
+      vu.answeredInLoop = false;
+      this.runEntry(e, vu.intended, vu.pattern, vu.onOutcome);
+      if (!vu.answeredInLoop) { vu.inLoop = false; return; }
     }
+    vu.inLoop = false;
+    vu.finish();
+  }
+
+  private vuAnswered(vu: Vu, o: EntryOutcome): void {
+    this.inFlight--;
+    this.emit(o);
+    let wait = 0;
+    if (vu.pattern === 'rapid' && this.s.pacing > 0) {
+      vu.intended += this.s.pacing;
+      wait = vu.intended - this.rel();
+    } else if (vu.pattern === 'checkout') {
+      const [lo, hi] = this.s.checkout.think_time;
+      wait = lo + Math.random() * (hi - lo);
+    } else vu.intended = this.rel();
+    if (wait > 0 && !this.cancelled) {
+      this.sleepThen(wait, () => {
+        if (vu.pattern === 'checkout') vu.intended = this.rel();
+        this.vuNext(vu);
+      });
+      return;
+    }
+    if (vu.pattern === 'checkout') vu.intended = this.rel();
+    if (vu.inLoop) vu.answeredInLoop = true;
+    else this.vuNext(vu);
   }
 
   // ---- patterns --------------------------------------------------------------------
   // The hot path (rapid users, an answer on the first try) avoids async layers: each
   // costs microtask hops per request, which showed up as a third of the engine's CPU.
-  private runEntry(e: LedgerEntry, intended: number, pattern = this.patternOf(e.seq)): Promise<EntryOutcome> {
-    if (pattern === 'rapid') return this.chain(e, e.idempotency_key, intended).then((c) => this.outcome(e, c, undefined));
-    return this.runPattern(e, intended, pattern);
+  private runEntry(e: LedgerEntry, intended: number, pattern: PatternName, cb: OutcomeCallback): void {
+    if (pattern !== 'rapid') { void this.runPattern(e, intended, pattern).then(cb); return; }
+    this.attemptThen(e, e.idempotency_key, intended, (a) => {
+      if (a.kind !== 'unknown' || this.s.retry.attempts <= 1 || this.cancelled) cb(this.single(e, a));
+      else void this.retries(e, e.idempotency_key, a).then((c) => cb(this.outcome(e, c, undefined)));
+    });
+  }
+
+  /** The outcome of an entry answered by its first request. */
+  private single(e: LedgerEntry, a: Attempt): EntryOutcome {
+    return { seq: e.seq, message_id: e.message_id, idempotency_key: e.idempotency_key,
+      status: a.kind === 'ack' ? 'acknowledged' : a.kind === 'failed' ? 'failed' : 'unknown',
+      payment_id: a.paymentId, attempts: 1, error_class: a.cls || null, http_status: a.status, samples: [a.sample], dropped: false };
   }
 
   private outcome(e: LedgerEntry, chain: Chain, mismatch: IdempotencyMismatch | undefined, extra?: RequestSample[]): EntryOutcome {
@@ -529,27 +599,34 @@ export class LoadEngine {
   }
 
   private attempt(e: LedgerEntry, key: string, intended: number): Promise<Attempt> {
-    return this.exchange(this.tpl.build(e, this.input.runId, key), intended);
+    return new Promise((resolve) => this.attemptThen(e, key, intended, resolve));
+  }
+
+  private attemptThen(e: LedgerEntry, key: string, intended: number, cb: (a: Attempt) => void): void {
+    const runId = this.input.runId;
+    this.exchange(this.wire ? this.wire(e, runId, key) : this.tpl.build(e, runId, key), intended, true, cb);
   }
 
   private async statusRead(e: LedgerEntry, paymentId: string): Promise<RequestSample> {
     const path = this.s.checkout.status_path.replace(/\{\{\s*payment_id\s*\}\}/g, encodeURIComponent(paymentId))
       .replace(/\{\{\s*message_id\s*\}\}/g, encodeURIComponent(e.message_id));
-    const a = await this.exchange({ method: 'GET', path, headers: {}, body: undefined }, this.rel(), false);
+    const a = await new Promise<Attempt>((resolve) => this.exchange({ method: 'GET', path, headers: {}, body: undefined }, this.rel(), false, resolve));
     return a.sample;
   }
 
-  private exchange(req: Parameters<HttpTarget['send']>[0], intended: number, parseAck = true): Promise<Attempt> {
+  private exchange(req: BuiltRequest | string, intended: number, parseAck: boolean, cb: (a: Attempt) => void): void {
     const sentAt = performance.now();
-    if (this.cancelled) return Promise.resolve(this.settle(intended, sentAt, 'unknown', 'cancelled', null, null));
-    return this.http.send(req, this.s.timeout).then((ans) => {
-      const o = statusOutcome(ans.status);
+    if (this.cancelled) { cb(this.settle(intended, sentAt, 'unknown', 'cancelled', null, null)); return; }
+    const answer: AnswerCallback = (err, status, body) => {
+      if (err) { cb(this.settle(intended, sentAt, 'unknown', this.cancelled ? 'cancelled' : errorClass(err), null, null)); return; }
+      const o = statusOutcome(status);
       let paymentId: string | null = null;
       if (o.kind === 'ack' && parseAck) {
-        try { paymentId = this.tpl.ackId(JSON.parse(ans.body)) ?? null; } catch { paymentId = null; }
+        try { paymentId = this.tpl.ackId(JSON.parse(body)) ?? null; } catch { paymentId = null; }
       }
-      return this.settle(intended, sentAt, o.kind, o.cls, ans.status, paymentId);
-    }, (err: unknown) => this.settle(intended, sentAt, 'unknown', this.cancelled ? 'cancelled' : errorClass(err), null, null));
+      cb(this.settle(intended, sentAt, o.kind, o.cls, status, paymentId));
+    };
+    this.http.request(req, this.s.timeout, answer, sentAt);
   }
 
   private settle(intended: number, sentAt: number, kind: Attempt['kind'], cls: string, status: number | null, paymentId: string | null): Attempt {

@@ -1,7 +1,7 @@
 // The hot path: one undici Pool per target, raw dispatch handlers (no response
 // streams), every failure mapped to an error class the outcome log understands.
 import type { Pool } from 'undici';
-import { RawPool } from './rawhttp.ts';
+import { RawPool, type AnswerCallback } from './rawhttp.ts';
 import type { BuiltRequest } from './template.ts';
 
 export interface HttpAnswer { status: number; body: string }
@@ -17,6 +17,23 @@ export class HttpTarget {
     if (url.protocol === 'http:' && (opts.client ?? process.env.ORDEAL_LOAD_CLIENT ?? 'raw') === 'raw') this.raw = new RawPool(url, connections);
     // undici is loaded only when needed (https, or ORDEAL_LOAD_CLIENT=undici): it costs ~80 ms of startup.
     else this.pool = import('undici').then(({ Pool }) => new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: 5000 } }));
+  }
+
+  /** Host header of the raw client, which takes whole requests as text (`CompiledTemplate.wire`); undefined for undici. */
+  get wireHost(): string | undefined { return this.raw?.hostHeader; }
+
+  /**
+   * The engine's path: an answer to a callback, no promise. `req` is the wire text
+   * when `wireHost` is defined; `now` is the caller's clock read (performance.now()).
+   */
+  request(req: BuiltRequest | string, timeoutMs: number, cb: AnswerCallback, now?: number): void {
+    if (this.raw) {
+      if (typeof req === 'string') this.raw.request(req, timeoutMs, cb, now);
+      else this.raw.send(req, timeoutMs).then((a) => cb(undefined, a.status, a.body), (err: Error) => cb(err, 0, ''));
+      return;
+    }
+    if (typeof req === 'string') throw new Error('wire-format requests need the raw client (plain http)');
+    this.send(req, timeoutMs).then((a) => cb(undefined, a.status, a.body), (err: Error) => cb(err, 0, ''));
   }
 
   send(req: BuiltRequest, timeoutMs: number): Promise<HttpAnswer> {
@@ -58,12 +75,21 @@ export function errorClass(err: unknown): string {
   return 'other';
 }
 
+export interface StatusOutcome { readonly kind: 'ack' | 'failed' | 'unknown'; readonly cls: string }
+// Shared answers: called once per request, so no object per call.
+const ACK: StatusOutcome = { kind: 'ack', cls: '' };
+const CONFLICT: StatusOutcome = { kind: 'unknown', cls: 'http_409' };
+const TOO_MANY: StatusOutcome = { kind: 'unknown', cls: 'http_429' };
+const CLIENT_ERROR: StatusOutcome = { kind: 'failed', cls: 'http_4xx' };
+const SERVER_ERROR: StatusOutcome = { kind: 'unknown', cls: 'http_5xx' };
+const OTHER: StatusOutcome = { kind: 'unknown', cls: 'http_other' };
+
 /** How an HTTP status ends a request: ack (2xx), failed (4xx but 409/429), unknown (the rest). */
-export function statusOutcome(status: number): { kind: 'ack' | 'failed' | 'unknown'; cls: string } {
-  if (status >= 200 && status < 300) return { kind: 'ack', cls: '' };
-  if (status === 409) return { kind: 'unknown', cls: 'http_409' };
-  if (status === 429) return { kind: 'unknown', cls: 'http_429' };
-  if (status >= 400 && status < 500) return { kind: 'failed', cls: 'http_4xx' };
-  if (status >= 500) return { kind: 'unknown', cls: 'http_5xx' };
-  return { kind: 'unknown', cls: 'http_other' };
+export function statusOutcome(status: number): StatusOutcome {
+  if (status >= 200 && status < 300) return ACK;
+  if (status === 409) return CONFLICT;
+  if (status === 429) return TOO_MANY;
+  if (status >= 400 && status < 500) return CLIENT_ERROR;
+  if (status >= 500) return SERVER_ERROR;
+  return OTHER;
 }

@@ -13,6 +13,13 @@ export interface BuiltRequest {
 
 export interface CompiledTemplate {
   build(entry: LedgerEntry, runId: string, idempotencyKey?: string): BuiltRequest;
+  /**
+   * The whole HTTP/1.1 request as one string for the raw client (`host`: the Host
+   * header): static text is merged at compile time, only ledger values are spliced in.
+   * `asciiValues`: the caller vouches every substituted value is ASCII, so the body's
+   * byte length is its string length (no scan per request).
+   */
+  wire(host: string, asciiValues?: boolean): (entry: LedgerEntry, runId: string, idempotencyKey: string) => string;
   /** Reads the system's id from a JSON answer (undefined: field absent). */
   ackId(json: unknown): string | undefined;
   method: string;
@@ -63,60 +70,83 @@ const fieldGetter: Record<string, Getter> = {
   seq: (e) => String(e.seq),
 };
 
-/** A string with placeholders → a function of the entry. */
-function compileString(s: string, escape: (v: string) => string): (e: LedgerEntry, r: string, k: string) => string {
-  const parts: (string | Getter)[] = [];
+/** Compiled text: literal strings and getters, adjacent literals merged. */
+type Part = string | Getter;
+
+function push(parts: Part[], p: Part): void {
+  const last = parts.length - 1;
+  if (typeof p === 'string' && last >= 0 && typeof parts[last] === 'string') parts[last] = (parts[last] as string) + p;
+  else if (p !== '') parts.push(p);
+}
+
+/** A string with placeholders → parts; `escape` applies to substituted values. */
+function stringParts(s: string, escape: ((v: string) => string) | undefined, out: Part[] = []): Part[] {
   let last = 0;
   for (const m of s.matchAll(PLACEHOLDER)) {
-    if (m.index > last) parts.push(s.slice(last, m.index));
+    if (m.index > last) push(out, s.slice(last, m.index));
     const g = fieldGetter[m[1]!];
     if (!g) throw new Error(`request template references {{${m[1]}}}, which is not a ledger field (${templateFields.join(', ')})`);
-    parts.push((e, r, k) => escape(g(e, r, k)));
+    push(out, escape ? (e, r, k) => escape(g(e, r, k)) : g);
     last = m.index + m[0].length;
   }
-  if (last < s.length) parts.push(s.slice(last));
-  if (parts.length === 1 && typeof parts[0] === 'string') { const c = parts[0]; return () => c; }
+  if (last < s.length) push(out, s.slice(last));
+  return out;
+}
+
+function render(parts: Part[]): (e: LedgerEntry, r: string, k: string) => string {
+  if (parts.length === 0) return () => '';
+  if (parts.length === 1) { const p = parts[0]!; return typeof p === 'string' ? () => p : p; }
   return (e, r, k) => {
     let out = '';
-    for (const p of parts) out += typeof p === 'string' ? p : p(e, r, k);
+    for (let i = 0; i < parts.length; i++) { const p = parts[i]!; out += typeof p === 'string' ? p : p(e, r, k); }
     return out;
   };
 }
 
+// Ledger values rarely need JSON escaping: test first, stringify only when they do.
+const JSON_SPECIAL = /["\\\u0000-\u001f\ud800-\udfff]/;
+const jsonInner = (x: string) => (JSON_SPECIAL.test(x) ? JSON.stringify(x).slice(1, -1) : x);
+
 const numericFields = new Set(['amount_cents', 'seq']);
 
 /**
- * JSON body → a function producing the serialised body. A string value that is
- * exactly one numeric placeholder ("{{amount_cents}}") becomes a JSON number.
+ * JSON body → parts of its serialisation. A string value that is exactly one numeric
+ * placeholder ("{{amount_cents}}") becomes a JSON number.
  */
-function compileBody(v: unknown): (e: LedgerEntry, r: string, k: string) => string {
+function bodyParts(v: unknown, out: Part[] = []): Part[] {
   if (typeof v === 'string') {
     const whole = /^\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}$/.exec(v);
-    if (whole && numericFields.has(whole[1]!)) {
-      const g = fieldGetter[whole[1]!]!;
-      return g;
-    }
-    // Literal text is escaped once here; placeholders survive JSON.stringify unchanged.
-    const f = compileString(JSON.stringify(v).slice(1, -1), (x) => JSON.stringify(x).slice(1, -1));
-    return (e, r, k) => `"${f(e, r, k)}"`;
+    if (whole && numericFields.has(whole[1]!)) { push(out, fieldGetter[whole[1]!]!); return out; }
+    // Literal text is escaped once here; substituted values when rendered.
+    push(out, '"');
+    stringParts(JSON.stringify(v).slice(1, -1), jsonInner, out);
+    push(out, '"');
+  } else if (Array.isArray(v)) {
+    push(out, '[');
+    v.forEach((x, i) => { if (i) push(out, ','); bodyParts(x, out); });
+    push(out, ']');
+  } else if (v && typeof v === 'object') {
+    push(out, '{');
+    Object.entries(v).forEach(([key, x], i) => { push(out, (i ? ',' : '') + JSON.stringify(key) + ':'); bodyParts(x, out); });
+    push(out, '}');
+  } else push(out, JSON.stringify(v ?? null));
+  return out;
+}
+
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+/** UTF-8 byte length without Node built-ins (this module stays pure). */
+export function utf8Length(s: string): number {
+  if (!NON_ASCII.test(s)) return s.length;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 4; i++; }
+    else n += 3;
   }
-  if (Array.isArray(v)) {
-    const items = v.map(compileBody);
-    return (e, r, k) => `[${items.map((f) => f(e, r, k)).join(',')}]`;
-  }
-  if (v && typeof v === 'object') {
-    const fields = Object.entries(v).map(([key, x]) => [JSON.stringify(key), compileBody(x)] as const);
-    return (e, r, k) => {
-      let out = '{';
-      for (let i = 0; i < fields.length; i++) {
-        if (i) out += ',';
-        out += fields[i]![0] + ':' + fields[i]![1](e, r, k);
-      }
-      return out + '}';
-    };
-  }
-  const c = JSON.stringify(v ?? null);
-  return () => c;
+  return n;
 }
 
 export function compileTemplate(t: RequestTemplate | undefined): CompiledTemplate {
@@ -126,11 +156,14 @@ export function compileTemplate(t: RequestTemplate | undefined): CompiledTemplat
     throw new Error(`request template references unknown field(s): ${bad.map((b) => `{{${b.name}}} in ${b.where}`).join(', ')}; ` +
       `known: ${templateFields.join(', ')}`);
   }
-  const path = compileString(tpl.path, encodeURIComponent);
-  const headers = Object.entries(tpl.headers).map(([k, v]) => [k.toLowerCase(), compileString(v, (x) => x)] as const);
+  const pathParts = stringParts(tpl.path, encodeURIComponent);
+  const path = render(pathParts);
+  const headerParts = Object.entries(tpl.headers).map(([k, v]) => [k.toLowerCase(), stringParts(v, undefined)] as const);
+  const headers = headerParts.map(([k, p]) => [k, render(p)] as const);
   // A template that names no body still sends the ledger fields (the documented default).
   const hasBody = tpl.method !== 'GET' && tpl.method !== 'DELETE';
-  const body = hasBody ? compileBody(tpl.body === undefined ? defaultTemplate.body : tpl.body) : undefined;
+  const bodyPartsOf = hasBody ? bodyParts(tpl.body === undefined ? defaultTemplate.body : tpl.body) : [];
+  const body = hasBody ? render(bodyPartsOf) : undefined;
   const idPath = tpl.ack_id_field.split('.');
   return {
     method: tpl.method,
@@ -139,6 +172,20 @@ export function compileTemplate(t: RequestTemplate | undefined): CompiledTemplat
       for (const [k, f] of headers) h[k] = f(entry, runId, key);
       if (body) h['content-type'] = 'application/json';
       return { method: tpl.method, path: path(entry, runId, key), headers: h, body: body?.(entry, runId, key) };
+    },
+    wire(host, asciiValues = false) {
+      // Everything but the body's length is one compiled text: request line, host, headers.
+      const head: Part[] = [];
+      push(head, `${tpl.method} `);
+      for (const p of pathParts) push(head, p);
+      push(head, ` HTTP/1.1\r\nhost: ${host}\r\n`);
+      for (const [k, parts] of headerParts) { push(head, `${k}: `); for (const p of parts) push(head, p); push(head, '\r\n'); }
+      if (!body) { push(head, '\r\n'); return render(head); }
+      push(head, 'content-type: application/json\r\ncontent-length: ');
+      const h = render(head);
+      const literalsAscii = bodyPartsOf.every((p) => typeof p !== 'string' || !NON_ASCII.test(p));
+      if (asciiValues && literalsAscii) return (e, r, k) => { const b = body(e, r, k); return h(e, r, k) + b.length + '\r\n\r\n' + b; };
+      return (e, r, k) => { const b = body(e, r, k); return h(e, r, k) + utf8Length(b) + '\r\n\r\n' + b; };
     },
     ackId(json) {
       let v: unknown = json;
