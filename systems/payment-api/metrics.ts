@@ -16,6 +16,7 @@ export interface PaymentMetrics {
   outboxErrors: Counter;
   phase: Histogram<'phase'>;
   claimBatch: Histogram;
+  outboxBatch: Histogram;
 }
 
 export function createMetrics(poolActive: () => number, outboxPending: () => number): PaymentMetrics {
@@ -53,6 +54,10 @@ export function createMetrics(poolActive: () => number, outboxPending: () => num
     claimBatch: new Histogram({
       name: 'payment_claim_batch_size', help: 'Payments written per claim statement (group commit)', registers,
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    }),
+    outboxBatch: new Histogram({
+      name: 'outbox_publish_batch_size', help: 'Outbox events per Kafka publish', registers,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
     }),
   };
 }
