@@ -43,10 +43,10 @@ export interface ProcessorOptions {
   /**
    * A fetch waits for this many bytes (or fetchMaxWaitMs) before it returns, so that
    * under load a transaction carries more records: each transaction costs the broker
-   * a fixed set of requests, log appends and markers. Default 32 KiB.
+   * a fixed set of requests, log appends and markers. Default 128 KiB.
    */
   fetchMinBytes?: number;
-  /** The longest a fetch waits for fetchMinBytes: what the batching may add to latency. Default 20 ms. */
+  /** The longest a fetch waits for fetchMinBytes: what the batching may add to latency. Default 50 ms. */
   fetchMaxWaitMs?: number;
   /** Partitions of the input/output topics when this process has to create them. */
   partitions: number;
@@ -279,8 +279,8 @@ class Session {
       sessionTimeout: 6000,
       rebalanceTimeout: 10000,
       heartbeatInterval: 1000,
-      minBytes: o.fetchMinBytes ?? 32 * 1024,
-      maxWaitTimeInMs: o.fetchMaxWaitMs ?? 20,
+      minBytes: o.fetchMinBytes ?? 128 * 1024,
+      maxWaitTimeInMs: o.fetchMaxWaitMs ?? 50,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000, restartOnFailure: async () => false },
     });
     this.consumer = consumer;
