@@ -25,8 +25,8 @@ const program = new Command('stream-processor')
   .option('--group <id>', 'consumer group', 'ordeal-stream-processor')
   .option('--transactional-id-prefix <p>', 'transactional.id prefix (one id per input partition)', 'ordeal-stream-processor')
   .option('--transaction-timeout-ms <n>', 'broker-side transaction timeout', int('transaction timeout'), 10000)
-  .option('--fetch-min-bytes <n>', 'bytes a fetch waits for (bigger transactions under load)', int('fetch min bytes'), 128 * 1024)
-  .option('--fetch-max-wait-ms <n>', 'longest wait for --fetch-min-bytes', int('fetch max wait'), 50)
+  .option('--fetch-min-bytes <n>', 'bytes a fetch waits for (more records per transaction, for more latency)', int('fetch min bytes'), 1)
+  .option('--fetch-max-wait-ms <n>', 'longest wait for --fetch-min-bytes', int('fetch max wait'), 100)
   .option('--partitions <n>', 'partitions of topics this process creates', int('partitions'), 3)
   .parse();
 const o = program.opts<{
