@@ -107,7 +107,10 @@ const under100 = rows.filter((r) => r.p99_ms < 100 && r.errors === 0 && r.achiev
 const result = {
   rows,
   max_rate_p99_under_100ms: under100.length ? Math.max(...under100.map((r) => r.rate)) : 0,
-  bar_1000_per_s_p99_under_1s: rows.some((r) => r.rate >= 1000 && r.p99_ms < 1000 && r.errors === 0 && r.achieved >= r.rate * 0.95),
+  // Judged on the 1,000/s row itself (or the first rate above it): a higher row that
+  // happened to pass must not hide a failing 1,000/s.
+  bar_1000_per_s_p99_under_1s: ((r) => r !== undefined && r.p99_ms < 1000 && r.errors === 0 && r.achieved >= r.rate * 0.95)(
+    rows.find((r) => r.rate >= 1000)),
   stripe_confirm: runningBefore.has('payment-api') ? 'as the running API was started' : opts.stripeConfirm,
   pipeline: hasProcessor ? 'api → postgres → stripe-emulator → outbox → kafka → stream-processor' : 'api → postgres → stripe-emulator → outbox → kafka',
   duration_per_rate_ms: durationMs,
