@@ -4,6 +4,11 @@
 // Latency is measured from each request's intended send time (coordinated omission
 // corrected). Prints the table and writes bench/results/pipeline.json.
 //
+// Before the measured rates, a warm-up step (--warmup, default 5 s at 500/s; 0 skips
+// it) runs the same traffic unrecorded, so JIT compilation, connection pools and the
+// first PostgreSQL/Kafka allocations are not counted against the first rate. Its
+// numbers are reported separately in the output (`warmup`), never as a row.
+//
 //   npm run bench:pipeline -- --rates 250,500,1000,2000 --duration 10s
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -44,14 +49,19 @@ const opts = new Command('bench:pipeline')
   .option('--duration <d>', 'time at each rate', '10s')
   .option('--connections <n>', 'HTTP connections to the API', '256')
   .option('--keep-going', 'do not stop at the first saturated rate')
-  .option('--stripe-confirm <mode>', 'separate (create, then confirm) or on_create (one call); applies when this run starts the API', 'separate')
+  .option('--warmup <d>', 'unrecorded warm-up before the first rate (0: none)', '5s')
+  .option('--warmup-rate <n>', 'arrival rate of the warm-up (payments/s)', '500')
+  .option('--stripe-confirm <mode>', 'on_create (one call, the API default) or separate (create, then confirm); applies when this run starts the API',
+    process.env.STRIPE_CONFIRM ?? 'on_create')
   .parse(process.argv)
-  .opts<{ rates: string; duration: string; connections: string; keepGoing?: boolean; stripeConfirm: string }>();
+  .opts<{ rates: string; duration: string; connections: string; keepGoing?: boolean; warmup: string; warmupRate: string; stripeConfirm: string }>();
 // Inherited by the processes `up` starts (the stack passes its environment through).
 process.env.STRIPE_CONFIRM = opts.stripeConfirm;
 
 const rates = opts.rates.split(',').map(Number).filter((n) => n > 0);
 const durationMs = parseDuration(opts.duration);
+const warmupMs = opts.warmup === '0' ? 0 : parseDuration(opts.warmup);
+const warmupRate = Number(opts.warmupRate);
 const config = loadStackConfig();
 const hasProcessor = stackServices.some((s) => s.name === 'stream-processor');
 const wanted = ['payment-api', ...(hasProcessor ? ['stream-processor'] : [])];
@@ -69,9 +79,14 @@ let consumer: Consumer | null = null;
 if (hasProcessor) consumer = await startSettledReader();
 
 const rows: Row[] = [];
+let warmup: Row | undefined;
 try {
+  if (warmupMs > 0 && warmupRate > 0) {
+    warmup = await step(warmupRate, warmupMs);
+    process.stderr.write(`  warm-up (not recorded as a row) ${warmupRate}/s for ${warmupMs} ms: p50 ${warmup.p50_ms} ms, p99 ${warmup.p99_ms} ms, errors ${warmup.errors}\n`);
+  }
   for (const rate of rates) {
-    const row = await step(rate);
+    const row = await step(rate, durationMs);
     rows.push(row);
     process.stderr.write(`  rate ${rate}/s: achieved ${row.achieved}/s, p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms, errors ${row.errors}` +
       (hasProcessor ? `, settled ${row.settled}, e2e p99 ${row.e2e_p99_ms} ms` : '') +
@@ -92,10 +107,17 @@ const under100 = rows.filter((r) => r.p99_ms < 100 && r.errors === 0 && r.achiev
 const result = {
   rows,
   max_rate_p99_under_100ms: under100.length ? Math.max(...under100.map((r) => r.rate)) : 0,
-  bar_1000_per_s_p99_under_1s: rows.some((r) => r.rate >= 1000 && r.p99_ms < 1000 && r.errors === 0 && r.achieved >= r.rate * 0.95),
+  // Judged on the 1,000/s row itself (or the first rate above it): a higher row that
+  // happened to pass must not hide a failing 1,000/s.
+  bar_1000_per_s_p99_under_1s: ((r) => r !== undefined && r.p99_ms < 1000 && r.errors === 0 && r.achieved >= r.rate * 0.95)(
+    rows.find((r) => r.rate >= 1000)),
   stripe_confirm: runningBefore.has('payment-api') ? 'as the running API was started' : opts.stripeConfirm,
   pipeline: hasProcessor ? 'api → postgres → stripe-emulator → outbox → kafka → stream-processor' : 'api → postgres → stripe-emulator → outbox → kafka',
   duration_per_rate_ms: durationMs,
+  warmup: warmup
+    ? { rate: warmupRate, duration_ms: warmupMs, p50_ms: warmup.p50_ms, p99_ms: warmup.p99_ms, errors: warmup.errors,
+      note: 'same traffic before the first row, not counted in rows: JIT, connection pools, first allocations' }
+    : null,
   machine: {
     cpus: (await import('node:os')).cpus().length,
     load_average_at_end: loadavg()[0],
@@ -110,11 +132,11 @@ process.stdout.write(table(cols, rows.map((r) => [r.rate, r.achieved, r.p50_ms, 
   ...(hasProcessor ? [r.settled ?? 0, r.e2e_p50_ms ?? 0, r.e2e_p99_ms ?? 0] : [])])) + '\n');
 process.stdout.write(`max rate with p99 < 100 ms: ${result.max_rate_p99_under_100ms}/s; 1,000/s with p99 < 1 s: ${result.bar_1000_per_s_p99_under_1s ? 'holds' : 'does NOT hold'}\n`);
 
-async function step(rate: number): Promise<Row> {
+async function step(rate: number, ms: number): Promise<Row> {
   const run = `bench-${rate}-${randomUUID().slice(0, 8)}`;
   const http = new Pool(apiUrl, { connections: Number(opts.connections), pipelining: 1, headersTimeout: 10000, bodyTimeout: 10000 });
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-  const total = Math.round((rate * durationMs) / 1000);
+  const total = Math.round((rate * ms) / 1000);
   const intended = new Map<string, number>();
   let ok = 0;
   let errors = 0;

@@ -1,5 +1,7 @@
 // The HTTP surface: POST /payments, GET /payments/:id, /health, /ready, /metrics.
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
+import type pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { IdempotencyCache } from './cache.ts';
 import { resolveConfig, type PaymentApiConfig, type PaymentApiOptions } from './config.ts';
@@ -45,6 +47,30 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     .finally(() => clearTimeout(timer));
 }
 
+/**
+ * A database that is still starting (57P03), restarting or not yet listening is waited
+ * for, up to `waitMs`; any other error (bad credentials, broken schema) fails at once.
+ */
+async function migrateWhenReachable(pool: pg.Pool, waitMs: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrate(pool);
+      if (attempt > 1) log.info({ attempts: attempt }, 'database reachable; schema migrated');
+      return;
+    } catch (err) {
+      const delay = Math.min(1000, 100 * attempt);
+      if (!isDatabaseUnavailable(err) || Date.now() + delay > deadline) {
+        throw new Error(`payment-api: database not usable at start-up after ${attempt} attempt(s) in ${waitMs} ms: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+      if (attempt === 1 || attempt % 10 === 0) {
+        log.warn({ err: err instanceof Error ? err.message : String(err), code: (err as { code?: unknown }).code, attempt }, 'database not ready at start-up; retrying');
+      }
+      await sleep(delay);
+    }
+  }
+}
+
 /** Connects to the dependencies, migrates the schema, starts the relay and listens. */
 export async function startPaymentApi(options: PaymentApiOptions & { logger?: Logger }): Promise<PaymentApi> {
   const config = resolveConfig(options);
@@ -59,7 +85,7 @@ export async function startPaymentApi(options: PaymentApiOptions & { logger?: Lo
   let app: ReturnType<typeof buildApp> | undefined;
   let service: PaymentService | undefined;
   try {
-    await migrate(pool);
+    await migrateWhenReachable(pool, config.startupDbWaitMs, log);
     relay = config.relay ? new OutboxRelay(pool, config, metrics, log) : null;
     service = new PaymentService({ pool, cache, charger, relay, config, metrics, log });
     app = buildApp({ service, pool, cache, charger, relay, config, metrics, log });

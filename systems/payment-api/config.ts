@@ -14,8 +14,10 @@ export interface PaymentApiConfig {
   stripeEmulatorUrl: string | null;
   stripeApiKey: string;
   /**
-   * 'separate': PaymentIntent create, then confirm (two calls, two keys derived from the
-   * request's). 'on_create': create with confirm=true (one call, Stripe's one-step flow).
+   * 'on_create' (default): create with confirm=true, Stripe's one-step server-side flow:
+   * one call, one key, and no window where an intent exists unconfirmed. 'separate':
+   * PaymentIntent create, then confirm (two calls, the confirm key derived from the
+   * request's), for integrations that must confirm in a second step.
    */
   stripeConfirm: 'separate' | 'on_create';
   /** Per Stripe request. */
@@ -25,6 +27,12 @@ export interface PaymentApiConfig {
   /** How long a request waits for an in-flight request with the same key before 409. */
   inFlightWaitMs: number;
   dbPoolMax: number;
+  /** Most payments written by one claim statement (group commit); 1 writes each on its own. */
+  dbClaimBatch: number;
+  /** Claim statements in flight at once. */
+  dbClaimConcurrency: number;
+  /** How long start-up keeps retrying a database that refuses connections or is still starting (57P03). */
+  startupDbWaitMs: number;
   maxAmountCents: number;
   currencies: string[];
   /** Run the outbox relay in this process. */
@@ -48,11 +56,14 @@ const envSchema = z.object({
   KAFKA_BROKERS: z.string().min(1),
   STRIPE_EMULATOR_URL: z.string().url().optional(),
   STRIPE_API_KEY: z.string().optional(),
-  STRIPE_CONFIRM: z.enum(['separate', 'on_create']).default('separate'),
+  STRIPE_CONFIRM: z.enum(['separate', 'on_create']).default('on_create'),
   STRIPE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
   STRIPE_RETRY_BUDGET_MS: z.coerce.number().int().positive().default(8000),
   IN_FLIGHT_WAIT_MS: z.coerce.number().int().positive().default(10000),
   DB_POOL_MAX: z.coerce.number().int().positive().default(40),
+  DB_CLAIM_BATCH: z.coerce.number().int().positive().default(100),
+  DB_CLAIM_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  STARTUP_DB_WAIT_MS: z.coerce.number().int().nonnegative().default(30000),
   MAX_AMOUNT_CENTS: z.coerce.number().int().positive().default(100_000_000),
   CURRENCIES: z.string().optional(),
   OUTBOX_RELAY: z.enum(['on', 'off']).default('on'),
@@ -82,6 +93,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PaymentApiO
     stripeRetryBudgetMs: e.STRIPE_RETRY_BUDGET_MS,
     inFlightWaitMs: e.IN_FLIGHT_WAIT_MS,
     dbPoolMax: e.DB_POOL_MAX,
+    startupDbWaitMs: e.STARTUP_DB_WAIT_MS,
+    dbClaimBatch: e.DB_CLAIM_BATCH,
+    dbClaimConcurrency: e.DB_CLAIM_CONCURRENCY,
     maxAmountCents: e.MAX_AMOUNT_CENTS,
     ...(e.CURRENCIES ? { currencies: e.CURRENCIES.split(',').map((s) => s.trim().toLowerCase()) } : {}),
     relay: e.OUTBOX_RELAY === 'on',
@@ -110,11 +124,14 @@ export function resolveConfig(o: PaymentApiOptions): PaymentApiConfig {
     kafkaBrokers: o.kafkaBrokers,
     stripeEmulatorUrl,
     stripeApiKey,
-    stripeConfirm: o.stripeConfirm ?? 'separate',
+    stripeConfirm: o.stripeConfirm ?? 'on_create',
     stripeTimeoutMs: o.stripeTimeoutMs ?? 2000,
     stripeRetryBudgetMs: o.stripeRetryBudgetMs ?? 8000,
     inFlightWaitMs: o.inFlightWaitMs ?? 10000,
     dbPoolMax: o.dbPoolMax ?? 40,
+    startupDbWaitMs: o.startupDbWaitMs ?? 30000,
+    dbClaimBatch: o.dbClaimBatch ?? 100,
+    dbClaimConcurrency: o.dbClaimConcurrency ?? 4,
     maxAmountCents: o.maxAmountCents ?? 100_000_000,
     currencies: o.currencies ?? defaultCurrencies,
     relay: o.relay ?? true,

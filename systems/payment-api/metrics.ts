@@ -15,6 +15,8 @@ export interface PaymentMetrics {
   outboxPending: Gauge;
   outboxErrors: Counter;
   phase: Histogram<'phase'>;
+  claimBatch: Histogram;
+  outboxBatch: Histogram;
 }
 
 export function createMetrics(poolActive: () => number, outboxPending: () => number): PaymentMetrics {
@@ -48,6 +50,14 @@ export function createMetrics(poolActive: () => number, outboxPending: () => num
     phase: new Histogram({
       name: 'payment_phase_duration_seconds', help: 'Time in each phase of creating a payment (where latency comes from)',
       labelNames: ['phase'], registers, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    }),
+    claimBatch: new Histogram({
+      name: 'payment_claim_batch_size', help: 'Payments written per claim statement (group commit)', registers,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    }),
+    outboxBatch: new Histogram({
+      name: 'outbox_publish_batch_size', help: 'Outbox events per Kafka publish', registers,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
     }),
   };
 }

@@ -6,12 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { IdempotencyCache } from './cache.ts';
+import { ClaimBatcher } from './claims.ts';
 import type { PaymentApiConfig } from './config.ts';
 import type { PaymentMetrics } from './metrics.ts';
 import type { OutboxRelay } from './relay.ts';
 import { ChargeRejectedError, ProviderUnavailableError, type ChargeResult, type Charger } from './stripe.ts';
 import {
-  findByKey, insertClaimedPayment, insertPaymentAndOutbox, isDatabaseUnavailable, isLockTimeout, newPaymentId, rollbackQuietly, rowOf,
+  findByKey, insertPaymentAndOutbox, isDatabaseUnavailable, isLockTimeout, newPaymentId, rollbackQuietly, rowOf,
   type NewPayment, type PaymentRow, type StoredPayment,
 } from './store.ts';
 import { requestHash, type PaymentRequest } from './validation.ts';
@@ -62,9 +63,12 @@ export class PaymentService {
   private flushing: Promise<void> | null = null;
   /** Until then the database is presumed down: answer 503 before charging anyone. */
   private dbDownUntil = 0;
+  readonly claims: ClaimBatcher;
 
   constructor(deps: PaymentServiceDeps) {
     this.d = deps;
+    this.claims = new ClaimBatcher(deps.pool, { maxBatch: deps.config.dbClaimBatch, concurrency: deps.config.dbClaimConcurrency,
+      sizes: deps.metrics.claimBatch });
     if (deps.config.defects.has('ack_before_commit')) {
       this.flushTimer = setInterval(() => {
         this.flushing ??= this.flushWriteBehind().finally(() => { this.flushing = null; });
@@ -145,7 +149,7 @@ export class PaymentService {
     lap('stripe');
     const p = this.newPayment(req, key, hash, charge);
     try {
-      if (await insertClaimedPayment(this.d.pool, p)) {
+      if (await this.claims.claim(p)) {
         lap('commit');
         this.d.relay?.nudge();
         const row = rowOf(p);

@@ -16,7 +16,8 @@ interface OutboxRow {
   id: string;
   topic: string;
   message_key: string;
-  payload: unknown;
+  /** The event as PostgreSQL renders the jsonb: published as is, never parsed here. */
+  payload: string;
 }
 
 export class OutboxRelay {
@@ -153,7 +154,7 @@ export class OutboxRelay {
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<OutboxRow>(
-        'SELECT id, topic, message_key, payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+        'SELECT id, topic, message_key, payload::text AS payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
         [this.config.relayBatch],
       );
       if (rows.length === 0) {
@@ -163,7 +164,7 @@ export class OutboxRelay {
       const byTopic = new Map<string, { key: string; value: string }[]>();
       for (const r of rows) {
         const list = byTopic.get(r.topic) ?? [];
-        list.push({ key: r.message_key, value: JSON.stringify(r.payload) });
+        list.push({ key: r.message_key, value: r.payload });
         byTopic.set(r.topic, list);
       }
       try {
@@ -178,6 +179,7 @@ export class OutboxRelay {
       await client.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
       await client.query('COMMIT');
       this.metrics.outboxPublished.inc(rows.length);
+      this.metrics.outboxBatch.observe(rows.length);
       this.pending = Math.max(0, this.pending - rows.length);
       return rows.length;
     } catch (err) {

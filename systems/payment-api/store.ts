@@ -115,7 +115,7 @@ function normalise(row: Record<string, unknown>): PaymentRow {
 }
 
 export async function findByKey(db: pg.Pool | pg.PoolClient, key: string): Promise<StoredPayment | null> {
-  const r = await db.query(selectByKey, [key]);
+  const r = await db.query({ name: 'payment-by-key', text: selectByKey, values: [key] });
   return r.rows[0] ? toStored(r.rows[0]) : null;
 }
 
@@ -162,8 +162,10 @@ export function rowOf(p: NewPayment): PaymentRow {
  * (up to the connection's lock_timeout), then seen as the conflict it becomes.
  */
 export async function insertClaimedPayment(db: pg.Pool | pg.PoolClient, p: NewPayment): Promise<boolean> {
-  const r = await db.query(
-    `WITH claim AS (
+  // Named: each connection parses and plans the statement once, not per payment.
+  const r = await db.query({
+    name: 'claim-payment',
+    text: `WITH claim AS (
        INSERT INTO idempotency_keys (key, request_hash, payment_id) VALUES ($2, $13, $1)
        ON CONFLICT (key) DO NOTHING RETURNING payment_id),
      p AS (
@@ -171,10 +173,48 @@ export async function insertClaimedPayment(db: pg.Pool | pg.PoolClient, p: NewPa
                              stripe_payment_intent_id, created_at)
        SELECT $1, $2, $3, $4, $5::bigint, $6, $7, $8, $9, $10::timestamptz FROM claim RETURNING id)
      INSERT INTO outbox (topic, message_key, payload) SELECT $11, $3, $12::jsonb FROM p RETURNING id`,
-    [p.id, p.key, p.req.message_id, p.req.test_run_id, p.req.amount_cents, p.req.currency, p.req.customer_id, p.status,
+    values: [p.id, p.key, p.req.message_id, p.req.test_run_id, p.req.amount_cents, p.req.currency, p.req.customer_id, p.status,
       p.stripePaymentIntentId, p.createdAt, PAYMENTS_TOPIC, JSON.stringify(paymentEvent(p)), p.requestHash],
-  );
+  });
   return r.rowCount === 1;
+}
+
+/**
+ * The correct write for many payments at once: the same claim + payment + outbox
+ * statement over arrays, so a batch costs one round trip and one commit. Atomic as a
+ * whole (all claimed rows commit together, or nothing); per row, a key already claimed
+ * is skipped exactly as in insertClaimedPayment. Keys are claimed in key order, so two
+ * batches holding overlapping keys wait for each other instead of deadlocking. Returns
+ * the ids of the payments that won their claim. The keys must be distinct.
+ */
+export async function insertClaimedPayments(db: pg.Pool | pg.PoolClient, ps: readonly NewPayment[]): Promise<Set<string>> {
+  const r = await db.query<{ id: string }>({
+    name: 'claim-payments',
+    text: `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+                            $9::text[], $10::timestamptz[], $11::text[], $12::text[])
+         AS t(id, key, message_id, test_run_id, amount_cents, currency, customer_id, status, pi, created_at, request_hash, payload)),
+     claim AS (
+       INSERT INTO idempotency_keys (key, request_hash, payment_id)
+       SELECT key, request_hash, id FROM input ORDER BY key
+       ON CONFLICT (key) DO NOTHING RETURNING payment_id),
+     p AS (
+       INSERT INTO payments (id, idempotency_key, message_id, test_run_id, amount_cents, currency, customer_id, status,
+                             stripe_payment_intent_id, created_at)
+       SELECT i.id, i.key, i.message_id, i.test_run_id, i.amount_cents, i.currency, i.customer_id, i.status, i.pi, i.created_at
+       FROM input i JOIN claim c ON c.payment_id = i.id RETURNING id, message_id),
+     o AS (
+       INSERT INTO outbox (topic, message_key, payload)
+       SELECT $13, i.message_id, i.payload::jsonb FROM input i JOIN p ON p.id = i.id ORDER BY i.created_at, i.id)
+     SELECT id FROM p`,
+    values: [
+      ps.map((p) => p.id), ps.map((p) => p.key), ps.map((p) => p.req.message_id), ps.map((p) => p.req.test_run_id),
+      ps.map((p) => p.req.amount_cents), ps.map((p) => p.req.currency), ps.map((p) => p.req.customer_id), ps.map((p) => p.status),
+      ps.map((p) => p.stripePaymentIntentId), ps.map((p) => p.createdAt), ps.map((p) => p.requestHash),
+      ps.map((p) => JSON.stringify(paymentEvent(p))), PAYMENTS_TOPIC,
+    ],
+  });
+  return new Set(r.rows.map((row) => row.id));
 }
 
 /** Inserts the payment and its outbox event (one statement; the caller owns the transaction). */
@@ -212,3 +252,6 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 
 /** lock_timeout expired: another transaction holds the same key. */
 export const isLockTimeout = (err: unknown) => (err as { code?: unknown } | null)?.code === '55P03';
+
+/** The statement was chosen as a deadlock victim (40P01) and rolled back. */
+export const isDeadlock = (err: unknown) => (err as { code?: unknown } | null)?.code === '40P01';

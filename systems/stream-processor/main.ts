@@ -25,11 +25,14 @@ const program = new Command('stream-processor')
   .option('--group <id>', 'consumer group', 'ordeal-stream-processor')
   .option('--transactional-id-prefix <p>', 'transactional.id prefix (one id per input partition)', 'ordeal-stream-processor')
   .option('--transaction-timeout-ms <n>', 'broker-side transaction timeout', int('transaction timeout'), 10000)
+  .option('--fetch-min-bytes <n>', 'bytes a fetch waits for (more records per transaction, for more latency)', int('fetch min bytes'), 1)
+  .option('--fetch-max-wait-ms <n>', 'longest wait for --fetch-min-bytes', int('fetch max wait'), 100)
   .option('--partitions <n>', 'partitions of topics this process creates', int('partitions'), 3)
   .parse();
 const o = program.opts<{
   brokers: string; port: number; inputTopic: string; outputTopic: string; stateTopic?: string; deadLetterTopic?: string;
   group: string; transactionalIdPrefix: string; transactionTimeoutMs: number; partitions: number;
+  fetchMinBytes: number; fetchMaxWaitMs: number;
 }>();
 
 const log = pino({ name: 'stream-processor', level: process.env.LOG_LEVEL ?? 'info' });
@@ -48,6 +51,8 @@ const running = await startStreamProcessor({
   groupId: o.group,
   transactionalIdPrefix: o.transactionalIdPrefix,
   transactionTimeoutMs: o.transactionTimeoutMs,
+  fetchMinBytes: o.fetchMinBytes,
+  fetchMaxWaitMs: o.fetchMaxWaitMs,
   partitions: o.partitions,
   mode,
   defects: enabled,

@@ -40,6 +40,16 @@ export interface ProcessorOptions {
   groupId: string;
   transactionalIdPrefix: string;
   transactionTimeoutMs: number;
+  /**
+   * A fetch waits for this many bytes (or fetchMaxWaitMs) before it returns, so that a
+   * transaction carries more records (each costs the broker a fixed set of requests,
+   * log appends and markers). Default 1: return as soon as anything is there; at
+   * 2,000 payments/s 128 KiB/50 ms saved only ~10% of the broker's CPU and added up to
+   * 50 ms of end-to-end latency, so it is a knob, not the default.
+   */
+  fetchMinBytes?: number;
+  /** The longest a fetch waits for fetchMinBytes. Default 100 ms. */
+  fetchMaxWaitMs?: number;
   /** Partitions of the input/output topics when this process has to create them. */
   partitions: number;
   mode: DeliveryMode;
@@ -271,7 +281,8 @@ class Session {
       sessionTimeout: 6000,
       rebalanceTimeout: 10000,
       heartbeatInterval: 1000,
-      maxWaitTimeInMs: 100,
+      minBytes: o.fetchMinBytes ?? 1,
+      maxWaitTimeInMs: o.fetchMaxWaitMs ?? 100,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000, restartOnFailure: async () => false },
     });
     this.consumer = consumer;

@@ -152,6 +152,78 @@ void describe('payment API', () => {
     assert.deepEqual([...await dbCounts(t.db, run)], [[b.message_id, 1]]);
   });
 
+  void test('group commit: concurrent payments share claim statements, still one payment and one event per key', async () => {
+    // One statement at a time, so that requests arriving meanwhile queue up and go together.
+    const g = await startTestApi('group', { dbClaimConcurrency: 1, dbClaimBatch: 50 });
+    const c = new Client(g.url, 96);
+    try {
+      const run = runId('group');
+      const bodies = Array.from({ length: 120 }, (_, i) => body(run, i));
+      // Three requests per key, interleaved, so the same key meets itself in and across statements.
+      const replies = await Promise.all([0, 1, 2].flatMap(() => bodies.map((b) => c.post(b, `key-${b.message_id}`))));
+      const byKey = new Map<string, Set<unknown>>();
+      const statuses = replies.map((r) => r.status);
+      assert.ok(statuses.every((s) => s === 201 || s === 200 || s === 409), `statuses: ${[...new Set(statuses)].join(',')}`);
+      for (const r of replies.filter((x) => x.status < 300)) {
+        const ids = byKey.get(String(r.json.message_id)) ?? new Set();
+        ids.add(r.json.id);
+        byKey.set(String(r.json.message_id), ids);
+      }
+      assert.ok([...byKey.values()].every((ids) => ids.size === 1), 'every acknowledgement for a key names the same payment');
+      assert.equal(statuses.filter((s) => s === 201).length, bodies.length, 'exactly one 201 per key');
+      const counts = await dbCounts(g.db, run);
+      assert.equal(counts.size, bodies.length);
+      assert.ok([...counts.values()].every((n) => n === 1), 'one payment row per key');
+      const outbox = await g.db.query<{ n: string; d: string }>(
+        "SELECT count(*) AS n, count(DISTINCT message_key) AS d FROM outbox WHERE payload->>'test_run_id' = $1", [run]);
+      assert.deepEqual([Number(outbox.rows[0]!.n), Number(outbox.rows[0]!.d)], [bodies.length, bodies.length], 'one outbox row per payment');
+      const statements = await metricValueOf(c, 'payment_claim_batch_size_count');
+      const written = await metricValueOf(c, 'payment_claim_batch_size_sum');
+      assert.ok(written > statements, `some statements carried several payments (${written} payments in ${statements} statements)`);
+      await waitOutboxDrained(g.db);
+      const events = await kafkaCounts(run);
+      assert.equal(events.size, bodies.length);
+      assert.ok([...events.values()].every((n) => n === 1), 'one Kafka message per payment');
+    } finally {
+      await c.close();
+      await g.close();
+    }
+  });
+
+  void test('group commit: a key held elsewhere fails only its own request, not the others in its statement', async () => {
+    const g = await startTestApi('grouplock', { dbClaimConcurrency: 1, dbClaimBatch: 50, inFlightWaitMs: 500, relay: false });
+    const c = new Client(g.url, 64);
+    const other = new pg.Client({ connectionString: g.api.config.databaseUrl });
+    await other.connect();
+    try {
+      const run = runId('grouplock');
+      const bodies = Array.from({ length: 40 }, (_, i) => body(run, i));
+      const held = bodies[0]!;
+      await other.query('BEGIN');
+      await other.query("INSERT INTO idempotency_keys (key, request_hash, payment_id) VALUES ($1, 'x', 'pay_other')", [`key-${held.message_id}`]);
+      // The first request for the held key occupies the only statement slot (waiting for
+      // the lock), so everything sent meanwhile, a second request for it included, forms
+      // one statement that meets the held key.
+      const first = c.post(held, `key-${held.message_id}`);
+      await new Promise((r) => setTimeout(r, 100));
+      const replies = await Promise.all(bodies.map((b) => c.post(b, `key-${b.message_id}`)));
+      await other.query('ROLLBACK');
+      assert.equal((await first).status, 409);
+      assert.equal(replies[0]!.status, 409, JSON.stringify(replies[0]!.json));
+      assert.deepEqual(replies.slice(1).map((r) => r.status), bodies.slice(1).map(() => 201));
+      assert.ok(await metricValueOf(c, 'payment_claim_batch_size_bucket', 'le="16"') < await metricValueOf(c, 'payment_claim_batch_size_count'),
+        'the held key shared a statement with many others');
+      const counts = await dbCounts(g.db, run);
+      assert.equal(counts.has(held.message_id), false, 'nothing written for the held key');
+      assert.equal(counts.size, bodies.length - 1);
+      assert.ok([...counts.values()].every((n) => n === 1));
+    } finally {
+      await other.end().catch(() => {});
+      await c.close();
+      await g.close();
+    }
+  });
+
   void test('PostgreSQL unreachable: 503 with Retry-After, nothing written; the same key succeeds afterwards', async () => {
     const run = runId('pgdown');
     const b = body(run, 1);
@@ -194,20 +266,20 @@ void describe('payment API', () => {
     }
   });
 
-  void test('STRIPE_CONFIRM=on_create: one Stripe call per payment, same guarantees', async () => {
-    const one = await startTestApi('oncreate', { stripeConfirm: 'on_create', relay: false });
-    const c = new Client(one.url, 8);
+  void test('STRIPE_CONFIRM=separate (create, then confirm): same guarantees as the one-call default', async () => {
+    const two = await startTestApi('separate', { stripeConfirm: 'separate', relay: false });
+    const c = new Client(two.url, 8);
     try {
-      const run = runId('oncreate');
+      const run = runId('separate');
       const b = body(run, 1);
       const replies = await Promise.all(Array.from({ length: 10 }, () => c.post(b, `key-${b.message_id}`)));
       assert.deepEqual(replies.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
       assert.equal(replies[0]!.json.status, 'succeeded');
       assert.deepEqual([...await stripeCounts(run)], [[b.message_id, 1]]);
-      assert.deepEqual([...await dbCounts(one.db, run)], [[b.message_id, 1]]);
+      assert.deepEqual([...await dbCounts(two.db, run)], [[b.message_id, 1]]);
     } finally {
       await c.close();
-      await one.close();
+      await two.close();
     }
   });
 
@@ -224,6 +296,43 @@ void describe('payment API', () => {
       assert.ok(metrics.includes(name), `metrics expose ${name}`);
     }
     assert.ok(await metricValueOf(client, 'duplicate_payments_detected_total') >= 99, 'the race test\'s 99 replays were counted');
+  });
+
+  void test('start-up waits (bounded) for a database that is not reachable yet, then serves', async () => {
+    const toxiproxy = new ToxiproxyClient(`http://127.0.0.1:${config.ports.toxiproxy}`);
+    await toxiproxy.setEnabled('postgres', false);
+    let late: TestApi | undefined;
+    try {
+      const starting = startTestApi('latedb', { relay: false, startupDbWaitMs: 20000 });
+      // Without the wait this start rejects at once (ECONNREFUSED), as it did on 57P03.
+      const early = await Promise.race([starting.then(() => 'started', () => 'failed'), new Promise((r) => setTimeout(r, 1500, 'waiting'))]);
+      assert.equal(early, 'waiting');
+      await toxiproxy.setEnabled('postgres', true);
+      late = await starting;
+      const run = runId('latedb');
+      const c = new Client(late.url, 2);
+      try {
+        const r = await c.post(body(run, 1), `key-${run}`);
+        assert.equal(r.status, 201, JSON.stringify(r.json));
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await toxiproxy.setEnabled('postgres', true);
+      await late?.close();
+    }
+  });
+
+  void test('start-up gives up after its bound, naming the cause', async () => {
+    const toxiproxy = new ToxiproxyClient(`http://127.0.0.1:${config.ports.toxiproxy}`);
+    await toxiproxy.setEnabled('postgres', false);
+    try {
+      const t0 = Date.now();
+      await assert.rejects(startTestApi('nodb', { relay: false, startupDbWaitMs: 1000 }), /database not usable at start-up after \d+ attempt/);
+      assert.ok(Date.now() - t0 < 10000, 'bounded');
+    } finally {
+      await toxiproxy.setEnabled('postgres', true);
+    }
   });
 });
 

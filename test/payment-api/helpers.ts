@@ -66,16 +66,23 @@ export interface TestApi {
 /** Starts an API instance in-process on a free loopback port, on its own database. */
 export async function startTestApi(name: string, options: Partial<PaymentApiOptions> = {}): Promise<TestApi> {
   const database = await freshDatabase(name);
-  const api = await startPaymentApi({
-    databaseUrl: database.url,
-    redisUrl: `redis://127.0.0.1:${config.ports.redis_proxy}`,
-    kafkaBrokers,
-    stripeEmulatorUrl: stripeUrl,
-    host: '127.0.0.1',
-    port: 0,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    ...options,
-  });
+  let api: PaymentApi;
+  try {
+    api = await startPaymentApi({
+      databaseUrl: database.url,
+      redisUrl: `redis://127.0.0.1:${config.ports.redis_proxy}`,
+      kafkaBrokers,
+      stripeEmulatorUrl: stripeUrl,
+      host: '127.0.0.1',
+      port: 0,
+      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      ...options,
+    });
+  } catch (err) {
+    // A start that is meant to fail (start-up tests) must not leave its database behind.
+    await database.drop();
+    throw err;
+  }
   // Reads bypass the proxy and survive nothing but what the test does to postgres itself.
   const db = new pg.Pool({ connectionString: database.directUrl, max: 4 });
   db.on('error', () => {});
