@@ -8,7 +8,7 @@ import { resolveConfig, type PaymentApiConfig, type PaymentApiOptions } from './
 import { createMetrics, type PaymentMetrics } from './metrics.ts';
 import { DependencyUnavailableError, PaymentService, type CreateOutcome, type PaymentServiceDeps } from './payments.ts';
 import { OutboxRelay } from './relay.ts';
-import { createPool, findById, isDatabaseUnavailable, migrate, type PaymentRow } from './store.ts';
+import { createPool, findById, isDatabaseUnavailable, migrate, warmPool, type PaymentRow } from './store.ts';
 import { ChargeRejectedError, Charger, ProviderUnavailableError } from './stripe.ts';
 import { BODY_LIMIT_BYTES, parseIdempotencyKey, parsePaymentRequest, paymentRequestSchema, type FieldError } from './validation.ts';
 
@@ -77,7 +77,7 @@ export async function startPaymentApi(options: PaymentApiOptions & { logger?: Lo
   const log = options.logger ?? pino({ level: config.logLevel, base: { service: 'payment-api' } });
   if (config.defects.size) log.warn({ defects: [...config.defects] }, 'SEEDED DEFECTS ARE ON: this instance is deliberately incorrect');
 
-  const pool = createPool(config.databaseUrl, config.dbPoolMax, config.inFlightWaitMs);
+  const pool = createPool(config.databaseUrl, config.dbPoolMax, config.inFlightWaitMs, config.dbPoolMin);
   let relay: OutboxRelay | null = null;
   const metrics = createMetrics(() => pool.totalCount - pool.idleCount, () => relay?.pending ?? 0);
   const cache = new IdempotencyCache(config.redisUrl, log);
@@ -86,6 +86,7 @@ export async function startPaymentApi(options: PaymentApiOptions & { logger?: Lo
   let service: PaymentService | undefined;
   try {
     await migrateWhenReachable(pool, config.startupDbWaitMs, log);
+    await warmPool(pool, config.dbPoolMin);
     relay = config.relay ? new OutboxRelay(pool, config, metrics, log) : null;
     service = new PaymentService({ pool, cache, charger, relay, config, metrics, log });
     app = buildApp({ service, pool, cache, charger, relay, config, metrics, log });

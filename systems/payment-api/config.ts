@@ -27,6 +27,8 @@ export interface PaymentApiConfig {
   /** How long a request waits for an in-flight request with the same key before 409. */
   inFlightWaitMs: number;
   dbPoolMax: number;
+  /** Connections opened at start and kept open when idle: a burst must not wait for new backends. */
+  dbPoolMin: number;
   /** Most payments written by one claim statement (group commit); 1 writes each on its own. */
   dbClaimBatch: number;
   /** Claim statements in flight at once. */
@@ -61,6 +63,7 @@ const envSchema = z.object({
   STRIPE_RETRY_BUDGET_MS: z.coerce.number().int().positive().default(8000),
   IN_FLIGHT_WAIT_MS: z.coerce.number().int().positive().default(10000),
   DB_POOL_MAX: z.coerce.number().int().positive().default(40),
+  DB_POOL_MIN: z.coerce.number().int().nonnegative().default(16),
   DB_CLAIM_BATCH: z.coerce.number().int().positive().default(100),
   DB_CLAIM_CONCURRENCY: z.coerce.number().int().positive().default(4),
   STARTUP_DB_WAIT_MS: z.coerce.number().int().nonnegative().default(30000),
@@ -93,6 +96,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PaymentApiO
     stripeRetryBudgetMs: e.STRIPE_RETRY_BUDGET_MS,
     inFlightWaitMs: e.IN_FLIGHT_WAIT_MS,
     dbPoolMax: e.DB_POOL_MAX,
+    dbPoolMin: Math.min(e.DB_POOL_MIN, e.DB_POOL_MAX),
     startupDbWaitMs: e.STARTUP_DB_WAIT_MS,
     dbClaimBatch: e.DB_CLAIM_BATCH,
     dbClaimConcurrency: e.DB_CLAIM_CONCURRENCY,
@@ -129,6 +133,7 @@ export function resolveConfig(o: PaymentApiOptions): PaymentApiConfig {
     stripeRetryBudgetMs: o.stripeRetryBudgetMs ?? 8000,
     inFlightWaitMs: o.inFlightWaitMs ?? 10000,
     dbPoolMax: o.dbPoolMax ?? 40,
+    dbPoolMin: Math.min(o.dbPoolMin ?? 16, o.dbPoolMax ?? 40),
     startupDbWaitMs: o.startupDbWaitMs ?? 30000,
     dbClaimBatch: o.dbClaimBatch ?? 100,
     dbClaimConcurrency: o.dbClaimConcurrency ?? 4,

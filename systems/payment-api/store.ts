@@ -58,10 +58,11 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_unsent_idx ON outbox (id) WHERE sent_at IS NULL;
 `;
 
-export function createPool(databaseUrl: string, max: number, lockTimeoutMs: number): pg.Pool {
+export function createPool(databaseUrl: string, max: number, lockTimeoutMs: number, min = 0): pg.Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max,
+    min,
     // Bounds the wait behind another transaction holding the same idempotency key.
     options: `-c lock_timeout=${Math.trunc(lockTimeoutMs)}`,
     // Also bounds the wait for a free pooled connection: an exhausted pool answers 503, not a hang.
@@ -78,6 +79,16 @@ export function createPool(databaseUrl: string, max: number, lockTimeoutMs: numb
   // flight fails with it, so this listener only keeps the process alive.
   pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
+}
+
+/**
+ * Opens the pool's `min` connections now. A backend costs a fork and an authentication
+ * (through the proxy: several ms each); opened on demand they all land on the first
+ * burst, which is when latency matters (the first seconds of a load phase).
+ */
+export async function warmPool(pool: pg.Pool, n: number): Promise<void> {
+  const clients = await Promise.all(Array.from({ length: n }, () => pool.connect()));
+  for (const c of clients) c.release();
 }
 
 export async function migrate(pool: pg.Pool): Promise<void> {
