@@ -43,6 +43,9 @@ export async function startWorkers(o: { orchestrator?: boolean; load?: boolean; 
     workers.push(await Worker.create({
       connection, taskQueue: o.loadTaskQueue ?? LOAD_TASK_QUEUE, activities: loadActivities, shutdownGraceTime: '10s',
       maxConcurrentActivityTaskExecutions: 8,
+      // Heartbeats carry cancellation back: throttled to 0.8 × heartbeatTimeout (16 s) by default,
+      // an aborted experiment's load would go on for that long.
+      maxHeartbeatThrottleInterval: '1s',
     }));
     if (o.metrics !== false) metrics = await loadMetricsServer(config.ports.load_worker_metrics);
   }

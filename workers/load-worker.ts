@@ -46,6 +46,9 @@ const worker = await Worker.create({
   maxConcurrentActivityTaskExecutions: Number(values['max-shards']),
   // A cancelled shard flushes its outcome log before it returns.
   shutdownGraceTime: '10s',
+  // Heartbeats carry cancellation back: throttled to 0.8 × heartbeatTimeout (16 s) by default,
+  // an aborted experiment's load would go on for that long.
+  maxHeartbeatThrottleInterval: '1s',
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { log.info({ sig }, 'shutting down'); worker.shutdown(); });
 log.info({ identity, taskQueue: loadTaskQueue, temporal: `127.0.0.1:${config.ports.temporal}` }, 'load worker ready');

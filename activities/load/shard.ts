@@ -6,7 +6,7 @@
 // skipping one). Counts and histograms stay exact across the crash.
 import { hostname } from 'node:os';
 import { Context } from '@temporalio/activity';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import pino from 'pino';
 import { loadStackConfig } from '../../scripts/stack/index.ts';
 import { LoadEngine } from './engine.ts';
@@ -108,12 +108,16 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
     return flushing;
   };
 
+  // The experiment that asked for this load may be over (aborted, cancelled, timed out)
+  // before the cancellation reaches us through a heartbeat: its progress signal then
+  // fails with WorkflowNotFoundError, and not one more request may go out.
+  const orphaned = new AbortController();
   const attemptStart = performance.now();
   const engine = new LoadEngine({
     runId, settings: input.settings, ledger: input.ledger, from, to: end, shards: input.shards,
     isDone: (seq) => done[seq - from] === 1,
     onOutcome: (o) => { pending.push(o); if (pending.length >= FLUSH_ROWS) void flush().catch(() => undefined); },
-    ...(ctx ? { signal: ctx.cancellationSignal } : {}),
+    signal: ctx ? AbortSignal.any([ctx.cancellationSignal, orphaned.signal]) : orphaned.signal,
     timeOffsetMs: Date.now() - startedAtMs,
     // Entries with an outcome, not arrivals: entries in flight at a crash arrive again
     // in this attempt, and must not use up a duration-capped schedule.
@@ -135,7 +139,12 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
       lastTick = now;
       const workflowId = input.progress.workflowId;
       void temporalClient().then((c) => c.workflow.getHandle(workflowId).signal(loadProgressSignalName, payload))
-        .catch((err: unknown) => log.warn({ err, workflowId }, 'loadProgress signal failed'));
+        .catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) {
+            if (!orphaned.signal.aborted) log.warn({ workflowId, runId, shard }, 'the experiment workflow is closed; stopping this shard');
+            orphaned.abort();
+          } else log.warn({ err, workflowId }, 'loadProgress signal failed');
+        });
     }
   }, HEARTBEAT_MS);
   shardsActive.inc();

@@ -4,13 +4,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OrdealClient } from '../../scripts/client/index.ts';
 import { repoRoot } from '../../scripts/stack/config.ts';
 import { OrdealVerdict } from '../../workflows/types.ts';
 import type { RunningWorkers } from '../../workers/index.ts';
-import { client, inProcessWorkers, leasesOf, outcomeRows, paymentApiReady, shortDbKill, until, untilFaultActive } from './harness.ts';
+import { client, inProcessWorkers, leasesOf, outcomeRows, paymentApiReady, paymentApiRequests, shortDbKill, until, untilFaultActive } from './harness.ts';
 
 let ordeal: OrdealClient;
 let workers: RunningWorkers;
@@ -109,6 +110,11 @@ for (const how of ['abort signal', 'cancellation (as from the Temporal UI)'] as 
     assert.equal(JSON.parse(readFileSync(r.paths.json, 'utf8')).verdict, 'ABORTED');
     assert.deepEqual((await leasesOf(r.run_id)).map((l) => l.state), ['reverted']);
     await until('the payment API to be ready again', paymentApiReady, 30_000);
+    // The load stopped with the run: no request reaches the API any more (the ledger had ~55 s to go).
+    await sleep(2000);
+    const before = await paymentApiRequests();
+    await sleep(3000);
+    assert.equal(await paymentApiRequests(), before, 'load still running after the run ended');
     const d = await ordeal.client.workflow.getHandle(h.workflowId).describe();
     assert.equal(d.status.name, 'COMPLETED');
     assert.equal(d.typedSearchAttributes.get(OrdealVerdict), 'ABORTED');

@@ -79,7 +79,7 @@ import type { ExperimentStatus } from '../../workflows/types.ts';
 
 /** A short db_failure_peak_load: small ledger, low rate, a 5 s database kill; thresholds off (shared CPU). */
 export const shortDbKill = [
-  'ledger.messages=1500', 'load.rate=100', 'load.duration=15s', 'load.thresholds={}',
+  'ledger.messages=1500', 'load.rate=100', 'load.duration=15s', 'load.warmup=0', 'load.thresholds={}',
   'faults.0.at=4s', 'faults.0.duration=5s', 'recovery.timeout=45s', 'drain.timeout=45s',
 ];
 
@@ -140,4 +140,10 @@ export async function outcomeRows(runId: string): Promise<{ rows: number; distin
 export async function paymentApiReady(): Promise<boolean> {
   const res = await fetch(`http://127.0.0.1:${config.ports.payment_api}/ready`, { signal: AbortSignal.timeout(3000) }).catch(() => null);
   return res?.status === 200;
+}
+
+/** POST /payments requests the payment API has answered so far (its payment_requests_total counter). */
+export async function paymentApiRequests(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${config.ports.payment_api}/metrics`, { signal: AbortSignal.timeout(3000) })).text();
+  return [...text.matchAll(/^payment_requests_total\{[^}]*\} (\d+(?:\.\d+)?)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }

@@ -43,7 +43,7 @@ void test('a 2-cycle soak continues as new between cycles and samples the system
   const h = await ordeal.client.workflow.start('soakExperiment', {
     taskQueue, workflowId,
     args: [{ scenario: 'db_failure_peak_load', cycles: 2, cyclesPerRun: 1,
-      overrides: ['ledger.messages=300', 'load.rate=50', 'load.duration=6s', 'faults=[]', 'load.thresholds={}'],
+      overrides: ['ledger.messages=300', 'load.rate=50', 'load.duration=6s', 'load.warmup=0', 'faults=[]', 'load.thresholds={}'],
       loadTaskQueue }],
   });
   const r = await h.result() as SoakResult;
