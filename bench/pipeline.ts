@@ -80,6 +80,9 @@ if (hasProcessor) consumer = await startSettledReader();
 
 const rows: Row[] = [];
 let warmup: Row | undefined;
+// One client for the whole run, as a real caller keeps its connections: a fresh pool per
+// row made every row open up to --connections new connections in its first second.
+const http = new Pool(apiUrl, { connections: Number(opts.connections), pipelining: 1, headersTimeout: 10000, bodyTimeout: 10000 });
 try {
   if (warmupMs > 0 && warmupRate > 0) {
     warmup = await step(warmupRate, warmupMs);
@@ -98,6 +101,7 @@ try {
     }
   }
 } finally {
+  await http.close();
   await consumer?.disconnect();
   await db.end();
   if (startedHere.length) await down({ config, services: stackServices, only: startedHere });
@@ -134,7 +138,6 @@ process.stdout.write(`max rate with p99 < 100 ms: ${result.max_rate_p99_under_10
 
 async function step(rate: number, ms: number): Promise<Row> {
   const run = `bench-${rate}-${randomUUID().slice(0, 8)}`;
-  const http = new Pool(apiUrl, { connections: Number(opts.connections), pipelining: 1, headersTimeout: 10000, bodyTimeout: 10000 });
   const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const total = Math.round((rate * ms) / 1000);
   const intended = new Map<string, number>();
@@ -172,7 +175,6 @@ async function step(rate: number, ms: number): Promise<Row> {
   }
   const sendWindow = (performance.now() - t0) / 1000;
   await Promise.all(pending);
-  await http.close();
   const phasesAfter = await phaseTotals();
   const row: Row = {
     rate, sent: total - dropped, ok, errors: errors + dropped, dropped,
