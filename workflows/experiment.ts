@@ -355,13 +355,15 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     breakerScope.cancel();
     // Steady-state thresholds leave out each fault from a second before its injection
     // (requests in flight when it struck) to the end of recovery plus settling.
-    const recoveryMs = recovery === null ? 0 : recovery.recovered
-      ? Math.max(recovery.time_to_healthy_ms ?? 0, recovery.time_to_first_success_ms ?? 0) : Number.MAX_SAFE_INTEGER / 4;
+    // Not recovered (or never reverted): disturbed to the end of the phase.
+    const rec: RecoveryResult | null = recovery;
+    const recoveryMs = rec === null ? 0 : Math.max(rec.time_to_healthy_ms ?? 0, rec.time_to_first_success_ms ?? 0);
     const excluded: ExcludedWindow[] = faults.map((f) => ({
       fromMs: Date.parse(f.handle.injectedAt) - 1000,
-      toMs: loadStartedAt + (f.revertedAtS ?? Infinity) * 1000 + recoveryMs + s.load.thresholds.settle,
+      toMs: f.revertedAtS === null || (rec !== null && !rec.recovered) ? Number.MAX_SAFE_INTEGER
+        : loadStartedAt + f.revertedAtS * 1000 + recoveryMs + s.load.thresholds.settle,
       why: `${f.handle.type} on ${f.handle.target}: fault, recovery and ${s.load.thresholds.settle / 1000} s settling`,
-    })).map((w) => (Number.isFinite(w.toMs) ? w : { ...w, toMs: Number.MAX_SAFE_INTEGER / 2 }));
+    }));
     load = await loadSummaryActs.summarizeLoad.executeWithOptions(
       { summary: `merge ${results.length} shard histograms and timelines; judge thresholds (${s.load.thresholds.scope})`,
         startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } },

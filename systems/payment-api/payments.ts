@@ -12,7 +12,7 @@ import type { PaymentMetrics } from './metrics.ts';
 import type { OutboxRelay } from './relay.ts';
 import { ChargeRejectedError, ProviderUnavailableError, type ChargeResult, type Charger } from './stripe.ts';
 import {
-  findByKey, insertPaymentAndOutbox, isDatabaseUnavailable, isLockTimeout, newPaymentId, rollbackQuietly, rowOf,
+  findByKey, inTransaction, insertPaymentAndOutbox, isDatabaseUnavailable, isLockTimeout, newPaymentId, rowOf,
   type NewPayment, type PaymentRow, type StoredPayment,
 } from './store.ts';
 import { requestHash, type PaymentRequest } from './validation.ts';
@@ -174,7 +174,7 @@ export class PaymentService {
     if (existing) return compare(existing, req, hash, 'database');
     const charge = await this.d.charger.charge(req, key);
     const p = this.newPayment(req, key, hash, charge);
-    await this.transaction(async (client) => {
+    await inTransaction(this.d.pool, async (client) => {
       await insertPaymentAndOutbox(client, p);
       await client.query('INSERT INTO idempotency_keys (key, request_hash, payment_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING',
         [key, hash, p.id]);
@@ -201,7 +201,7 @@ export class PaymentService {
     try {
       const charge = await this.d.charger.charge(req, key);
       const p = this.newPayment(req, key, hash, charge);
-      await this.transaction((client) => insertPaymentAndOutbox(client, p));
+      await inTransaction(this.d.pool, (client) => insertPaymentAndOutbox(client, p));
       this.d.relay?.nudge();
       const row = rowOf(p);
       await this.d.cache.putDone(key, hash, row);
@@ -235,7 +235,7 @@ export class PaymentService {
     const batch = [...this.writeBehind.values()];
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.transaction(async (client) => {
+        await inTransaction(this.d.pool, async (client) => {
           for (const p of batch) {
             const claim = await client.query(
               'INSERT INTO idempotency_keys (key, request_hash, payment_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING key',
@@ -257,21 +257,5 @@ export class PaymentService {
       }
     }
     for (const p of batch) if (this.writeBehind.get(p.key) === p) this.writeBehind.delete(p.key);
-  }
-
-  private async transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-    const client = await this.d.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      await work(client);
-      await client.query('COMMIT');
-    } catch (err) {
-      if (isDatabaseUnavailable(err)) broken = err as Error;
-      await rollbackQuietly(client);
-      throw err;
-    } finally {
-      client.release(broken);
-    }
   }
 }

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { PAYMENTS_TOPIC } from '../contracts.ts';
 import type { PaymentApiConfig } from './config.ts';
 import type { PaymentMetrics } from './metrics.ts';
-import { isDatabaseUnavailable, rollbackQuietly } from './store.ts';
+import { inTransaction } from './store.ts';
 
 interface OutboxRow {
   id: string;
@@ -149,18 +149,12 @@ export class OutboxRelay {
 
   /** One batch: lock unsent rows (other relays skip them), publish, mark sent, commit. */
   private async publishBatch(): Promise<number> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
+    const published = await inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<OutboxRow>(
         'SELECT id, topic, message_key, payload::text AS payload FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
         [this.config.relayBatch],
       );
-      if (rows.length === 0) {
-        await client.query('COMMIT');
-        return 0;
-      }
+      if (rows.length === 0) return 0;
       const byTopic = new Map<string, { key: string; value: string }[]>();
       for (const r of rows) {
         const list = byTopic.get(r.topic) ?? [];
@@ -177,17 +171,14 @@ export class OutboxRelay {
         await this.disconnect();
       }
       await client.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
-      await client.query('COMMIT');
-      this.metrics.outboxPublished.inc(rows.length);
-      this.metrics.outboxBatch.observe(rows.length);
-      this.pending = Math.max(0, this.pending - rows.length);
       return rows.length;
-    } catch (err) {
-      if (isDatabaseUnavailable(err)) broken = err as Error;
-      await rollbackQuietly(client);
-      throw err;
-    } finally {
-      client.release(broken);
+    });
+    // Counted once committed: a failed commit leaves the rows unsent.
+    if (published > 0) {
+      this.metrics.outboxPublished.inc(published);
+      this.metrics.outboxBatch.observe(published);
+      this.pending = Math.max(0, this.pending - published);
     }
+    return published;
   }
 }

@@ -241,7 +241,28 @@ export async function insertPaymentAndOutbox(client: pg.PoolClient, p: NewPaymen
   );
 }
 
-export async function rollbackQuietly(client: pg.PoolClient): Promise<void> {
+/**
+ * Runs `work` in one transaction on a pooled connection. A connection the database
+ * dropped is destroyed on release, not handed to the next request.
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) broken = err as Error;
+    await rollbackQuietly(client);
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+async function rollbackQuietly(client: pg.PoolClient): Promise<void> {
   try {
     await client.query('ROLLBACK');
   } catch {
