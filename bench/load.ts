@@ -85,53 +85,75 @@ function result(out: string): { requests: number; seconds: number; latency_ms: {
   return JSON.parse(line.slice(7));
 }
 
-interface Row { tool: string; rps: number; cpu_per_1k_req: number; requests: number }
+/**
+ * server_cpu_share: the server's CPU use over the tool's run, in cores (its process is
+ * pinned to one). Well below 1, the generator was the bound and the row compares
+ * generators; near 1, the server was, and the row measures the server.
+ */
+interface Row { tool: string; rps: number; cpu_per_1k_req: number; requests: number; server_cpu_share: number }
+
+/** A process's CPU seconds so far (user + system), from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Runs one generator and reports the server's CPU share over the same wall time. */
+async function watched<T>(serverPid: number, run: () => Promise<T>): Promise<T & { serverShare: number }> {
+  const cpu0 = cpuSeconds(serverPid);
+  const t0 = performance.now();
+  const r = await run();
+  const share = (cpuSeconds(serverPid) - cpu0) / ((performance.now() - t0) / 1000);
+  return { ...r, serverShare: Math.round(share * 100) / 100 };
+}
 
 async function throughput(server: string): Promise<Row[]> {
   const rows: Row[] = [];
   const srv = await startServer(server);
   const url = `${srv.url}/payments`;
   try {
-    const add = (tool: string, requests: number, seconds: number, cpu: number) => {
-      const row = { tool, rps: Math.round(requests / seconds), cpu_per_1k_req: Math.round((cpu * 1e7) / requests) / 10, requests };
-      log(`${tool}: ${row.rps} req/s, ${row.cpu_per_1k_req} ms CPU per 1k requests`);
+    const pid = srv.proc.pid!;
+    const add = (tool: string, requests: number, seconds: number, cpu: number, serverShare: number) => {
+      const row = { tool, rps: Math.round(requests / seconds), cpu_per_1k_req: Math.round((cpu * 1e7) / requests) / 10, requests, server_cpu_share: serverShare };
+      log(`${tool}: ${row.rps} req/s, ${row.cpu_per_1k_req} ms CPU per 1k requests (server core ${Math.round(serverShare * 100)}% busy)`);
       rows.push(row);
     };
     // A fresh server (page faults, Go runtime growth, TCP state) is slower for its first
     // seconds; whoever ran first paid for it (ordeal, ~9% in a quiet run). Unmeasured.
     await pinned(['wrk', '-t1', `-c${CONNECTIONS}`, `-d${WARMUP_SECONDS}s`, url]);
     {
-      const { out, cpu } = await pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'throughput', url, String(SECONDS), String(CONNECTIONS)]);
+      const { out, cpu, serverShare } = await watched(pid, () => pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'throughput', url, String(SECONDS), String(CONNECTIONS)]));
       const r = result(out);
-      add('ordeal', r.requests, r.seconds, cpu);
+      add('ordeal', r.requests, r.seconds, cpu, serverShare);
     }
     {
-      const { out, cpu } = await pinned([node, join(repoRoot, 'node_modules/autocannon/autocannon.js'), '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS),
-        '-m', 'POST', '-H', 'content-type=application/json', '-H', 'idempotency-key=k', '-b', BODY, url]);
+      const { out, cpu, serverShare } = await watched(pid, () => pinned([node, join(repoRoot, 'node_modules/autocannon/autocannon.js'), '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS),
+        '-m', 'POST', '-H', 'content-type=application/json', '-H', 'idempotency-key=k', '-b', BODY, url]));
       const j = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as { requests: { total: number }; duration: number };
-      add('autocannon', j.requests.total, j.duration, cpu);
+      add('autocannon', j.requests.total, j.duration, cpu, serverShare);
     }
     {
       const lua = join(benchHome, 'post.lua');
       writeFileSync(lua, `wrk.method = "POST"\nwrk.body = '${BODY}'\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Idempotency-Key"] = "k"\n`);
-      const { out, cpu } = await pinned(['wrk', '-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-s', lua, url]);
+      const { out, cpu, serverShare } = await watched(pid, () => pinned(['wrk', '-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-s', lua, url]));
       const m = /(\d+) requests in ([\d.]+)(ms|s|m)/.exec(out);
       if (!m) throw new Error(`wrk output not understood:\n${out}`);
       const secs = Number(m[2]) * (m[3] === 'ms' ? 0.001 : m[3] === 'm' ? 60 : 1);
-      add('wrk', Number(m[1]), secs, cpu);
+      add('wrk', Number(m[1]), secs, cpu, serverShare);
     }
     {
       const locust = ensureLocust();
       const csv = join(benchHome, 'locust');
-      const { out, cpu } = await pinned([locust, '-f', join(repoRoot, 'bench/locustfile.py'), '--headless', '-u', String(CONNECTIONS), '-r', String(CONNECTIONS),
-        '-t', `${SECONDS}s`, '--host', srv.url, '--only-summary', '--csv', csv, '--loglevel', 'WARNING']);
+      const { out, cpu, serverShare } = await watched(pid, () => pinned([locust, '-f', join(repoRoot, 'bench/locustfile.py'), '--headless', '-u', String(CONNECTIONS), '-r', String(CONNECTIONS),
+        '-t', `${SECONDS}s`, '--host', srv.url, '--only-summary', '--csv', csv, '--loglevel', 'WARNING']));
       const lines = readFileSync(`${csv}_stats.csv`, 'utf8').trim().split('\n');
       const header = lines[0]!.split(',');
       const agg = lines.find((l) => l.includes('Aggregated'))?.split(',');
       if (!agg) throw new Error(`locust wrote no aggregate row:\n${out}`);
       const count = Number(agg[header.indexOf('Request Count')]);
       const rps = Number(agg[header.indexOf('Requests/s')]);
-      add('locust (FastHttpUser)', count, count / rps, cpu);
+      add('locust (FastHttpUser)', count, count / rps, cpu, serverShare);
     }
   } finally { await stop(srv.proc); }
   return rows;
@@ -177,14 +199,32 @@ const load = spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.tr
 const rows = await throughput(server);
 const acc = await accuracy(server);
 const co = await coordinatedOmission(server);
-const report = { rows, accuracy: acc, coordinated_omission: co,
-  conditions: { seconds: SECONDS, server_warmup_seconds: WARMUP_SECONDS, connections: CONNECTIONS, generator_core: GEN_CORE, server_core: SERVER_CORE, loadavg_before: load, date: new Date().toISOString() } };
+// The issue's aims, judged from this run's rows (printed and kept beside them).
+const ordealRow = rows.find((r) => r.tool === 'ordeal')!;
+const autocannonRow = rows.find((r) => r.tool === 'autocannon')!;
+const locustRow = rows.find((r) => r.tool.startsWith('locust'))!;
+const aims = {
+  rps_per_core_at_least_40k: ordealRow.rps >= 40_000,
+  ahead_of_autocannon: ordealRow.rps > autocannonRow.rps && ordealRow.cpu_per_1k_req < autocannonRow.cpu_per_1k_req,
+  times_locust_rps: Math.round((ordealRow.rps / locustRow.rps) * 10) / 10,
+  accuracy_p50_within_1ms: Math.abs(acc.p50_ms - 50) <= 1,
+  co_corrected_p99_at_least_1s: co.p99_corrected_ms >= 1000,
+};
+const report = { rows, aims, accuracy: acc, coordinated_omission: co,
+  conditions: { server: 'raw HTTP/1.1 responder (bench/server.go; net/http with -delay for accuracy)', seconds: SECONDS, server_warmup_seconds: WARMUP_SECONDS, connections: CONNECTIONS, generator_core: GEN_CORE, server_core: SERVER_CORE, loadavg_before: load, date: new Date().toISOString() } };
 mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
 writeFileSync(join(repoRoot, 'bench', 'results', 'load.json'), JSON.stringify(report, null, 2) + '\n');
 
-const table = [['tool', 'req/s', 'CPU ms / 1k req', 'requests'], ...rows.map((r) => [r.tool, String(r.rps), r.cpu_per_1k_req.toFixed(1), String(r.requests)])];
+const base = rows.find((r) => r.tool === 'ordeal')!;
+// Ratios against Ordeal: how many of this tool's requests/s (or CPU per request) one of Ordeal's is worth.
+const table = [['tool', 'req/s', 'vs ordeal', 'CPU ms / 1k req', 'vs ordeal', 'server core busy', 'requests'],
+  ...rows.map((r) => [r.tool, String(r.rps), `${(r.rps / base.rps).toFixed(2)}×`, r.cpu_per_1k_req.toFixed(1), `${(r.cpu_per_1k_req / base.cpu_per_1k_req).toFixed(2)}×`,
+    `${Math.round(r.server_cpu_share * 100)}%`, String(r.requests)])];
 const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
 console.log(table.map((r) => r.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n'));
 console.log(`\naccuracy: 50 ms fixed server delay → p50 ${acc.p50_ms} ms (error ${(acc.p50_ms - 50).toFixed(3)} ms; uncorrected ${acc.p50_uncorrected_ms} ms; wrk on the same server: ${acc.reference_wrk_p50_ms} ms)`);
 console.log(`coordinated omission (2,000 req/s, ${CO_SECONDS} s, server SIGSTOPped 1.5 s): p99 corrected ${co.p99_corrected_ms} ms, uncorrected ${co.p99_uncorrected_ms} ms`);
+console.log(`aims: ≥ 40k req/s on one core ${aims.rps_per_core_at_least_40k ? 'met' : 'NOT met'} (${ordealRow.rps}); ahead of autocannon ${aims.ahead_of_autocannon ? 'met' : 'NOT met'} `
+  + `(${((ordealRow.rps / autocannonRow.rps - 1) * 100).toFixed(1)}% req/s, ${((ordealRow.cpu_per_1k_req / autocannonRow.cpu_per_1k_req - 1) * 100).toFixed(1)}% CPU per request); `
+  + `${aims.times_locust_rps}× Locust's req/s`);
 console.log(`(load average before: ${load}; ${SECONDS} s per tool after a ${WARMUP_SECONDS} s unmeasured server warm-up, ${CONNECTIONS} connections, generator on core ${GEN_CORE}, server on core ${SERVER_CORE})`);
