@@ -81,13 +81,18 @@ export function reportHtml(r: ExperimentReport, checks: ReportCheck[]): string {
   const durationS = Math.max(0, (Date.parse(r.ended_at) - Date.parse(r.started_at)) / 1000);
   const timeline = load?.timeline ?? [];
   const chartsExpected = timeline.length > 0 ? 2 : 0;
+  const steady = load?.windows?.scope === 'steady' && (load.thresholds ?? []).length > 0 ? load.windows : undefined;
 
   const cards = [
     card('ledger messages', num(r.ledger?.count ?? null)),
     card('sent / acknowledged', c ? `${num(c.sent)} / ${num(c.acked)}` : '—', c ? `failed ${num(c.failed)}, unknown ${num(c.unknown)}` : ''),
     card('achieved rate', load ? `${num(load.achieved_rate, 1)} /s` : '—',
-      load ? `error rate ${num((load.error_rate ?? 0) * 100, 2)} %${load.knee_rate != null ? `; knee at ${num(load.knee_rate)} /s` : ''}` : ''),
-    card('latency p50 / p95 / p99', load ? `${lat(load.latency_ms.p50)} / ${lat(load.latency_ms.p95)} / ${lat(load.latency_ms.p99)} ms` : '—',
+      load ? `error rate ${num((load.error_rate ?? 0) * 100, 2)} % over the whole phase${load.knee_rate != null ? `; knee at ${num(load.knee_rate)} /s` : ''}` : ''),
+    // When thresholds were judged on steady state, the whole-phase figures mix the outage in;
+    // the steady and disturbed figures are the ones a reader compares with the thresholds.
+    ...(steady ? [card('steady state p99 / error rate', `${lat(steady.judged.latency_ms.p99)} ms / ${num(steady.judged.error_rate * 100, 2)} %`,
+      steady.disturbed ? `while disturbed: p99 ${lat(steady.disturbed.latency_ms.p99)} ms, error rate ${num(steady.disturbed.error_rate * 100, 2)} %` : 'nothing left out')] : []),
+    card(`latency p50 / p95 / p99${steady ? ' (whole phase)' : ''}`, load ? `${lat(load.latency_ms.p50)} / ${lat(load.latency_ms.p95)} / ${lat(load.latency_ms.p99)} ms` : '—',
       load ? `mean ${lat(load.latency_ms.mean)}, max ${lat(load.latency_ms.max)} ms; from actual send time p99 ${lat(load.latency_uncorrected_ms.p99)} ms` : ''),
     card('time to healthy', ms(r.recovery?.time_to_healthy_ms ?? null), 'from the last revert to the first healthy probe'),
     card('time to first success', ms(r.recovery?.time_to_first_success_ms ?? null), 'from the last revert to the first successful request'),

@@ -82,6 +82,14 @@ function experimentReport(runId: string, reconcile: ReconcileResult | null): Exp
         { name: 'error_rate', limit: 0.2, actual: 0.1, ok: true, reason: 'error_rate 0.1 within 0.2' },
       ],
       thresholdsOk: false,
+      windows: {
+        scope: 'steady',
+        excluded: [{ from_s: 19, to_s: 40, why: 'database_kill and recovery' }],
+        judged: { seconds: 39, requests: 39_000, errors: 0, error_rate: 0, rate: 1000,
+          latency_ms: { p50: 5, p95: 11, p99: 19, max: 40, mean: 6 }, exact: true },
+        disturbed: { seconds: 21, requests: 21_000, errors: 6000, error_rate: 0.2857, rate: 1000,
+          latency_ms: { p50: 220, p95: 800, p99: 1500, max: 2900, mean: 300 }, exact: true },
+      },
       mismatches: [],
       workers: ['worker-a'],
       cancelled: false,
@@ -188,6 +196,14 @@ void describe('reports of a failed run', () => {
     assert.match(html, /<tr class="bad" data-class="lost">/);
     assert.match(html, /<tr class="good" data-class="mismatched">/);
     assert.ok(html.includes('2.3 s') || html.includes('2300 ms'), 'time to healthy shown');
+    // The headline cards separate steady state from the outage, as the thresholds were judged.
+    const cardOf = (label: string) => new RegExp(`<div class="label">${label}</div><div class="value">([^<]*)</div><div class="hint">([^<]*)</div>`).exec(html);
+    const steady = cardOf('steady state p99 / error rate');
+    assert.ok(steady, 'steady-state card present');
+    assert.equal(steady[1], '19 ms / 0 %');
+    assert.match(steady[2]!, /while disturbed: p99 1,?500 ms, error rate 28.57 %/);
+    assert.match(cardOf('achieved rate')?.[2] ?? '', /error rate 10 % over the whole phase/);
+    assert.ok(cardOf('latency p50 / p95 / p99 \\(whole phase\\)'), 'whole-phase latency labelled as such');
   });
 
   void test('report.html renders in headless Chromium: both charts drawn with the fault windows shaded', async (t) => {
