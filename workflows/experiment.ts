@@ -262,7 +262,10 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
       throw ApplicationFailure.create({ type: 'FaultInjectionFailed', nonRetryable: true,
         message: `injecting fault ${index} (${spec.type} on ${spec.target}) failed: ${message(err)}` });
     });
-    const rec: FaultRecord = { handle, evidence: [], revert: null, injectedAtS: (Date.now() - loadStartedAt) / 1000, revertedAtS: null };
+    // When the injection began (the activity stamps it as it starts applying the fault),
+    // not when the workflow heard back: a database kill's activity also waits ~1.5 s for
+    // the killed processes to be reaped, and the report placed the fault that much late.
+    const rec: FaultRecord = { handle, evidence: [], revert: null, injectedAtS: (Date.parse(handle.injectedAt) - loadStartedAt) / 1000, revertedAtS: null };
     faults.push(rec);
     active.push(rec);
     revertDue.set(handle.faultId, Date.now() + effective);

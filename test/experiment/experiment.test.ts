@@ -51,6 +51,8 @@ void test('the correct payment system passes a database kill: PASS, fault revert
   assert.ok(w.disturbed && w.disturbed.errors > 0, 'the outage shows in the disturbed seconds');
   assert.deepEqual(rep.load!.thresholds.map((t) => [t.name, t.ok]), [['p99_ms', true], ['error_rate', true]]);
   assert.equal(rep.faults.length, 1);
+  // Placed where the scenario put it (faults.0.at=4s), not where the kill's activity returned (~1.5 s later).
+  assert.ok(rep.faults[0]!.injectedAtS >= 4 && rep.faults[0]!.injectedAtS < 5, `injected at +${rep.faults[0]!.injectedAtS} s`);
   assert.equal(rep.faults[0]!.revert?.reverted, true);
   assert.ok(rep.faults[0]!.evidence.some((e) => e.ok), 'evidence that the kill was in effect');
   assert.ok(rep.recovery?.recovered, 'recovered');
