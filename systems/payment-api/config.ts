@@ -56,7 +56,7 @@ export const defaultCurrencies = ['usd', 'eur', 'gbp', 'jpy', 'cad', 'aud', 'nzd
   'ron', 'bgn', 'isk', 'try', 'ils', 'aed', 'sar', 'inr', 'sgd', 'hkd', 'cny', 'krw', 'twd', 'thb', 'myr', 'php', 'idr', 'mxn',
   'brl', 'clp', 'cop', 'pen', 'zar', 'ngn', 'kes', 'egp'];
 
-const LINGER_DEFAULT_MS = 50;
+const LINGER_DEFAULT_MS = 100;
 
 const envSchema = z.object({
   PAYMENT_API_HOST: z.string().default('127.0.0.1'),
