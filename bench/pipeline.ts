@@ -40,6 +40,9 @@ interface Row {
   e2e_p50_ms?: number;
   e2e_p99_ms?: number;
   drain_ms?: number;
+  /** p99 of the worst second of the row (by intended send time), and how many seconds had a p99 of 100 ms or more. */
+  worst_second_p99_ms?: number;
+  seconds_p99_over_100ms?: number;
   /** Mean time per payment in each server-side phase (from the API's /metrics): where latency comes from. */
   api_phase_mean_ms?: Record<string, number>;
 }
@@ -94,6 +97,7 @@ try {
     const row = await step(rate, durationMs);
     rows.push(row);
     process.stderr.write(`  rate ${rate}/s: achieved ${row.achieved}/s, p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms, errors ${row.errors}` +
+      `, worst second p99 ${row.worst_second_p99_ms} ms, ${row.seconds_p99_over_100ms} s with p99 >= 100 ms` +
       (hasProcessor ? `, settled ${row.settled}, e2e p99 ${row.e2e_p99_ms} ms` : '') +
       `; API phase means ${JSON.stringify(row.api_phase_mean_ms)}, load average ${loadavg()[0]!.toFixed(1)}\n`);
     const saturated = row.achieved < rate * 0.9 || row.p99_ms > 1000 || row.errors > row.sent * 0.01;
@@ -150,6 +154,9 @@ async function step(rate: number, ms: number): Promise<Row> {
   const maxInFlight = 8000;
   const pending: Promise<void>[] = [];
   const phasesBefore = await phaseTotals();
+  // Latencies by the second of their intended send: a row's p99 is mostly its worst
+  // moments (a stall in one process), and these show whether it was one second or all.
+  const perSecond: number[][] = [];
   const t0 = performance.now() + 50;
   let i = 0;
   while (i < total) {
@@ -166,7 +173,9 @@ async function step(rate: number, ms: number): Promise<Row> {
       inFlight++;
       intended.set(id, Date.now() - (now - due));
       pending.push(send(http, id, run, i).then((good) => {
-        hist.recordValue(Math.max(1, Math.round((performance.now() - due) * 1000)));
+        const lat = performance.now() - due;
+        hist.recordValue(Math.max(1, Math.round(lat * 1000)));
+        (perSecond[Math.floor((due - t0) / 1000)] ??= []).push(lat);
         if (good) ok++;
         else errors++;
       }, () => {
@@ -183,6 +192,8 @@ async function step(rate: number, ms: number): Promise<Row> {
     achieved: Math.round(ok / sendWindow),
     p50_ms: round(hist.getValueAtPercentile(50) / 1000),
     p99_ms: round(hist.getValueAtPercentile(99) / 1000),
+    worst_second_p99_ms: round(Math.max(0, ...perSecond.map(p99Of))),
+    seconds_p99_over_100ms: perSecond.filter((l) => p99Of(l) >= 100).length,
     api_phase_mean_ms: Object.fromEntries([...phasesAfter].map(([phase, a]) => {
       const b = phasesBefore.get(phase) ?? { sum: 0, count: 0 };
       return [phase, a.count > b.count ? round(((a.sum - b.sum) / (a.count - b.count)) * 1000) : 0];
@@ -256,6 +267,12 @@ async function startSettledReader(): Promise<Consumer> {
   });
   await ready;
   return c;
+}
+
+function p99Of(latencies: number[] | undefined): number {
+  if (!latencies?.length) return 0;
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
 }
 
 function round(n: number): number {
