@@ -81,6 +81,9 @@ const settledAt = new Map<string, number>();
 let consumer: Consumer | null = null;
 if (hasProcessor) consumer = await startSettledReader();
 
+// How much the stack already holds: the Stripe emulator keeps every PaymentIntent in
+// memory, and its major GCs (event-loop stalls of ~100-200 ms at ~1 GB) grow with that.
+const stateAtStart = await stackState();
 const rows: Row[] = [];
 let warmup: Row | undefined;
 // One client for the whole run, as a real caller keeps its connections: a fresh pool per
@@ -121,6 +124,7 @@ const result = {
   // happened to pass must not hide a failing 1,000/s.
   bar_1000_per_s_p99_under_1s: ((r) => r !== undefined && r.p99_ms < 1000 && r.errors === 0 && r.achieved >= r.rate * 0.95)(
     rows.find((r) => r.rate >= 1000)),
+  stack_state_at_start: stateAtStart,
   stripe_confirm: runningBefore.has('payment-api') ? 'as the running API was started' : opts.stripeConfirm,
   pipeline: hasProcessor ? 'api → postgres → stripe-emulator → outbox → kafka → stream-processor' : 'api → postgres → stripe-emulator → outbox → kafka',
   duration_per_rate_ms: durationMs,
@@ -225,6 +229,13 @@ function send(http: RawPool, id: string, run: string, i: number): Promise<boolea
   const wire = `POST /payments HTTP/1.1\r\nhost: ${http.hostHeader}\r\ncontent-type: application/json\r\nidempotency-key: key-${id}\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   return new Promise((resolve, reject) => http.request(wire, 10000, (err, status) => (err ? reject(err) : resolve(status === 201 || status === 200))));
+}
+
+async function stackState(): Promise<{ payments: number; stripe_payment_intents: number | null }> {
+  const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM payments');
+  const stats = await fetch(`http://127.0.0.1:${config.ports.stripe_emulator}/_admin/stats`)
+    .then((res) => res.json() as Promise<{ objects?: { payment_intents?: number } }>, () => null);
+  return { payments: Number(r.rows[0]!.n), stripe_payment_intents: stats?.objects?.payment_intents ?? null };
 }
 
 /** payment_phase_duration_seconds sums and counts per phase, from the API's /metrics. */
