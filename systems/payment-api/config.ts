@@ -41,6 +41,12 @@ export interface PaymentApiConfig {
   relay: boolean;
   relayBatch: number;
   relayIdleMs: number;
+  /**
+   * Least time between the starts of two relay batches when the last one was not full:
+   * commits arriving meanwhile share one batch (one PostgreSQL and one Kafka round of
+   * work), instead of a batch per commit at low and middle rates.
+   */
+  relayLingerMs: number;
   defects: Set<DefectName>;
   logLevel: string;
 }
@@ -49,6 +55,8 @@ export interface PaymentApiConfig {
 export const defaultCurrencies = ['usd', 'eur', 'gbp', 'jpy', 'cad', 'aud', 'nzd', 'chf', 'sek', 'nok', 'dkk', 'pln', 'czk', 'huf',
   'ron', 'bgn', 'isk', 'try', 'ils', 'aed', 'sar', 'inr', 'sgd', 'hkd', 'cny', 'krw', 'twd', 'thb', 'myr', 'php', 'idr', 'mxn',
   'brl', 'clp', 'cop', 'pen', 'zar', 'ngn', 'kes', 'egp'];
+
+const LINGER_DEFAULT_MS = 100;
 
 const envSchema = z.object({
   PAYMENT_API_HOST: z.string().default('127.0.0.1'),
@@ -72,6 +80,7 @@ const envSchema = z.object({
   OUTBOX_RELAY: z.enum(['on', 'off']).default('on'),
   OUTBOX_BATCH: z.coerce.number().int().positive().default(500),
   OUTBOX_IDLE_MS: z.coerce.number().int().positive().default(100),
+  OUTBOX_LINGER_MS: z.coerce.number().int().nonnegative().default(LINGER_DEFAULT_MS),
   ORDEAL_DEFECTS: z.string().optional(),
   LOG_LEVEL: z.string().default('info'),
 });
@@ -105,6 +114,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PaymentApiO
     relay: e.OUTBOX_RELAY === 'on',
     relayBatch: e.OUTBOX_BATCH,
     relayIdleMs: e.OUTBOX_IDLE_MS,
+    relayLingerMs: e.OUTBOX_LINGER_MS,
     defects: [...activeDefects('payment-api', env)],
     logLevel: e.LOG_LEVEL,
   };
@@ -142,6 +152,7 @@ export function resolveConfig(o: PaymentApiOptions): PaymentApiConfig {
     relay: o.relay ?? true,
     relayBatch: o.relayBatch ?? 500,
     relayIdleMs: o.relayIdleMs ?? 100,
+    relayLingerMs: o.relayLingerMs ?? LINGER_DEFAULT_MS,
     defects: new Set(defectsOf('payment-api', parseDefects(o.defects ?? []))),
     logLevel: o.logLevel ?? 'info',
   };

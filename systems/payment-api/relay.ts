@@ -103,8 +103,10 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     let failures = 0;
     let lastCount = 0;
+    let lastStart = 0;
     while (this.running) {
       let published = 0;
+      lastStart = performance.now();
       try {
         if (Date.now() - lastCount > 1000) {
           lastCount = Date.now();
@@ -124,7 +126,12 @@ export class OutboxRelay {
         await sleep(Math.min(2000, 50 * 2 ** Math.min(failures, 6)));
         continue;
       }
-      if (published < this.config.relayBatch) await this.idle();
+      if (published < this.config.relayBatch) {
+        await this.idle();
+        // Nudged soon after the last batch: let the commits of the next few ms join this one.
+        const wait = lastStart + this.config.relayLingerMs - performance.now();
+        if (wait > 0 && this.running) await sleep(wait);
+      }
     }
   }
 

@@ -17,7 +17,11 @@ export const stripeEmulator: ServiceSpec = {
   // executable runs the emulator's TypeScript directly.
   launch: (ctx) => ({
     file: process.execPath,
-    args: [join(ctx.config.root, 'systems/stripe-emulator/main.ts'), '--port', String(ctx.config.ports.stripe_emulator),
+    // No memory reducer: it runs a full, memory-shrinking GC when the process looks idle.
+    // The emulator holds every PaymentIntent (hundreds of MB after a few bench runs), and
+    // a pause in traffic (a rate step, a drain) was followed by a 200-600 ms event-loop
+    // stall just as the traffic came back. Its heap only grows anyway.
+    args: ['--no-memory-reducer', join(ctx.config.root, 'systems/stripe-emulator/main.ts'), '--port', String(ctx.config.ports.stripe_emulator),
       '--data-dir', ctx.dataDir],
     cwd: ctx.config.root,
   }),
