@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
@@ -43,6 +44,12 @@ interface Row {
   /** p99 of the worst second of the row (by intended send time), and how many seconds had a p99 of 100 ms or more. */
   worst_second_p99_ms?: number;
   seconds_p99_over_100ms?: number;
+  /** Which second of the row (from its start) was the worst. */
+  worst_second_at_s?: number;
+  /** The bench's own event-loop delay, max over the row: a stalled generator sends late. */
+  generator_loop_delay_max_ms?: number;
+  /** Each Node service's worst event-loop delay over the row (prom-client's nodejs_eventloop_lag_max_seconds): which process stalled. */
+  service_loop_delay_max_ms?: Record<string, number>;
   /** Mean time per payment in each server-side phase (from the API's /metrics): where latency comes from. */
   api_phase_mean_ms?: Record<string, number>;
 }
@@ -100,7 +107,8 @@ try {
     const row = await step(rate, durationMs);
     rows.push(row);
     process.stderr.write(`  rate ${rate}/s: achieved ${row.achieved}/s, p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms, errors ${row.errors}` +
-      `, worst second p99 ${row.worst_second_p99_ms} ms, ${row.seconds_p99_over_100ms} s with p99 >= 100 ms` +
+      `, worst second p99 ${row.worst_second_p99_ms} ms (second ${row.worst_second_at_s}), ${row.seconds_p99_over_100ms} s with p99 >= 100 ms` +
+      `, event loop delayed up to ${row.generator_loop_delay_max_ms} ms in the generator, ${JSON.stringify(row.service_loop_delay_max_ms)} in the services` +
       (hasProcessor ? `, settled ${row.settled}, e2e p99 ${row.e2e_p99_ms} ms` : '') +
       `; API phase means ${JSON.stringify(row.api_phase_mean_ms)}, load average ${loadavg()[0]!.toFixed(1)}\n`);
     const saturated = row.achieved < rate * 0.9 || row.p99_ms > 1000 || row.errors > row.sent * 0.01;
@@ -117,9 +125,13 @@ try {
 }
 
 const under100 = rows.filter((r) => r.p99_ms < 100 && r.errors === 0 && r.achieved >= r.rate * 0.95);
+const maxUnder100 = under100.length ? Math.max(...under100.map((r) => r.rate)) : 0;
 const result = {
   rows,
-  max_rate_p99_under_100ms: under100.length ? Math.max(...under100.map((r) => r.rate)) : 0,
+  max_rate_p99_under_100ms: maxUnder100,
+  // The highest passing row is the headline; lower rows that missed 100 ms are listed
+  // beside it rather than hidden (usually one slow second right after a rate step).
+  lower_rates_over_100ms: rows.filter((r) => r.rate < maxUnder100 && !under100.includes(r)).map((r) => r.rate),
   // Judged on the 1,000/s row itself (or the first rate above it): a higher row that
   // happened to pass must not hide a failing 1,000/s.
   bar_1000_per_s_p99_under_1s: ((r) => r !== undefined && r.p99_ms < 1000 && r.errors === 0 && r.achieved >= r.rate * 0.95)(
@@ -144,7 +156,8 @@ writeFileSync(join(config.root, 'bench', 'results', 'pipeline.json'), JSON.strin
 const cols = ['RATE', 'ACHIEVED', 'P50_MS', 'P99_MS', 'ERRORS', ...(hasProcessor ? ['SETTLED', 'E2E_P50_MS', 'E2E_P99_MS'] : [])];
 process.stdout.write(table(cols, rows.map((r) => [r.rate, r.achieved, r.p50_ms, r.p99_ms, r.errors,
   ...(hasProcessor ? [r.settled ?? 0, r.e2e_p50_ms ?? 0, r.e2e_p99_ms ?? 0] : [])])) + '\n');
-process.stdout.write(`max rate with p99 < 100 ms: ${result.max_rate_p99_under_100ms}/s; 1,000/s with p99 < 1 s: ${result.bar_1000_per_s_p99_under_1s ? 'holds' : 'does NOT hold'}\n`);
+process.stdout.write(`max rate with p99 < 100 ms: ${result.max_rate_p99_under_100ms}/s${result.lower_rates_over_100ms.length
+  ? ` (lower rates over 100 ms: ${result.lower_rates_over_100ms.map((r) => `${r}/s`).join(', ')})` : ''}; 1,000/s with p99 < 1 s: ${result.bar_1000_per_s_p99_under_1s ? 'holds' : 'does NOT hold'}\n`);
 
 async function step(rate: number, ms: number): Promise<Row> {
   const run = `bench-${rate}-${randomUUID().slice(0, 8)}`;
@@ -161,6 +174,11 @@ async function step(rate: number, ms: number): Promise<Row> {
   // Latencies by the second of their intended send: a row's p99 is mostly its worst
   // moments (a stall in one process), and these show whether it was one second or all.
   const perSecond: number[][] = [];
+  // The generator's own event loop: a stall here delays sends, and latency measured from
+  // the intended send time would blame the system under test for it.
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
+  await loopLagMaxes(); // prom-client resets its event-loop-lag histogram on every scrape
   const t0 = performance.now() + 50;
   let i = 0;
   while (i < total) {
@@ -190,6 +208,8 @@ async function step(rate: number, ms: number): Promise<Row> {
   }
   const sendWindow = (performance.now() - t0) / 1000;
   await Promise.all(pending);
+  loopDelay.disable();
+  const serviceLoopDelay = await loopLagMaxes();
   const phasesAfter = await phaseTotals();
   const row: Row = {
     rate, sent: total - dropped, ok, errors: errors + dropped, dropped,
@@ -198,6 +218,9 @@ async function step(rate: number, ms: number): Promise<Row> {
     p99_ms: round(hist.getValueAtPercentile(99) / 1000),
     worst_second_p99_ms: round(Math.max(0, ...perSecond.map(p99Of))),
     seconds_p99_over_100ms: perSecond.filter((l) => p99Of(l) >= 100).length,
+    worst_second_at_s: perSecond.reduce((w, l, s, all) => (p99Of(l) > p99Of(all[w]) ? s : w), 0),
+    generator_loop_delay_max_ms: round(loopDelay.max / 1e6),
+    service_loop_delay_max_ms: serviceLoopDelay,
     api_phase_mean_ms: Object.fromEntries([...phasesAfter].map(([phase, a]) => {
       const b = phasesBefore.get(phase) ?? { sum: 0, count: 0 };
       return [phase, a.count > b.count ? round(((a.sum - b.sum) / (a.count - b.count)) * 1000) : 0];
@@ -247,6 +270,22 @@ async function phaseTotals(): Promise<Map<string, { sum: number; count: number }
     e[m[1] as 'sum' | 'count'] = Number(m[3]);
     out.set(m[2]!, e);
   }
+  return out;
+}
+
+/** The worst event-loop delay of each Node service since the previous scrape, in ms. */
+async function loopLagMaxes(): Promise<Record<string, number>> {
+  const services: [string, string, string][] = [
+    ['payment-api', `${apiUrl}/metrics`, ''],
+    ['stripe-emulator', `http://127.0.0.1:${config.ports.stripe_emulator}/metrics`, 'stripe_emulator_'],
+    ...(hasProcessor ? [['stream-processor', `http://127.0.0.1:${config.ports.stream_processor}/metrics`, 'stream_processor_'] as [string, string, string]] : []),
+  ];
+  const out: Record<string, number> = {};
+  await Promise.all(services.map(async ([name, url, prefix]) => {
+    const text = await fetch(url).then((r) => r.text(), () => '');
+    const m = new RegExp(`^${prefix}nodejs_eventloop_lag_max_seconds (\\S+)$`, 'm').exec(text);
+    if (m) out[name] = round(Number(m[1]) * 1000);
+  }));
   return out;
 }
 

@@ -71,7 +71,7 @@ const envSchema = z.object({
   STRIPE_RETRY_BUDGET_MS: z.coerce.number().int().positive().default(8000),
   IN_FLIGHT_WAIT_MS: z.coerce.number().int().positive().default(10000),
   DB_POOL_MAX: z.coerce.number().int().positive().default(40),
-  DB_POOL_MIN: z.coerce.number().int().nonnegative().default(16),
+  DB_POOL_MIN: z.coerce.number().int().nonnegative().default(40),
   DB_CLAIM_BATCH: z.coerce.number().int().positive().default(100),
   DB_CLAIM_CONCURRENCY: z.coerce.number().int().positive().default(4),
   STARTUP_DB_WAIT_MS: z.coerce.number().int().nonnegative().default(30000),
