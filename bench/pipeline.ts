@@ -29,6 +29,8 @@ import { SETTLED_TOPIC, type SettlementEvent } from '../systems/contracts.ts';
 
 interface Row {
   rate: number;
+  /** When the row's first send was due: to line a slow second up with other processes' logs. */
+  started_at: string;
   achieved: number;
   p50_ms: number;
   p99_ms: number;
@@ -180,6 +182,7 @@ async function step(rate: number, ms: number): Promise<Row> {
   loopDelay.enable();
   await loopLagMaxes(); // prom-client resets its event-loop-lag histogram on every scrape
   const t0 = performance.now() + 50;
+  const startedAt = new Date(Date.now() + 50).toISOString();
   let i = 0;
   while (i < total) {
     const now = performance.now();
@@ -212,7 +215,7 @@ async function step(rate: number, ms: number): Promise<Row> {
   const serviceLoopDelay = await loopLagMaxes();
   const phasesAfter = await phaseTotals();
   const row: Row = {
-    rate, sent: total - dropped, ok, errors: errors + dropped, dropped,
+    rate, started_at: startedAt, sent: total - dropped, ok, errors: errors + dropped, dropped,
     achieved: Math.round(ok / sendWindow),
     p50_ms: round(hist.getValueAtPercentile(50) / 1000),
     p99_ms: round(hist.getValueAtPercentile(99) / 1000),

@@ -59,7 +59,9 @@ export const kafka: ServiceSpec = {
   },
   launch: (ctx) => ({
     file: 'java',
-    args: ['-Xms128m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', ...jvmArgs(ctx), 'kafka.Kafka',
+    args: ['-Xms128m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20',
+      // Extra JVM flags for investigations (GC or JIT logs), e.g. ORDEAL_KAFKA_JVM_FLAGS='-Xlog:gc:file=/tmp/gc.log'.
+      ...(process.env.ORDEAL_KAFKA_JVM_FLAGS?.split(/\s+/).filter(Boolean) ?? []), ...jvmArgs(ctx), 'kafka.Kafka',
       join(ctx.dataDir, 'server.properties')],
   }),
   async ready(ctx) {
