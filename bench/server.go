@@ -5,7 +5,7 @@
 // finds each one's end (head + Content-Length) and answers every complete request
 // with the same fixed 201. net/http costs ~11 µs of server CPU per request here, so
 // on its one core it capped every fast generator at ~90k req/s and the throughput
-// bench measured the server (all tools level within 2%). This one costs ~5 µs, so
+// bench measured the server (all tools level within 2%). This one costs ~6 µs, so
 // the generator's core is the bound and the bench compares generators (bench/load.ts
 // records the server's CPU share beside each row to show it).
 //
