@@ -215,10 +215,9 @@ const report = { rows, aims, accuracy: acc, coordinated_omission: co,
 mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
 writeFileSync(join(repoRoot, 'bench', 'results', 'load.json'), JSON.stringify(report, null, 2) + '\n');
 
-const base = rows.find((r) => r.tool === 'ordeal')!;
 // Ratios against Ordeal: how many of this tool's requests/s (or CPU per request) one of Ordeal's is worth.
 const table = [['tool', 'req/s', 'vs ordeal', 'CPU ms / 1k req', 'vs ordeal', 'server core busy', 'requests'],
-  ...rows.map((r) => [r.tool, String(r.rps), `${(r.rps / base.rps).toFixed(2)}×`, r.cpu_per_1k_req.toFixed(1), `${(r.cpu_per_1k_req / base.cpu_per_1k_req).toFixed(2)}×`,
+  ...rows.map((r) => [r.tool, String(r.rps), `${(r.rps / ordealRow.rps).toFixed(2)}×`, r.cpu_per_1k_req.toFixed(1), `${(r.cpu_per_1k_req / ordealRow.cpu_per_1k_req).toFixed(2)}×`,
     `${Math.round(r.server_cpu_share * 100)}%`, String(r.requests)])];
 const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
 console.log(table.map((r) => r.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n'));

@@ -175,7 +175,6 @@ async function step(rate: number, ms: number): Promise<Row> {
   let inFlight = 0;
   const maxInFlight = 8000;
   const pending: Promise<void>[] = [];
-  const phasesBefore = await phaseTotals();
   // Latencies by the second of their intended send: a row's p99 is mostly its worst
   // moments (a stall in one process), and these show whether it was one second or all.
   const perSecond: number[][] = [];
@@ -183,7 +182,8 @@ async function step(rate: number, ms: number): Promise<Row> {
   // the intended send time would blame the system under test for it.
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
-  await loopLagMaxes(); // prom-client resets its event-loop-lag histogram on every scrape
+  // Also resets each service's event-loop-lag maximum (prom-client does on every scrape).
+  const before = await scrapeServices();
   const t0 = performance.now() + 50;
   const startedAt = new Date(Date.now() + 50).toISOString();
   let i = 0;
@@ -215,20 +215,20 @@ async function step(rate: number, ms: number): Promise<Row> {
   const sendWindow = (performance.now() - t0) / 1000;
   await Promise.all(pending);
   loopDelay.disable();
-  const serviceLoopDelay = await loopLagMaxes();
-  const phasesAfter = await phaseTotals();
+  const after = await scrapeServices();
+  const secondP99 = Array.from(perSecond, p99Of);
   const row: Row = {
     rate, started_at: startedAt, sent: total - dropped, ok, errors: errors + dropped, dropped,
     achieved: Math.round(ok / sendWindow),
     p50_ms: round(hist.getValueAtPercentile(50) / 1000),
     p99_ms: round(hist.getValueAtPercentile(99) / 1000),
-    worst_second_p99_ms: round(Math.max(0, ...perSecond.map(p99Of))),
-    seconds_p99_over_100ms: perSecond.filter((l) => p99Of(l) >= 100).length,
-    worst_second_at_s: perSecond.reduce((w, l, s, all) => (p99Of(l) > p99Of(all[w]) ? s : w), 0),
+    worst_second_p99_ms: round(Math.max(0, ...secondP99)),
+    seconds_p99_over_100ms: secondP99.filter((p) => p >= 100).length,
+    worst_second_at_s: Math.max(0, secondP99.indexOf(Math.max(...secondP99))),
     generator_loop_delay_max_ms: round(loopDelay.max / 1e6),
-    service_loop_delay_max_ms: serviceLoopDelay,
-    api_phase_mean_ms: Object.fromEntries([...phasesAfter].map(([phase, a]) => {
-      const b = phasesBefore.get(phase) ?? { sum: 0, count: 0 };
+    service_loop_delay_max_ms: after.loopLagMaxMs,
+    api_phase_mean_ms: Object.fromEntries([...after.apiPhases].map(([phase, a]) => {
+      const b = before.apiPhases.get(phase) ?? { sum: 0, count: 0 };
       return [phase, a.count > b.count ? round(((a.sum - b.sum) / (a.count - b.count)) * 1000) : 0];
     })),
   };
@@ -267,32 +267,30 @@ async function stackState(): Promise<{ payments: number; stripe_payment_intents:
   return { payments: Number(r.rows[0]!.n), stripe_payment_intents: stats?.objects?.payment_intents ?? null };
 }
 
-/** payment_phase_duration_seconds sums and counts per phase, from the API's /metrics. */
-async function phaseTotals(): Promise<Map<string, { sum: number; count: number }>> {
-  const out = new Map<string, { sum: number; count: number }>();
-  const res = await fetch(`${apiUrl}/metrics`);
-  for (const m of (await res.text()).matchAll(/^payment_phase_duration_seconds_(sum|count)\{phase="(\w+)"\} (\S+)$/gm)) {
-    const e = out.get(m[2]!) ?? { sum: 0, count: 0 };
-    e[m[1] as 'sum' | 'count'] = Number(m[3]);
-    out.set(m[2]!, e);
-  }
-  return out;
-}
-
-/** The worst event-loop delay of each Node service since the previous scrape, in ms. */
-async function loopLagMaxes(): Promise<Record<string, number>> {
+/**
+ * One /metrics scrape of each Node service: the API's per-phase duration sums and counts
+ * (where latency comes from), and each service's worst event-loop delay since the
+ * previous scrape, in ms (prom-client resets that maximum on every scrape).
+ */
+async function scrapeServices(): Promise<{ apiPhases: Map<string, { sum: number; count: number }>; loopLagMaxMs: Record<string, number> }> {
   const services: [string, string, string][] = [
     ['payment-api', `${apiUrl}/metrics`, ''],
     ['stripe-emulator', `http://127.0.0.1:${config.ports.stripe_emulator}/metrics`, 'stripe_emulator_'],
     ...(hasProcessor ? [['stream-processor', `http://127.0.0.1:${config.ports.stream_processor}/metrics`, 'stream_processor_'] as [string, string, string]] : []),
   ];
-  const out: Record<string, number> = {};
-  await Promise.all(services.map(async ([name, url, prefix]) => {
-    const text = await fetch(url).then((r) => r.text(), () => '');
-    const m = new RegExp(`^${prefix}nodejs_eventloop_lag_max_seconds (\\S+)$`, 'm').exec(text);
-    if (m) out[name] = round(Number(m[1]) * 1000);
-  }));
-  return out;
+  const texts = await Promise.all(services.map(([, url]) => fetch(url).then((r) => r.text(), () => '')));
+  const loopLagMaxMs: Record<string, number> = {};
+  services.forEach(([name, , prefix], i) => {
+    const m = new RegExp(`^${prefix}nodejs_eventloop_lag_max_seconds (\\S+)$`, 'm').exec(texts[i]!);
+    if (m) loopLagMaxMs[name] = round(Number(m[1]) * 1000);
+  });
+  const apiPhases = new Map<string, { sum: number; count: number }>();
+  for (const m of texts[0]!.matchAll(/^payment_phase_duration_seconds_(sum|count)\{phase="(\w+)"\} (\S+)$/gm)) {
+    const e = apiPhases.get(m[2]!) ?? { sum: 0, count: 0 };
+    e[m[1] as 'sum' | 'count'] = Number(m[3]);
+    apiPhases.set(m[2]!, e);
+  }
+  return { apiPhases, loopLagMaxMs };
 }
 
 async function waitOutboxDrained(): Promise<void> {

@@ -56,33 +56,34 @@ export const defaultCurrencies = ['usd', 'eur', 'gbp', 'jpy', 'cad', 'aud', 'nzd
   'ron', 'bgn', 'isk', 'try', 'ils', 'aed', 'sar', 'inr', 'sgd', 'hkd', 'cny', 'krw', 'twd', 'thb', 'myr', 'php', 'idr', 'mxn',
   'brl', 'clp', 'cop', 'pen', 'zar', 'ngn', 'kes', 'egp'];
 
-const LINGER_DEFAULT_MS = 100;
-
+// Defaults live in resolveConfig only: the environment says what was set, nothing more
+// (a default written in both places drifted once: DB_POOL_MIN 40 here, 16 there).
 const envSchema = z.object({
-  PAYMENT_API_HOST: z.string().default('127.0.0.1'),
+  PAYMENT_API_HOST: z.string().optional(),
+  // The process listens on a known port; in-process instances (tests) default to any free port.
   PAYMENT_API_PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   DATABASE_URL: z.string().min(1),
   REDIS_URL: z.string().optional(),
   KAFKA_BROKERS: z.string().min(1),
   STRIPE_EMULATOR_URL: z.string().url().optional(),
   STRIPE_API_KEY: z.string().optional(),
-  STRIPE_CONFIRM: z.enum(['separate', 'on_create']).default('on_create'),
-  STRIPE_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
-  STRIPE_RETRY_BUDGET_MS: z.coerce.number().int().positive().default(8000),
-  IN_FLIGHT_WAIT_MS: z.coerce.number().int().positive().default(10000),
-  DB_POOL_MAX: z.coerce.number().int().positive().default(40),
-  DB_POOL_MIN: z.coerce.number().int().nonnegative().default(40),
-  DB_CLAIM_BATCH: z.coerce.number().int().positive().default(100),
-  DB_CLAIM_CONCURRENCY: z.coerce.number().int().positive().default(4),
-  STARTUP_DB_WAIT_MS: z.coerce.number().int().nonnegative().default(30000),
-  MAX_AMOUNT_CENTS: z.coerce.number().int().positive().default(100_000_000),
+  STRIPE_CONFIRM: z.enum(['separate', 'on_create']).optional(),
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().positive().optional(),
+  STRIPE_RETRY_BUDGET_MS: z.coerce.number().int().positive().optional(),
+  IN_FLIGHT_WAIT_MS: z.coerce.number().int().positive().optional(),
+  DB_POOL_MAX: z.coerce.number().int().positive().optional(),
+  DB_POOL_MIN: z.coerce.number().int().nonnegative().optional(),
+  DB_CLAIM_BATCH: z.coerce.number().int().positive().optional(),
+  DB_CLAIM_CONCURRENCY: z.coerce.number().int().positive().optional(),
+  STARTUP_DB_WAIT_MS: z.coerce.number().int().nonnegative().optional(),
+  MAX_AMOUNT_CENTS: z.coerce.number().int().positive().optional(),
   CURRENCIES: z.string().optional(),
   OUTBOX_RELAY: z.enum(['on', 'off']).default('on'),
-  OUTBOX_BATCH: z.coerce.number().int().positive().default(500),
-  OUTBOX_IDLE_MS: z.coerce.number().int().positive().default(100),
-  OUTBOX_LINGER_MS: z.coerce.number().int().nonnegative().default(LINGER_DEFAULT_MS),
+  OUTBOX_BATCH: z.coerce.number().int().positive().optional(),
+  OUTBOX_IDLE_MS: z.coerce.number().int().positive().optional(),
+  OUTBOX_LINGER_MS: z.coerce.number().int().nonnegative().optional(),
   ORDEAL_DEFECTS: z.string().optional(),
-  LOG_LEVEL: z.string().default('info'),
+  LOG_LEVEL: z.string().optional(),
 });
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PaymentApiOptions {
@@ -105,7 +106,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): PaymentApiO
     stripeRetryBudgetMs: e.STRIPE_RETRY_BUDGET_MS,
     inFlightWaitMs: e.IN_FLIGHT_WAIT_MS,
     dbPoolMax: e.DB_POOL_MAX,
-    dbPoolMin: Math.min(e.DB_POOL_MIN, e.DB_POOL_MAX),
+    dbPoolMin: e.DB_POOL_MIN,
     startupDbWaitMs: e.STARTUP_DB_WAIT_MS,
     dbClaimBatch: e.DB_CLAIM_BATCH,
     dbClaimConcurrency: e.DB_CLAIM_CONCURRENCY,
@@ -143,7 +144,7 @@ export function resolveConfig(o: PaymentApiOptions): PaymentApiConfig {
     stripeRetryBudgetMs: o.stripeRetryBudgetMs ?? 8000,
     inFlightWaitMs: o.inFlightWaitMs ?? 10000,
     dbPoolMax: o.dbPoolMax ?? 40,
-    dbPoolMin: Math.min(o.dbPoolMin ?? 16, o.dbPoolMax ?? 40),
+    dbPoolMin: Math.min(o.dbPoolMin ?? 40, o.dbPoolMax ?? 40),
     startupDbWaitMs: o.startupDbWaitMs ?? 30000,
     dbClaimBatch: o.dbClaimBatch ?? 100,
     dbClaimConcurrency: o.dbClaimConcurrency ?? 4,
@@ -152,7 +153,7 @@ export function resolveConfig(o: PaymentApiOptions): PaymentApiConfig {
     relay: o.relay ?? true,
     relayBatch: o.relayBatch ?? 500,
     relayIdleMs: o.relayIdleMs ?? 100,
-    relayLingerMs: o.relayLingerMs ?? LINGER_DEFAULT_MS,
+    relayLingerMs: o.relayLingerMs ?? 100,
     defects: new Set(defectsOf('payment-api', parseDefects(o.defects ?? []))),
     logLevel: o.logLevel ?? 'info',
   };

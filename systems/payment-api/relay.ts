@@ -103,10 +103,9 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     let failures = 0;
     let lastCount = 0;
-    let lastStart = 0;
     while (this.running) {
       let published = 0;
-      lastStart = performance.now();
+      const batchStart = performance.now();
       try {
         if (Date.now() - lastCount > 1000) {
           lastCount = Date.now();
@@ -129,7 +128,7 @@ export class OutboxRelay {
       if (published < this.config.relayBatch) {
         await this.idle();
         // Nudged soon after the last batch: let the commits of the next few ms join this one.
-        const wait = lastStart + this.config.relayLingerMs - performance.now();
+        const wait = batchStart + this.config.relayLingerMs - performance.now();
         if (wait > 0 && this.running) await sleep(wait);
       }
     }

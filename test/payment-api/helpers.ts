@@ -75,6 +75,8 @@ export async function startTestApi(name: string, options: Partial<PaymentApiOpti
       stripeEmulatorUrl: stripeUrl,
       host: '127.0.0.1',
       port: 0,
+      // Many test instances share one PostgreSQL; 16 warm connections each is plenty.
+      dbPoolMin: 16,
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
       ...options,
     });
