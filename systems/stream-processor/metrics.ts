@@ -17,6 +17,8 @@ export function createMetrics() {
     lag: new Gauge({ name: 'stream_processor_consumer_lag', help: 'input high watermark minus the committed offset of the group', labelNames: ['topic', 'partition'], registers: [registry] }),
     lagTotal: new Gauge({ name: 'stream_processor_consumer_lag_total', help: 'sum of the consumer lag over the input partitions', registers: [registry] }),
     dedupEntries: new Gauge({ name: 'stream_processor_dedup_state_entries', help: 'message_ids known as settled (in-memory view of the state topic)', registers: [registry] }),
+    writtenUncommitted: new Gauge({ name: 'stream_processor_transactions_written_uncommitted',
+      help: 'transactions whose records are on the broker but not yet committed (a crash now leaves them for the next session to abort)', registers: [registry] }),
     up: new Gauge({ name: 'stream_processor_running', help: '1 while a session consumes, 0 while (re)starting', registers: [registry] }),
     defect: new Gauge({ name: 'stream_processor_defect_enabled', help: 'seeded defects switched on (1)', labelNames: ['defect'], registers: [registry] }),
     txnSeconds: new Histogram({ name: 'stream_processor_transaction_duration_seconds', help: 'begin to commit of one batch transaction',

@@ -406,11 +406,16 @@ class Session {
     const next = (BigInt(lastOffset) + 1n).toString();
     const t0 = performance.now();
     const txn = await producer.transaction();
+    let written = false;
     try {
       const topicMessages: TopicMessages[] = [];
       if (settled.length) topicMessages.push({ topic: o.outputTopic, messages: settled }, { topic: o.stateTopic, messages: state });
       if (dead.length) topicMessages.push({ topic: o.deadLetterTopic, messages: dead });
-      if (topicMessages.length) await txn.sendBatch({ topicMessages });
+      if (topicMessages.length) {
+        await txn.sendBatch({ topicMessages });
+        written = true;
+        this.metrics.writtenUncommitted.inc();
+      }
       await txn.sendOffsets({ consumerGroupId: o.groupId, topics: [{ topic: o.inputTopic, partitions: [{ partition: p, offset: next }] }] });
       await txn.commit();
     } catch (err) {
@@ -419,6 +424,8 @@ class Session {
       // (or the transaction timeout) ends the transaction.
       if (txn.isActive()) await txn.abort().catch(() => undefined);
       throw err;
+    } finally {
+      if (written) this.metrics.writtenUncommitted.dec();
     }
     // Only now, with the transaction committed, do its ids count as settled.
     for (const id of fresh) seen.add(id);
