@@ -8,6 +8,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../scripts/stack/config.ts';
+import { cpuSeconds } from '../process-table/index.ts';
 
 const benchHome = join(repoRoot, '.ordeal', 'bench');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -91,13 +92,6 @@ function result(out: string): { requests: number; seconds: number; latency_ms: {
  * generators; near 1, the server was, and the row measures the server.
  */
 interface Row { tool: string; rps: number; cpu_per_1k_req: number; requests: number; server_cpu_share: number }
-
-/** A process's CPU seconds so far (user + system), from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** Runs one generator and reports the server's CPU share over the same wall time. */
 async function watched<T>(serverPid: number, run: () => Promise<T>): Promise<T & { serverShare: number }> {
