@@ -7,7 +7,7 @@
 //
 // BENCH_BASELINE=<another checkout> compares a change to the engine: that checkout's
 // engine runs beside this one in the same invocation, alternating, BENCH_ROUNDS times
-// (default 3) for each of Ordeal's rows (throughput, accuracy, coordinated omission);
+// (default 3, in ABBA order) for each of Ordeal's rows (throughput, accuracy, coordinated omission);
 // the other tools run once. The medians per engine are printed and kept in load.json.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -28,6 +28,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (BASELINE ? 3 : 1));
 /** Ordeal's engines to measure, by the checkout their bench/ordeal-gen.ts (and so their engine) comes from. */
 const engines = [{ tool: 'ordeal', root: repoRoot }, ...(BASELINE ? [{ tool: 'ordeal (baseline)', root: BASELINE }] : [])];
 const median = (xs: number[]) => { const v = [...xs].sort((a, b) => a - b); return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2; };
+/** The engines in round `round`'s order: reversed every other round (ABBA), so neither always runs first. */
+const inOrder = (round: number) => (round % 2 ? [...engines].reverse() : engines);
 const ordealGen = (root: string, ...args: string[]) => [node, '--disable-warning=TimeoutNegativeWarning', join(root, 'bench/ordeal-gen.ts'), ...args];
 // The request every generator sends; Ordeal's has the same shape with ledger values (bench/ordeal-gen.ts).
 const BODY = '{"message_id":"m","amount_cents":100,"currency":"usd"}';
@@ -128,7 +130,7 @@ async function throughput(server: string): Promise<Row[]> {
     // seconds; whoever ran first paid for it (ordeal, ~9% in a quiet run). Unmeasured.
     await pinned(['wrk', '-t1', `-c${CONNECTIONS}`, `-d${WARMUP_SECONDS}s`, url]);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const engine of engines) {
+      for (const engine of inOrder(round)) {
         const { out, cpu, serverShare } = await watched(pid, () => pinned(ordealGen(engine.root, 'throughput', url, String(SECONDS), String(CONNECTIONS))));
         const r = result(out);
         add(engine.tool, r.requests, r.seconds, cpu, serverShare);
@@ -210,8 +212,8 @@ const load = spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.tr
 const rows = await throughput(server);
 const accs = new Map<string, Accuracy[]>(engines.map((e) => [e.tool, []]));
 const cos = new Map<string, Omission[]>(engines.map((e) => [e.tool, []]));
-for (let round = 0; round < ROUNDS; round++) for (const e of engines) accs.get(e.tool)!.push(await accuracy(server, e.root));
-for (let round = 0; round < ROUNDS; round++) for (const e of engines) cos.get(e.tool)!.push(await coordinatedOmission(server, e.root));
+for (let round = 0; round < ROUNDS; round++) for (const e of inOrder(round)) accs.get(e.tool)!.push(await accuracy(server, e.root));
+for (let round = 0; round < ROUNDS; round++) for (const e of inOrder(round)) cos.get(e.tool)!.push(await coordinatedOmission(server, e.root));
 /** The middle run by `by` (the lower middle of an even count; one run: that run). */
 const medianOf = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((p, q) => by(p) - by(q))[Math.floor((xs.length - 1) / 2)]!;
 const acc = medianOf(accs.get('ordeal')!, (a) => a.p50_ms);

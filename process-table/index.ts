@@ -1,9 +1,10 @@
 // The process table, read from Linux's /proc: what the stack supervisor, the fault
-// backends, the soak probe and the benchmarks need to know about a process (state,
-// parent, CPU time, memory, start time). The start time matters most: with the pid it
-// names one process, so nothing is ever signalled because a later process reused a pid.
+// backends, the soak probe, the benchmarks and the tests need to know about a process
+// (state, parent, CPU time, memory, start time, TCP sockets). The start time matters
+// most: with the pid it names one process, so nothing is ever signalled because a
+// later process reused a pid.
 // No dependency on the stack or on activities: both sides import this.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** Clock ticks per second of /proc's CPU and start-time fields (USER_HZ, 100 on Linux). */
 export const CLOCK_TICKS_PER_SECOND = 100;
@@ -101,4 +102,48 @@ export function commandLine(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A TCP socket of a process, from /proc/<pid>/net/tcp (IPv4). */
+export interface TcpSocket {
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** The kernel's state: ESTABLISHED, LISTEN, SYN_SENT, ... */
+  state: string;
+}
+
+const TCP_STATES = ['', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING'];
+
+/**
+ * The IPv4 TCP sockets a process holds open: /proc/<pid>/net/tcp lists every socket of
+ * its network namespace, so only those whose inode is one of the process's descriptors
+ * count. Empty when the process is gone.
+ */
+export function tcpSockets(pid: number): TcpSocket[] {
+  const inodes = new Set<string>();
+  let table: string;
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      } catch { /* closed while we looked */ }
+    }
+    table = readFileSync(`/proc/${pid}/net/tcp`, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: TcpSocket[] = [];
+  for (const line of table.split('\n').slice(1)) {
+    // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10 || !inodes.has(f[9]!)) continue;
+    const [, localPort] = f[1]!.split(':');
+    const [remote, remotePort] = f[2]!.split(':');
+    // The address is the 32-bit value in the kernel's (little-endian) byte order.
+    const ip = [0, 1, 2, 3].map((i) => parseInt(remote!.slice(6 - 2 * i, 8 - 2 * i), 16)).join('.');
+    out.push({ localPort: parseInt(localPort!, 16), remoteAddress: ip, remotePort: parseInt(remotePort!, 16), state: TCP_STATES[parseInt(f[3]!, 16)] ?? f[3]! });
+  }
+  return out;
 }

@@ -9,7 +9,8 @@
 // duplicates (same message_id, same input partition since key = message_id) are
 // dropped even when they arrive across a crash.
 //
-// kafkajs pitfalls handled here (docs/infra.md, tulios/kafkajs issues 430, 1416, 1282, 296, 598):
+// kafkajs pitfalls handled here (tulios/kafkajs issues 430, 1416, 1282, 296, 598; what was
+// verified of kafkajs transactions is in docs/infra.md):
 // - no KIP-447 fencing: one transactional.id per input partition, so a restarted
 //   process's InitProducerId fences the dead one's producer and aborts its open
 //   transaction before anything is read or written;

@@ -183,9 +183,7 @@ function charge(store: Store, pi: PaymentIntent, pmAlias: string | undefined): H
 }
 
 function getPaymentIntent(store: Store, id: string): PaymentIntent {
-  const pi = store.paymentIntents.get(id);
-  if (!pi) throw resourceMissing('payment_intent', id, 'intent');
-  return pi;
+  return store.paymentIntents.find(id, 'intent');
 }
 
 /** A copy to change: the stored object stays as it was until putPaymentIntent. */
@@ -365,8 +363,7 @@ function createRefund(store: Store, raw: FormObject): HandlerResult {
   }
   let pi: PaymentIntent | undefined;
   if (piId) {
-    pi = store.paymentIntents.get(piId);
-    if (!pi) throw resourceMissing('payment_intent', piId, 'payment_intent');
+    pi = store.paymentIntents.find(piId, 'payment_intent');
   } else {
     const owner = store.charges.get(chargeId!);
     pi = owner ? store.paymentIntents.get(owner) : undefined;
@@ -409,9 +406,7 @@ function createRefund(store: Store, raw: FormObject): HandlerResult {
 }
 
 function getRefund(store: Store, id: string): Refund {
-  const re = store.refunds.get(id);
-  if (!re) throw resourceMissing('refund', id, 'refund');
-  return re;
+  return store.refunds.find(id, 'refund');
 }
 
 function updateRefund(store: Store, raw: FormObject, id: string): HandlerResult {

@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { commandLine, cpuSeconds, parseStat, procStartTime, processTree, readStat, rssBytes, runningProcesses } from '../../process-table/index.ts';
+import { commandLine, cpuSeconds, parseStat, procStartTime, processTree, readStat, rssBytes, runningProcesses, tcpSockets } from '../../process-table/index.ts';
 
 /** A stat line as the kernel writes it, fields 3..52, with the given command name. */
 const statLine = (comm: string) =>
@@ -52,4 +53,28 @@ void test('a child: in the tree of its parent while it runs; gone from the table
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+void test("tcpSockets: this process's own listening and connected sockets, with ports and states", async () => {
+  const server = createServer((s) => s.pause());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const client = connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  try {
+    const mine = tcpSockets(process.pid);
+    assert.ok(mine.some((x) => x.localPort === port && x.state === 'LISTEN'), JSON.stringify(mine));
+    assert.ok(mine.some((x) => x.localPort === client.localPort && x.remotePort === port && x.remoteAddress === '127.0.0.1' && x.state === 'ESTABLISHED'),
+      JSON.stringify(mine));
+    // Another process's view: the same namespace's table, but none of these sockets is its own.
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      assert.ok(!tcpSockets(child.pid!).some((x) => x.localPort === port || x.localPort === client.localPort));
+    } finally { child.kill('SIGKILL'); }
+  } finally {
+    client.destroy();
+    server.close();
+  }
+  assert.deepEqual(tcpSockets(2 ** 22 + 1), [], 'no such process: no sockets');
 });

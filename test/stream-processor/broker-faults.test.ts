@@ -2,17 +2,35 @@
 // disabled) and then blackholed (requests hang until they time out, leaving kafkajs
 // producers inside an open transaction). Errors end the processor's session, the next
 // session fences the open transactions, and the read_committed view stays exactly once.
+// Each fault is shown to be in effect: the processor reaches Kafka only through the
+// proxy; while cut, nothing answers there and the processor's connections are gone;
+// while blackholed, requests get no answer; in both, no transaction commits.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ToxiproxyClient } from '../../activities/faults/toxiproxy/client.ts';
+import { tcpSockets } from '../../process-table/index.ts';
 import { loadStackConfig } from '../../scripts/stack/config.ts';
 import {
-  createTopics, deleteTopics, inputEvents, kafkaClient, metricSum, ProcessorChild, Relay, summary, uniquePipeline, verify, waitLagZero,
+  createTopics, deleteTopics, inputEvents, kafkaAnswers, kafkaClient, metricSum, ProcessorChild, Relay, summary, uniquePipeline, verify, waitLagZero,
 } from './harness.ts';
 
 const kafka = kafkaClient();
-const toxiproxy = new ToxiproxyClient(`http://127.0.0.1:${loadStackConfig().ports.toxiproxy}`);
+const ports = loadStackConfig().ports;
+const toxiproxy = new ToxiproxyClient(`http://127.0.0.1:${ports.toxiproxy}`);
+const FAULT_MS = 4000;
+/** The processor's open connections to any of the broker's ports: through the proxy, or around it. */
+const kafkaConnections = (pid: number) => tcpSockets(pid)
+  .filter((x) => x.state === 'ESTABLISHED' && [ports.kafka_proxy, ports.kafka, ports.kafka_internal].includes(x.remotePort));
+const commits = async (child: ProcessorChild) => metricSum(await child.metrics(), 'stream_processor_transactions_committed_total');
+
+async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await sleep(50);
+  }
+}
 const children: ProcessorChild[] = [];
 after(async () => {
   await toxiproxy.reset();
@@ -40,16 +58,32 @@ void test('broker connection cut and blackholed mid-stream → payments.settled 
   })();
   try {
     await sleep(2000);
+    const through = kafkaConnections(child.pid);
+    assert.ok(through.length > 0 && through.every((x) => x.remotePort === ports.kafka_proxy),
+      `the processor reaches Kafka only through its proxy (port ${ports.kafka_proxy}): ${JSON.stringify(through)}`);
+    assert.equal(await kafkaAnswers(ports.kafka_proxy), true, 'the broker answers through the proxy before the faults');
+
     await toxiproxy.setEnabled('kafka', false);
-    await sleep(4000);
+    const cutAt = Date.now();
+    assert.equal(await kafkaAnswers(ports.kafka_proxy), false, 'cut: nothing answers through the proxy');
+    await until('cut: the processor has no connection to Kafka left', () => kafkaConnections(child.pid).length === 0, FAULT_MS - 1000);
+    const commitsCut = await commits(child);
+    await sleep(Math.max(0, FAULT_MS - (Date.now() - cutAt)));
+    assert.equal(await commits(child), commitsCut, 'cut: no transaction commits while the broker is unreachable');
     await toxiproxy.setEnabled('kafka', true);
     await child.waitHealthy();
     await sleep(2000);
+
     const toxic = await toxiproxy.addToxic('kafka', { name: 'sp-blackhole', type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } });
-    await sleep(4000);
+    const holeAt = Date.now();
+    assert.equal(await kafkaAnswers(ports.kafka_proxy), false, 'blackhole: a request through the proxy gets no answer');
+    const commitsHole = await commits(child);
+    await sleep(Math.max(0, FAULT_MS - (Date.now() - holeAt)));
+    assert.equal(await commits(child), commitsHole, 'blackhole: no transaction commits while answers are dropped');
     await toxiproxy.removeToxic('kafka', toxic.name);
     await child.waitHealthy(90000);
     await sleep(2000);
+    assert.equal(await kafkaAnswers(ports.kafka_proxy), true, 'the broker answers through the proxy again after both faults');
   } finally {
     producing = false;
     await producer;

@@ -4,6 +4,7 @@
 // reads `payments.settled` back as a read_committed consumer.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -353,4 +354,31 @@ export function metricSum(m: Map<string, number>, name: string): number {
 
 export function randomBetween(minMs: number, maxMs: number): number {
   return minMs + Math.floor(Math.random() * (maxMs - minMs));
+}
+
+/**
+ * True when a Kafka broker answers on this port within timeoutMs: a raw ApiVersions
+ * (v0) request, no client library, so nothing is retried or cached. False when the
+ * connection is refused, reset or the answer never comes (a cut or blackholed proxy).
+ */
+export function kafkaAnswers(port: number, timeoutMs = 1500): Promise<boolean> {
+  const clientId = Buffer.from('ordeal-probe');
+  const req = Buffer.alloc(4 + 10 + clientId.length);
+  req.writeInt32BE(req.length - 4, 0);
+  req.writeInt16BE(18, 4); // ApiVersions
+  req.writeInt16BE(0, 6); // v0
+  req.writeInt32BE(1, 8); // correlation id
+  req.writeInt16BE(clientId.length, 12);
+  clientId.copy(req, 14);
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    let got = 0;
+    const done = (answered: boolean) => { clearTimeout(timer); sock.destroy(); resolve(answered); };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.once('connect', () => sock.write(req));
+    // The response's size prefix and correlation id are enough to know the broker spoke.
+    sock.on('data', (b: Buffer) => { got += b.length; if (got >= 8) done(true); });
+    sock.once('error', () => done(false));
+    sock.once('close', () => done(got >= 8));
+  });
 }
