@@ -12,7 +12,7 @@ import { ToxiproxyClient } from '../../activities/faults/toxiproxy/client.ts';
 import { tcpSockets } from '../../process-table/index.ts';
 import { loadStackConfig } from '../../scripts/stack/config.ts';
 import {
-  createTopics, deleteTopics, inputEvents, kafkaAnswers, kafkaClient, metricSum, ProcessorChild, Relay, summary, uniquePipeline, verify, waitLagZero,
+  drainAndStop, inputEvents, kafkaAnswers, kafkaClient, metricSum, openPipeline, ProcessorChild, streamPayments, summary, verify,
 } from './harness.ts';
 
 const kafka = kafkaClient();
@@ -38,24 +38,13 @@ after(async () => {
 });
 
 void test('broker connection cut and blackholed mid-stream → payments.settled exactly once', { timeout: 240000 }, async (t) => {
-  const p = uniquePipeline('faults');
-  await createTopics(kafka, p);
-  const relay = new Relay(kafka, p);
-  await relay.connect();
-  t.after(async () => { await relay.disconnect(); await deleteTopics(kafka, p); });
+  const { p, relay } = await openPipeline(t, kafka, 'faults');
   const child = ProcessorChild.start(p);
   children.push(child);
   await child.waitHealthy();
 
-  let producing = true;
-  let relayErrors = 0;
-  const producer = (async () => {
-    while (producing) {
-      // The relay's own sends fail during the faults too; what counts is what reached the topic.
-      await relay.send(100).catch(() => { relayErrors++; });
-      await sleep(100);
-    }
-  })();
+  // The relay's own sends fail during the faults too; what counts is what reached the topic.
+  const stream = streamPayments(relay, 100, true);
   try {
     await sleep(2000);
     const through = kafkaConnections(child.pid);
@@ -85,16 +74,13 @@ void test('broker connection cut and blackholed mid-stream → payments.settled 
     await sleep(2000);
     assert.equal(await kafkaAnswers(ports.kafka_proxy), true, 'the broker answers through the proxy again after both faults');
   } finally {
-    producing = false;
-    await producer;
+    await stream.stop();
     await toxiproxy.reset();
   }
-  await waitLagZero(kafka, p, child);
-  const m = await child.metrics();
-  assert.equal(await child.stop(), 0, `graceful stop failed:\n${child.tail()}`);
+  const m = await drainAndStop(kafka, p, child);
   const reached = await inputEvents(kafka, p);
   const v = await verify(kafka, p, reached);
-  t.diagnostic(`${summary(v)}; relay attempted ${relay.sent.size}, send errors ${relayErrors}; ` +
+  t.diagnostic(`${summary(v)}; relay attempted ${relay.sent.size}, send errors ${stream.errors()}; ` +
     `session restarts ${metricSum(m, 'stream_processor_session_restarts_total')}, aborted transactions ${metricSum(m, 'stream_processor_transactions_aborted_total')}`);
   if (process.env.SP_DEBUG) console.log(child.lines.join("\n"));
   assert.ok(reached.size > 3000, `the stream must carry real volume (${reached.size} payments reached the topic)`);

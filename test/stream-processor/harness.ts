@@ -2,10 +2,12 @@
 // own (the stack's processor keeps `payments` for itself), plays the payment API's
 // outbox relay (PaymentEvents, key = message_id, with deliberate duplicates), and
 // reads `payments.settled` back as a read_committed consumer.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
@@ -381,4 +383,44 @@ export function kafkaAnswers(port: number, timeoutMs = 1500): Promise<boolean> {
     sock.once('error', () => done(false));
     sock.once('close', () => done(got >= 8));
   });
+}
+
+/** A pipeline of this test's own (topics created now, deleted after the test) and a connected relay for it. */
+export async function openPipeline(t: TestContext, kafka: Kafka, name: string): Promise<{ p: Pipeline; relay: Relay }> {
+  const p = uniquePipeline(name);
+  await createTopics(kafka, p);
+  const relay = new Relay(kafka, p);
+  await relay.connect();
+  t.after(async () => {
+    const t0 = Date.now();
+    await relay.disconnect();
+    await deleteTopics(kafka, p);
+    t.diagnostic(`cleanup took ${Date.now() - t0} ms`);
+  });
+  return { p, relay };
+}
+
+/**
+ * The relay streaming `batch` payments every 100 ms until stopped. A failed send fails
+ * the stream (stop() rejects) unless `tolerateErrors`: then it is counted and the
+ * stream goes on (what counts then is what reached the topic).
+ */
+export function streamPayments(relay: Relay, batch: number, tolerateErrors = false): { stop: () => Promise<void>; errors: () => number } {
+  let producing = true;
+  let errors = 0;
+  const running = (async () => {
+    while (producing) {
+      await (tolerateErrors ? relay.send(batch).catch(() => { errors++; }) : relay.send(batch));
+      await sleep(100);
+    }
+  })();
+  return { stop: async () => { producing = false; await running; }, errors: () => errors };
+}
+
+/** The end of a run: the group caught up, the processor stopped gracefully; its last metrics. */
+export async function drainAndStop(kafka: Kafka, p: Pipeline, child: ProcessorChild): Promise<Map<string, number>> {
+  await waitLagZero(kafka, p, child);
+  const m = await child.metrics();
+  assert.equal(await child.stop(), 0, `graceful stop failed:\n${child.tail()}`);
+  return m;
 }
