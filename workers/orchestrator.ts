@@ -7,6 +7,7 @@ import * as drain from '../activities/drain/activities.ts';
 import { faultActivities } from '../activities/faults/index.ts';
 import { loadActivities } from '../activities/load/index.ts';
 import { reconcileActivities } from '../activities/reconcile/index.ts';
+import { notifyActivities } from '../activities/notify/index.ts';
 import { reportActivities } from '../activities/report/index.ts';
 import * as ledger from '../activities/ledger/activities.ts';
 import * as probe from '../activities/probe/activities.ts';
@@ -27,6 +28,7 @@ export const orchestratorActivities = {
   ...faultActivities,
   ...reconcileActivities,
   ...reportActivities,
+  ...notifyActivities,
   // Merging shard results runs here; shards themselves run on the load task queue.
   summarizeLoad: loadActivities.summarizeLoad,
 };

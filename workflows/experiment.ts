@@ -14,7 +14,7 @@ import type { ExperimentReport, FaultRecord, Phase, RecoveryResult, ReportPaths,
 import type { Scenario } from '../activities/scenario/schema.ts';
 import { planLoadShards } from '../activities/load/plan.ts';
 import type {
-  DrainActivities, FaultActivities, LedgerActivities, LoadActivities, ProbeActivities, ReconcileActivities, ReportActivities,
+  DrainActivities, FaultActivities, LedgerActivities, LoadActivities, NotifyActivities, ProbeActivities, ReconcileActivities, ReportActivities,
   ScenarioActivities,
 } from './phases.ts';
 import {
@@ -60,6 +60,8 @@ const reconcileActs = proxyActivities<ReconcileActivities>({
   retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 10 },
 });
 const reportActs = proxyActivities<ReportActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 5 } });
+// Delivery retries happen inside the activity, per target; a retry of the whole activity would page twice.
+const notifyActs = proxyActivities<NotifyActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 1 } });
 const loadSummaryActs = proxyActivities<LoadActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } });
 // Load shards and redelivery run on the load task queue, wherever load workers are.
 const loadActs = proxyActivities<LoadActivities>({ taskQueue: LOAD_TASK_QUEUE, startToCloseTimeout: '1h', heartbeatTimeout: '20s' });
@@ -323,7 +325,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
       summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`,
       taskQueue: input.loadTaskQueue ?? LOAD_TASK_QUEUE, startToCloseTimeout: loadMs + 15 * 60_000, heartbeatTimeout: '20s',
       retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['InvalidLoadSettings'] },
-    }, [{ ...shard, progress: { workflowId: info.workflowId } }])));
+    }, [{ ...shard, scenario: s.name, progress: { workflowId: info.workflowId } }])));
     s.faults.forEach((f, i) => timelines.push(faultTimeline(f, i)));
     const faultsDone = Promise.all(timelines);
 
@@ -466,6 +468,13 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
         { summary: `write reports (JSON, HTML, JUnit): ${verdict}`, startToCloseTimeout: '5m', retry: { maximumAttempts: 5 } }, [report]);
     } catch (err) {
       reasons.push(`writing reports failed: ${message(err)}`);
+    }
+    // Notifications (docs/observability.md): a failed one is a note in the report, never another verdict.
+    if ((s.notify ?? []).length > 0) {
+      const n = await notifyActs.notifyRun({ report, paths, targets: s.notify })
+        .catch((err: unknown) => ({ results: [], notes: [`notifications failed: ${message(err)}; the verdict stands`] }));
+      reasons.push(...n.notes);
+      if (n.results.length > 0) report.notifications = n.results;
     }
     upsertSearchAttributes([{ key: OrdealVerdict, value: verdict }]);
     enter('done', verdict);
