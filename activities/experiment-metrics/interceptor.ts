@@ -1,0 +1,21 @@
+// Finished runs reach the metrics through a worker interceptor on the report activity:
+// the workflow stays free of metric code, and a run is counted once its report is
+// written (the same moment its verdict is final).
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import type { ExperimentReport } from '../report/types.ts';
+import { recordReport } from './registry.ts';
+
+export const REPORT_ACTIVITY = 'writeReports';
+
+export const experimentMetricsInterceptor: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      const out = await next(input);
+      if (ctx.info.activityType === REPORT_ACTIVITY) {
+        const report = input.args[0] as ExperimentReport | undefined;
+        if (report && typeof report.scenario === 'string') recordReport(report);
+      }
+      return out;
+    },
+  },
+});
