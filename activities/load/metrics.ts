@@ -52,6 +52,12 @@ function removeRun(key: string): void {
   runsTracked.set(runs.size);
 }
 
+function setInFlight(run: RunSeries): void {
+  let sum = 0;
+  for (const v of run.inFlight.values()) sum += v;
+  inFlight.labels(run.labels).set(sum);
+}
+
 /** The metrics of one shard of one run; `release()` when the shard ends. */
 export interface ShardMetrics extends EngineMetrics {
   outcomesWritten(n: number): void;
@@ -85,9 +91,7 @@ export function shardMetrics(scenario: string, runId: string, lingerMs = RUN_SER
     inFlight(n) {
       // Shards of one run on one worker each report their own count: the gauge is their sum.
       run.inFlight.set(self, n);
-      let sum = 0;
-      for (const v of run.inFlight.values()) sum += v;
-      inFlight.labels(scenario, runId).set(sum);
+      setInFlight(run);
     },
     outcomesWritten(n) { run.outcomes.inc(n); },
     release() {
@@ -95,8 +99,8 @@ export function shardMetrics(scenario: string, runId: string, lingerMs = RUN_SER
       released = true;
       run.inFlight.delete(self);
       run.shards--;
+      setInFlight(run);
       if (run.shards > 0) return;
-      inFlight.labels(scenario, runId).set(0);
       if (lingerMs <= 0) { removeRun(key); return; }
       run.drop = setTimeout(() => removeRun(key), lingerMs);
       run.drop.unref();
