@@ -12,7 +12,8 @@ import { ms } from './checks.ts';
 import type { ExperimentReport, ReportCheck } from './types.ts';
 
 let echartsSource: string | undefined;
-function echartsLibrary(): string {
+/** The echarts library, ready to inline in a <script> element. */
+export function echartsLibrary(): string {
   if (echartsSource === undefined) {
     const path = createRequire(import.meta.url).resolve('echarts/dist/echarts.common.min');
     echartsSource = inlineScript(readFileSync(path, 'utf8'));
@@ -21,7 +22,7 @@ function echartsLibrary(): string {
 }
 
 /** Text that must not end the <script> element it is inlined in. */
-function inlineScript(js: string): string {
+export function inlineScript(js: string): string {
   return js.replace(/<\/script/gi, '<\\/script').replace(/<!--/g, '<\\!--');
 }
 
@@ -265,10 +266,15 @@ ${phases ? `<h2>Phases</h2>\n${phases}` : ''}
 `;
 }
 
-/** Runs in the browser: draws the two timeline charts with the fault windows shaded. */
-const CHART_SCRIPT = String.raw`
+/**
+ * Runs in the browser: draws the two timeline charts with the fault windows shaded.
+ * `window.ordealCharts(report)` redraws them from a report-shaped object, so the live
+ * view (scripts/live) feeds the same code as it polls.
+ */
+export const CHART_SCRIPT = String.raw`
 (function () {
   var body = document.body;
+  var charts = {};
   function fail(err) {
     body.setAttribute('data-charts-error', String(err && err.message || err));
     var box = document.createElement('pre');
@@ -276,8 +282,7 @@ const CHART_SCRIPT = String.raw`
     box.style.color = '#cf222e';
     document.querySelector('main').prepend(box);
   }
-  try {
-    var report = JSON.parse(document.getElementById('ordeal-report').textContent);
+  function render(report) {
     var timeline = (report.load && report.load.timeline) || [];
     if (!timeline.length || typeof echarts === 'undefined') {
       if (typeof echarts === 'undefined') fail('echarts did not load');
@@ -299,7 +304,8 @@ const CHART_SCRIPT = String.raw`
         marks.push({ name: 'first success', xAxis: lastRevert + report.recovery.time_to_first_success_ms / 1000, label: { position: 'insideStartTop' } });
       }
     }
-    var excluded = ((report.load && report.load.windows && report.load.windows.excluded) || []).map(function (e) {
+    var excludedRanges = (report.load && report.load.windows && report.load.windows.excluded) || [];
+    var excluded = excludedRanges.map(function (e) {
       return [{ name: '', xAxis: e.from_s }, { xAxis: Math.min(e.to_s, lastT + 1) }];
     });
     var grey = { silent: true, itemStyle: { color: 'rgba(87, 96, 106, 0.10)' }, data: excluded };
@@ -322,9 +328,12 @@ const CHART_SCRIPT = String.raw`
     };
     var drawn = 0;
     function draw(id, option) {
-      var chart = echarts.init(document.getElementById(id), null, { renderer: 'svg' });
-      chart.setOption(Object.assign({}, base, option));
-      window.addEventListener('resize', function () { chart.resize(); });
+      var chart = charts[id];
+      if (!chart) {
+        chart = charts[id] = echarts.init(document.getElementById(id), null, { renderer: 'svg' });
+        window.addEventListener('resize', function () { chart.resize(); });
+      }
+      chart.setOption(Object.assign({}, base, option), true);
       drawn++;
     }
     draw('chart-latency', {
@@ -344,8 +353,15 @@ const CHART_SCRIPT = String.raw`
       ],
     });
     body.setAttribute('data-charts-rendered', String(drawn));
-  } catch (err) {
-    fail(err);
+    // What is on the charts, for tests and for people reading the DOM.
+    body.setAttribute('data-timeline-points', String(timeline.length));
+    body.setAttribute('data-fault-bands', String(windows.length));
+    body.setAttribute('data-excluded-bands', String(excluded.length));
   }
+  window.ordealCharts = function (report) {
+    try { render(report); } catch (err) { fail(err); }
+  };
+  var embedded = document.getElementById('ordeal-report');
+  if (embedded) window.ordealCharts(JSON.parse(embedded.textContent));
 })();
 `;
