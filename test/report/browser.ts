@@ -28,9 +28,12 @@ async function withProfile<T>(fn: (profile: string) => Promise<T>): Promise<T> {
   }
 }
 
+/** A file path, or an http:// URL (a loopback server: the proxy flags leave loopback alone). */
+const target = (pathOrUrl: string) => (/^https?:\/\//.test(pathOrUrl) ? pathOrUrl : pathToFileURL(pathOrUrl).href);
+
 export async function dumpDom(htmlPath: string): Promise<string> {
   return withProfile(async (profile) => {
-    const { stdout } = await run(CHROMIUM, [...flags(profile), '--dump-dom', pathToFileURL(htmlPath).href],
+    const { stdout } = await run(CHROMIUM, [...flags(profile), '--dump-dom', target(htmlPath)],
       { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
     return stdout;
   });
@@ -38,7 +41,7 @@ export async function dumpDom(htmlPath: string): Promise<string> {
 
 export async function screenshot(htmlPath: string, pngPath: string, size = '1280,1300'): Promise<Png> {
   return withProfile(async (profile) => {
-    await run(CHROMIUM, [...flags(profile), `--screenshot=${pngPath}`, `--window-size=${size}`, pathToFileURL(htmlPath).href],
+    await run(CHROMIUM, [...flags(profile), `--screenshot=${pngPath}`, `--window-size=${size}`, target(htmlPath)],
       { timeout: 120_000 });
     return decodePng(readFileSync(pngPath));
   });
