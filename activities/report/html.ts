@@ -26,6 +26,19 @@ export function inlineScript(js: string): string {
   return js.replace(/<\/script/gi, '<\\/script').replace(/<!--/g, '<\\!--');
 }
 
+/** JSON that can sit inside a <script type="application/json"> element. */
+export const jsonForScript = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c');
+
+/** The start of a page, up to its title (the report and the live view share it). */
+export function htmlHead(title: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>`;
+}
+
 export function esc(s: unknown): string {
   return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
@@ -171,14 +184,9 @@ export function reportHtml(r: ExperimentReport, checks: ReportCheck[]): string {
   const reasons = r.reasons.length > 0 ? `<ul class="reasons">${r.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` : '';
   // Per-second histograms are for merging shards, not for drawing: they would only bloat the page.
   const lean = r.load ? { ...r, load: { ...r.load, timeline: r.load.timeline.map(({ hist: _hist, ...p }) => p) } } : r;
-  const data = JSON.stringify(lean).replace(/</g, '\\u003c');
+  const data = jsonForScript(lean);
 
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(r.verdict)} · ${esc(r.scenario)} · ${esc(r.run_id)} — Ordeal</title>
+  return `${htmlHead(`${r.verdict} · ${r.scenario} · ${r.run_id} — Ordeal`)}
 <style>
   :root { --fg: #1f2328; --muted: #57606a; --line: #d0d7de; --bad: #cf222e; --good: #1a7f37; }
   * { box-sizing: border-box; }

@@ -1,7 +1,7 @@
 // The live view's page: the run's phase, counts, faults and outcome classes as they
 // change, and the report's two charts drawn by the report's own script
 // (activities/report/html.ts CHART_SCRIPT + echarts), redrawn from /state every second.
-import { CHART_SCRIPT, echartsLibrary, esc, inlineScript } from '../../activities/report/html.ts';
+import { CHART_SCRIPT, echartsLibrary, esc, htmlHead, inlineScript, jsonForScript } from '../../activities/report/html.ts';
 import type { LiveSnapshot } from './state.ts';
 
 const LIVE_SCRIPT = String.raw`
@@ -63,13 +63,7 @@ const LIVE_SCRIPT = String.raw`
 `;
 
 export function livePage(s: LiveSnapshot): string {
-  const data = JSON.stringify(s).replace(/</g, '\\u003c');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>live · ${esc(s.workflow_id)} — Ordeal</title>
+  return `${htmlHead(`live · ${s.workflow_id} — Ordeal`)}
 <style>
   :root { --fg: #1f2328; --muted: #57606a; --line: #d0d7de; --bad: #cf222e; --good: #1a7f37; }
   * { box-sizing: border-box; }
@@ -118,7 +112,7 @@ export function livePage(s: LiveSnapshot): string {
 worker's series in Prometheus), seconds since the experiment started. When it ends: the report's own per-second timeline
 (seconds since the load started), fault windows (red), left-out seconds such as harness gaps (grey), outcome counts and the verdict.</p>
 </main>
-<script type="application/json" id="ordeal-live">${data}</script>
+<script type="application/json" id="ordeal-live">${jsonForScript(s)}</script>
 <script>${echartsLibrary()}</script>
 <script>${inlineScript(CHART_SCRIPT)}</script>
 <script>${inlineScript(LIVE_SCRIPT)}</script>
