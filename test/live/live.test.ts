@@ -22,7 +22,8 @@ before(async () => { ordeal = await OrdealClient.connect({ config }); });
 after(async () => { await view?.close(); await ordeal?.close(); });
 
 void test('the live view shows a running experiment: charts grow, a fault band appears, the verdict shows', async () => {
-  const h = await ordeal.start({ scenario: 'db_failure_peak_load', overrides: [...shortDbKill, 'faults.0.at=7s', 'faults.0.duration=8s'] });
+  const h = await ordeal.start({ scenario: 'db_failure_peak_load', overrides: [...shortDbKill,
+    'ledger.messages=2500', 'load.duration=25s', 'faults.0.at=8s', 'faults.0.duration=12s'] });
   view = await startLiveView({ handle: h, prometheusUrl: `http://127.0.0.1:${config.ports.prometheus}` });
   const state = async () => (await (await fetch(`${view!.url}state`)).json()) as LiveSnapshot;
   const points = (s: LiveSnapshot) => ((s.report as { load?: { timeline?: unknown[] } }).load?.timeline ?? []).length;
@@ -37,13 +38,15 @@ void test('the live view shows a running experiment: charts grow, a fault band a
   assert.ok(n1 >= 2, `early points: ${n1}`);
   assert.ok(Number(attr(early, 'data-updates')) >= 1, 'the page polled /state and redrew');
 
-  // 2. The fault is active: its band is on the charts, and the timeline has grown.
-  await until('the fault in the live view', async () => (await state()).status?.active_faults.length ? true : null, 60_000, 500);
+  // 2. The fault: its band is on the charts, and the timeline has grown. (On a busy machine a
+  // browser run takes seconds, so the fault may already be reverted: its band stays.)
+  const faultsSeen = (s: LiveSnapshot) => ((s.report as { faults?: unknown[] }).faults ?? []).length;
+  await until('the fault in the live view', async () => faultsSeen(await state()) > 0, 90_000, 500);
   await until('the timeline to grow', async () => points(await state()) > n1, 30_000, 500);
   const during = await dumpDom(view.url);
-  assert.equal(attr(during, 'data-active-faults'), '1');
+  assert.equal(attr(during, 'data-done'), 'false');
   assert.ok(Number(attr(during, 'data-fault-bands')) >= 1, 'a fault band');
-  assert.match(during, /database_kill on postgres · \+[\d.]+ s · <b>active<\/b>/);
+  assert.match(during, /database_kill on postgres · \+[\d.]+ s( · <b>active<\/b>| → \+[\d.]+ s)/);
   const n2 = Number(attr(during, 'data-timeline-points'));
   assert.ok(n2 > n1, `the charts grew: ${n1} → ${n2} points`);
 
@@ -60,7 +63,7 @@ void test('the live view shows a running experiment: charts grow, a fault band a
   assert.equal(attr(end, 'data-fault-bands'), '1');
   assert.equal(Number(attr(end, 'data-excluded-bands')), r.report.load!.windows?.excluded.length ?? 0);
   assert.match(end, new RegExp(`<div class="badge" id="verdict"[^>]*>${r.verdict}</div>`));
-  assert.match(end, /<td>postgres<\/td><td class="n">1500<\/td>/);
+  assert.match(end, new RegExp(`<td>postgres</td><td class="n">${r.report.ledger!.count}</td>`));
 
   mkdirSync(artifacts, { recursive: true });
   const png = join(artifacts, 'live-view.png');
