@@ -8,7 +8,7 @@ import { experimentRegistry, observeRunningExperiments } from '../activities/exp
 import { closeOutcomeDbs, loadActivities, loadRegistry } from '../activities/load/index.ts';
 import { closeFaults } from '../activities/faults/index.ts';
 import { loadStackConfig } from '../scripts/stack/config.ts';
-import { LOAD_TASK_QUEUE } from '../workflows/types.ts';
+import { LOAD_TASK_QUEUE } from '../workflows/names.ts';
 import { createOrchestratorWorker, installRuntime, log } from './orchestrator.ts';
 
 /** A prom-client registry on a port: the load engine's live metrics, the experiments' metrics. */
