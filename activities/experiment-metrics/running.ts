@@ -4,6 +4,7 @@
 import type { Client } from '@temporalio/client';
 import { Gauge } from 'prom-client';
 import pino from 'pino';
+import { EXPERIMENT_WORKFLOW, STATUS_QUERY } from '../../workflows/names.ts';
 import type { ExperimentStatus } from '../../workflows/types.ts';
 import { experimentRegistry } from './registry.ts';
 
@@ -41,12 +42,12 @@ async function read(): Promise<{ workflowId: string; status: ExperimentStatus }[
   if (!source) return [];
   const client = await source();
   const ids: string[] = [];
-  for await (const w of client.workflow.list({ query: `WorkflowType = 'chaosExperiment' AND ExecutionStatus = 'Running'` })) {
+  for await (const w of client.workflow.list({ query: `WorkflowType = '${EXPERIMENT_WORKFLOW}' AND ExecutionStatus = 'Running'` })) {
     ids.push(w.workflowId);
     if (ids.length >= MAX_RUNNING) break;
   }
   const answers = await Promise.allSettled(ids.map(async (workflowId) =>
-    ({ workflowId, status: await withTimeout(client.workflow.getHandle(workflowId).query<ExperimentStatus>('status'), QUERY_TIMEOUT_MS) })));
+    ({ workflowId, status: await withTimeout(client.workflow.getHandle(workflowId).query<ExperimentStatus>(STATUS_QUERY), QUERY_TIMEOUT_MS) })));
   return answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
 }
 

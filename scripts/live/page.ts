@@ -12,7 +12,10 @@ const LIVE_SCRIPT = String.raw`
   function text(id, v) { var el = document.getElementById(id); if (el) el.textContent = v; }
   function esc(s) { return String(s).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; }); }
   function show(s) {
-    var st = s.status || {};
+    // Once the run closed, the cards show the report's figures, not the last status answer.
+    var lc = s.done && s.report.load ? s.report.load : null;
+    var st = s.status || (lc ? { sent: lc.counts.sent, acked: lc.counts.acked, failed: lc.counts.failed, unacknowledged: lc.counts.unknown,
+      rate: Math.round(lc.achieved_rate), p99_ms: lc.latency_ms.p99, active_faults: [] } : {});
     body.setAttribute('data-phase', s.phase);
     body.setAttribute('data-done', String(s.done));
     body.setAttribute('data-verdict', s.verdict || '');
@@ -97,8 +100,8 @@ export function livePage(s: LiveSnapshot): string {
 </header>
 <div class="cards">
   <div class="card"><div class="label">sent / acknowledged</div><div class="value" id="sent">—</div><div class="meta" id="failed"></div></div>
-  <div class="card"><div class="label">current rate</div><div class="value" id="rate">—</div></div>
-  <div class="card"><div class="label">p99 so far (worst shard)</div><div class="value" id="p99">—</div></div>
+  <div class="card"><div class="label">rate (current; achieved when done)</div><div class="value" id="rate">—</div></div>
+  <div class="card"><div class="label">p99 (worst shard so far; the run's when done)</div><div class="value" id="p99">—</div></div>
   <div class="card"><div class="label">faults</div><div id="faults"></div><div id="excluded"></div></div>
 </div>
 <h2>Latency over time</h2>

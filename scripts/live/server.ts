@@ -60,7 +60,7 @@ export async function startLiveView(o: LiveViewOptions): Promise<LiveView> {
         for (const s of r.report.reconcile?.sources ?? []) counts[s.source] = Object.fromEntries(Object.entries(s.classes).map(([c, t]) => [c, t.count]));
         const { timeline: _t, ...load } = r.report.load ?? { timeline: [] };
         snap = {
-          ...snap, done: true, phase: 'done', verdict: r.verdict, reasons: r.reasons, run_id: r.run_id, scenario: r.scenario,
+          ...snap, done: true, phase: 'done', verdict: r.verdict, status: null, reasons: r.reasons, run_id: r.run_id, scenario: r.scenario,
           counts: r.report.reconcile ? counts : null, report_path: r.paths?.html ?? null, updated_at: new Date().toISOString(),
           // The report's own timeline (per second, per-second histograms dropped) and bands.
           report: { ...r.report, load: r.report.load ? { ...load, timeline: r.report.load.timeline.map(({ hist: _h, ...p }) => p) } : null },

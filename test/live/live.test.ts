@@ -63,6 +63,8 @@ void test('the live view shows a running experiment: charts grow, a fault band a
   assert.equal(attr(end, 'data-fault-bands'), '1');
   assert.equal(Number(attr(end, 'data-excluded-bands')), r.report.load!.windows?.excluded.length ?? 0);
   assert.match(end, new RegExp(`<div class="badge" id="verdict"[^>]*>${r.verdict}</div>`));
+  const c = r.report.load!.counts;
+  assert.match(end, new RegExp(`<div class="value" id="sent">${c.sent} / ${c.acked}</div>`), 'the cards show the report\'s counts at the end');
   assert.match(end, new RegExp(`<td>postgres</td><td class="n">${r.report.ledger!.count}</td>`));
 
   mkdirSync(artifacts, { recursive: true });
