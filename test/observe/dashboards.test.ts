@@ -83,7 +83,8 @@ void test('an experiment on the stack: live experiment and load metrics, then ev
   await until('Prometheus to scrape the finished run', async () =>
     (await promQuery('/api/v1/query', { query: `ordeal_experiment_last_run_info{run_id="${runId}"}` })).data.result.length > 0, 30_000, 1000);
 
-  const end = Date.now();
+  // A step after the last scrape: range steps run from start, so one must land past it.
+  const end = Date.now() + 5000;
   const rangeS = Math.ceil((end - startedAt) / 1000) + 10;
   const empty: string[] = [];
   let queries = 0;
