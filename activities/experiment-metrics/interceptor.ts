@@ -13,7 +13,12 @@ export const experimentMetricsInterceptor: ActivityInterceptorsFactory = (ctx) =
       const out = await next(input);
       if (ctx.info.activityType === REPORT_ACTIVITY) {
         const report = input.args[0] as ExperimentReport | undefined;
-        if (report && typeof report.scenario === 'string') recordReport(report);
+        // Metrics never fail the activity that carries them.
+        try {
+          if (report && typeof report.scenario === 'string' && typeof report.verdict === 'string') recordReport(report);
+        } catch (err) {
+          ctx.log.warn('experiment metrics: the report could not be recorded', { error: err instanceof Error ? err.message : String(err) });
+        }
       }
       return out;
     },
