@@ -261,6 +261,10 @@ export class LoadEngine {
     const sched = arrivalSchedule(this.s);
     const k0 = this.input.arrivalOffset ?? 0;
     const base = sched.at(k0);
+    // `this.arrivals` counts this attempt's arrivals from 0: the resumed schedule starts
+    // at this attempt's start, its k-th arrival is the run's (k0 + k)-th. (Counting from k0
+    // twice made a resumed shard's first arrivals due `base` ms in the past: it burst
+    // them out, measured from times inside the harness gap, and p99 read ~20 s.)
     const at = (k: number) => sched.at(k0 + k) - base;
     const limit = sched.limit - k0;
     const backlog: { e: LedgerEntry; intended: number }[] = [];
@@ -324,8 +328,8 @@ export class LoadEngine {
         if (head < backlog.length) pump();
         const now = this.rel();
         while (this.dispatching) {
-          if (this.arrivals - k0 >= limit) { stopDispatch('not_sent'); break; }
-          const when = at(this.arrivals - k0);
+          if (this.arrivals >= limit) { stopDispatch('not_sent'); break; }
+          const when = at(this.arrivals);
           if (when > now + EARLY_MS) break;
           const e = this.takeEntry();
           if (!e) { stopDispatch('not_sent'); break; }
@@ -342,7 +346,7 @@ export class LoadEngine {
         }
         // Wake EARLY_MS ahead: a timer fires up to ~1 ms after its (whole-millisecond)
         // delay, so aiming at the due time itself would make most sends late.
-        const wait = at(this.arrivals - k0) - EARLY_MS - this.rel();
+        const wait = at(this.arrivals) - EARLY_MS - this.rel();
         timer = wait <= 0 ? (setImmediate(tick), undefined) : setTimeout(tick, Math.min(Math.max(1, Math.floor(wait)), 50));
       };
       if (stressStages) {
