@@ -110,6 +110,17 @@ void test('shards spread over two load workers; a SIGKILLed worker\'s shards res
       assert.equal(srv.total(), summary.counts.requests + twice);
       assert.ok(twice < 1000, `${twice} entries were in flight at the kill`);
 
+      // The seconds without a sender are a harness gap: named, left out of the thresholds,
+      // and nothing the resumed attempts sent is measured from a time inside it (before the
+      // fix a resumed shard's first arrivals were due in the past: latency ~ the gap).
+      const gaps = summary.harness_gaps ?? [];
+      assert.ok(gaps.length >= 1, 'the kill left a harness gap');
+      assert.ok(gaps.every((g) => g.kind === 'harness_gap' && /^harness gap: no load worker sent for shard \d+ for [\d.]+ s \(load-A stopped heartbeating; attempt \d+ resumed on load-B\)$/.test(g.why)), JSON.stringify(gaps));
+      assert.ok(summary.windows!.excluded.some((e) => e.kind === 'harness_gap'), 'the gap is left out of the thresholds');
+      const gapS = Math.min(...gaps.map((g) => g.to_s - g.from_s));
+      assert.ok(gapS >= 3, `the gap lasts at least the heartbeat timeout (3 s): ${gapS} s`);
+      assert.ok(summary.latency_ms.max < 2000, `no request is measured from inside the gap: max ${summary.latency_ms.max} ms`);
+
       // Live Prometheus metrics from the surviving worker.
       const metrics = await (await fetch(metricsUrls.get('load-B')!)).text();
       const ok = Number(/ordeal_load_requests_total\{class="ok"\} (\d+)/.exec(metrics)?.[1] ?? 0);
