@@ -92,7 +92,7 @@ for (let i = 1; i <= runs; i++) {
   };
   results.push(r);
   say(`run ${i}/${runs}: ${r.verdict}  steady p99 ${r.steady_p99_ms ?? '-'} ms  error rate ${r.steady_error_rate === null ? '-' : (r.steady_error_rate * 100).toFixed(2) + ' %'}`
-    + `  demo ${r.demo_seconds} s  load average ${before[0]} -> ${r.load_average_after[0]}${r.verdict === 'PASS' ? '' : `  (${r.reasons.join('; ')}; log ${log})`}`);
+    + `  demo ${r.demo_seconds} s  load average ${before[0]} -> ${r.load_average_after[0]}${r.verdict === 'PASS' ? '' : `  (${r.reasons.slice(0, 2).map((x) => x.slice(0, 160)).join('; ')}; log ${log})`}`);
 }
 if (!values['keep-up']) await run(ordeal, ['stack', 'down'], join(logDir, 'down.log'));
 
