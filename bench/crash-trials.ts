@@ -25,6 +25,7 @@ import { OrdealClient } from '../scripts/client/index.ts';
 import { loadStackConfig, repoRoot } from '../scripts/stack/config.ts';
 import { ordealDbUrl, stackServices, up } from '../scripts/stack/index.ts';
 import { parseDefects } from '../systems/defects.ts';
+import { failingClasses } from './detection-matrix.ts';
 
 const { values } = parseArgs({ options: {
   trials: { type: 'string', default: '20' },
@@ -52,7 +53,6 @@ const SCENARIO = 'db_failure_peak_load';
 // 200/s for 15 s with a 2 s ramp: 200 × (15 − 1) = 2,800 arrivals = the ledger.
 const OVERRIDES = ['ledger.messages=2800', 'load.rate=200', 'load.duration=15s', 'load.warmup=2s',
   'faults.0.at=5s', 'faults.0.duration=4s', 'recovery.timeout=45s', 'redelivery.timeout=45s', 'drain.timeout=45s'];
-const CLASSES = ['lost', 'duplicated', 'ghost', 'mismatched', 'missing'] as const;
 
 const config = loadStackConfig();
 const say = (line: string) => process.stderr.write(`[bench:crash-trials] ${line}\n`);
@@ -95,12 +95,6 @@ async function leases(runId: string): Promise<{ state: string; reverted_by: stri
   } finally { await db.end(); }
 }
 
-/** Classes with a non-zero count in any system of record, e.g. ['lost@postgres']. */
-function failingClasses(r: ExperimentResult): string[] {
-  const out: string[] = [];
-  for (const s of r.report.reconcile?.sources ?? []) for (const c of CLASSES) if ((s.classes[c]?.count ?? 0) > 0) out.push(`${c}@${s.source}`);
-  return out.sort();
-}
 /** The reasons' kinds (thresholds broken, classes), without numbers: what "the same verdict" compares. */
 function brokenThresholds(r: ExperimentResult): string[] {
   return (r.report.load?.thresholds ?? []).filter((t) => !t.ok).map((t) => t.name).sort();
