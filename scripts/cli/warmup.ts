@@ -10,7 +10,8 @@ export function warmupFromEnv(value = process.env.ORDEAL_STACK_WARMUP): WarmupSe
   if (value === undefined || value === '') return { rate: 1000, durationMs: 30_000, rampMs: 10_000 };
   if (value === '0' || value === 'off') return null;
   const m = /^([^@]+)(?:@(\d+))?$/.exec(value);
-  const durationMs = m ? parseDuration(m[1]!) : NaN;
+  let durationMs = NaN;
+  try { if (m) durationMs = parseDuration(m[1]!); } catch { /* reported below, with what is expected */ }
   const rate = m?.[2] ? Number(m[2]) : 1000;
   if (!m || !(durationMs >= 2000) || !(rate > 0)) {
     throw new Error(`ORDEAL_STACK_WARMUP: expected 0, off, <duration> or <duration>@<rate> with duration >= 2s (e.g. 30s@1000), got ${JSON.stringify(value)}`);
