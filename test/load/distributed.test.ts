@@ -130,7 +130,7 @@ void test('shards spread over two load workers; a SIGKILLed worker\'s shards res
       assert.match(metrics, /ordeal_load_outcomes_written_total \d+/);
       console.log(`kill at ${sentAtKill} sent, ${persistedAtKill.size} persisted acks; re-sent in-flight entries: ${twice}; ` +
         `workers per shard ${JSON.stringify(shardWorkers)}; attempts ${attempts.join(',')}; progress signals ${progressSignals}; ` +
-        `p99 ${summary.latency_ms.p99} ms`);
+        `p99 ${summary.latency_ms.p99} ms; harness gaps ${JSON.stringify(gaps.map((g) => [g.from_s, g.to_s]))}`);
     });
   } finally {
     b.kill('SIGTERM');
