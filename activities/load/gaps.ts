@@ -4,10 +4,11 @@
 import type { ExcludedWindow, HarnessGap, LoadSummary } from './types.ts';
 
 /**
- * The resumed attempt's first second still belongs to the gap: a restarted load worker
- * opens its connections and runs its hot path unoptimised then.
+ * The resumed attempt's first seconds still belong to the gap: a restarted load worker
+ * opens its connections and runs its hot path unoptimised then (crash trials on a busy
+ * 2-core machine: its first second's p99 ~1.2 s, the next ~1 s, then back to normal).
  */
-export const RESUME_SETTLE_MS = 1000;
+export const RESUME_SETTLE_MS = 2000;
 /** Heartbeats tick every second; one that comes this late means the worker's event loop was starved. */
 export const STARVED_MS = 3000;
 

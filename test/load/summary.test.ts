@@ -138,7 +138,7 @@ void test('a harness gap is left out of the thresholds like a fault window, name
   assert.ok(withGap.windows!.disturbed!.latency_ms.p99 >= 2900, 'the gap\'s seconds are reported beside, not hidden');
 });
 
-void test('harness gaps: a resume gap runs from the last heartbeat to the resumed send plus a second; overlapping gaps merge', () => {
+void test('harness gaps: a resume gap runs from the last heartbeat to the resumed send plus two seconds; overlapping gaps merge', () => {
   assert.equal(resumeGap({ shard: 0, attempt: 1, lastBeatAtMs: 1000, resumedAtMs: 5000, previousWorker: 'a', worker: 'b' }), null);
   assert.equal(resumeGap({ shard: 0, attempt: 2, lastBeatAtMs: undefined, resumedAtMs: 5000, previousWorker: 'a', worker: 'b' }), null);
   const g = resumeGap({ shard: 2, attempt: 2, lastBeatAtMs: 1000, resumedAtMs: 21_000, previousWorker: 'load-A', worker: 'load-B' })!;
