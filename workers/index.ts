@@ -5,7 +5,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { closeOutcomeDbs, loadActivities, loadRegistry } from '../activities/load/index.ts';
 import { closeFaults } from '../activities/faults/index.ts';
 import { loadStackConfig } from '../scripts/stack/config.ts';
-import { LOAD_TASK_QUEUE } from '../workflows/types.ts';
+import { LOAD_TASK_QUEUE } from '../workflows/names.ts';
 import { createOrchestratorWorker, installRuntime, log } from './orchestrator.ts';
 
 /** The load engine's live metrics (rate, latency, outcomes) on the load worker's port. */

@@ -12,7 +12,7 @@ import * as ledger from '../activities/ledger/activities.ts';
 import * as probe from '../activities/probe/activities.ts';
 import * as scenario from '../activities/scenario/activities.ts';
 import { loadStackConfig, type StackConfig } from '../scripts/stack/config.ts';
-import { ORCHESTRATOR_TASK_QUEUE } from '../workflows/types.ts';
+import { ORCHESTRATOR_TASK_QUEUE } from '../workflows/names.ts';
 
 export const log = pino({ name: 'ordeal-worker', level: process.env.ORDEAL_LOG_LEVEL ?? 'info' });
 
