@@ -1,7 +1,7 @@
 // Harness gaps: when no load worker was sending for a shard. Detected from the shard's
 // own heartbeats (pure functions; shard.ts feeds them, summarize.ts leaves the gaps out
 // of the thresholds). See docs/load.md, "Harness gaps", for how their arrivals count.
-import type { ExcludedWindow, HarnessGap, LoadSummary } from './types.ts';
+import type { ExcludedWindow, HarnessGap } from './types.ts';
 
 /**
  * The resumed attempt's first seconds still belong to the gap: a restarted load worker
@@ -53,9 +53,4 @@ export function gapWindows(gaps: readonly HarnessGap[]): ExcludedWindow[] {
     } else out.push({ fromMs: g.fromMs, toMs: g.toMs, why: g.why, kind: 'harness_gap' });
   }
   return out;
-}
-
-/** The reasons a verdict names a run's harness gaps by (pure: the workflow imports it). */
-export function harnessGapReasons(summary: Pick<LoadSummary, 'harness_gaps'> | null): string[] {
-  return (summary?.harness_gaps ?? []).map((g) => `${g.why} — load seconds ${g.from_s}-${g.to_s}, left out of the thresholds`);
 }
