@@ -6,7 +6,7 @@ import { warmUpStack, warmupSkipReason } from '../stack/warmup.ts';
 export interface WarmupSettings { rate: number; durationMs: number; rampMs: number }
 
 /** ORDEAL_STACK_WARMUP: `0`/`off` skips; otherwise `<duration>` or `<duration>@<rate>` (default 30s@1000, 10 s ramp). */
-export function warmupFromEnv(value = process.env.ORDEAL_STACK_WARMUP): WarmupSettings | null {
+export function warmupFromEnv(value: string | undefined): WarmupSettings | null {
   if (value === undefined || value === '') return { rate: 1000, durationMs: 30_000, rampMs: 10_000 };
   if (value === '0' || value === 'off') return null;
   const m = /^([^@]+)(?:@(\d+))?$/.exec(value);
@@ -20,7 +20,7 @@ export function warmupFromEnv(value = process.env.ORDEAL_STACK_WARMUP): WarmupSe
 }
 
 export async function warmUpAfterStart(config: StackConfig, rows: ServiceStatus[], started: ReadonlySet<string>): Promise<void> {
-  const w = warmupFromEnv();
+  const w = warmupFromEnv(process.env.ORDEAL_STACK_WARMUP);
   if (!w) return;
   const skip = warmupSkipReason(new Set(rows.filter((r) => r.state === 'up').map((r) => r.service)), started);
   if (skip) { process.stderr.write(`  · warm-up      ${skip}\n`); return; }
