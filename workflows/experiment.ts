@@ -255,6 +255,8 @@ async function judgeLoad(run: Run, load: LoadPhase): Promise<LoadSummary> {
     summary: `merge ${load.shardResults.length} shard histograms and timelines; judge thresholds (${s.load.thresholds.scope})`,
   }, [load.shardResults, s.load, excluded]);
   for (const t of summary.thresholds.filter((x) => !x.ok)) run.failures.push(`threshold ${t.name} broken: ${t.reason}`);
+  // Harness gaps (the shard results carry them; summarizeLoad left them out): named in the reasons.
+  run.notes.push(...(summary.harness_gaps ?? []).map((g) => `${g.why}; load seconds ${g.from_s}-${g.to_s} left out of the thresholds`));
   const races = summary.mismatches;
   if (races.length > 0) {
     run.failures.push(`load: ${races.length} idempotency ${races.length === 1 ? 'race was' : 'races were'} answered with different payments, e.g. ${races[0]!.message_id}`);

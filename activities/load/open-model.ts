@@ -22,6 +22,10 @@ export async function runOpen(engine: LoadEngine): Promise<StressStageResult[] |
   const sched = arrivalSchedule(s);
   const k0 = engine.input.arrivalOffset ?? 0;
   const base = sched.at(k0);
+  // `engine.arrivals` counts this attempt's arrivals from 0: the resumed schedule starts
+  // at this attempt's start, its k-th arrival is the run's (k0 + k)-th. (Counting from k0
+  // twice made a resumed shard's first arrivals due `base` ms in the past: it burst
+  // them out, measured from times inside the harness gap, and p99 read ~20 s.)
   const at = (k: number) => sched.at(k0 + k) - base;
   const limit = sched.limit - k0;
   const backlog: { e: LedgerEntry; intended: number }[] = [];
@@ -88,8 +92,8 @@ export async function runOpen(engine: LoadEngine): Promise<StressStageResult[] |
       if (head < backlog.length) pump();
       const now = engine.rel();
       while (engine.dispatching) {
-        if (engine.arrivals - k0 >= limit) { stopDispatch('not_sent'); break; }
-        const when = at(engine.arrivals - k0);
+        if (engine.arrivals >= limit) { stopDispatch('not_sent'); break; }
+        const when = at(engine.arrivals);
         if (when > now + EARLY_MS) break;
         const e = engine.takeEntry();
         if (!e) { stopDispatch('not_sent'); break; }
@@ -106,7 +110,7 @@ export async function runOpen(engine: LoadEngine): Promise<StressStageResult[] |
       }
       // Wake EARLY_MS ahead: a timer fires up to ~1 ms after its (whole-millisecond)
       // delay, so aiming at the due time itself would make most sends late.
-      const wait = at(engine.arrivals - k0) - EARLY_MS - engine.rel();
+      const wait = at(engine.arrivals) - EARLY_MS - engine.rel();
       timer = wait <= 0 ? (setImmediate(tick), undefined) : setTimeout(tick, Math.min(Math.max(1, Math.floor(wait)), 50));
     };
     if (stress) {

@@ -10,10 +10,11 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import pino from 'pino';
 import { loadStackConfig } from '../../scripts/stack/index.ts';
 import { LoadEngine } from './engine.ts';
+import { resumeGap, StarvationWatch } from './gaps.ts';
 import { shardMetrics, shardsActive } from './metrics.ts';
 import { maxBatch, outcomeDb, shardRowsFrom, writeOutcomes } from './outcomes.ts';
 import { CHECKPOINT_HIST_SECONDS, LoadStats, type EncodedStats, type EntryOutcome } from './stats.ts';
-import { loadProgressSignalName, type LoadProgress, type LoadShardInput, type LoadShardResult } from './types.ts';
+import { loadProgressSignalName, type HarnessGap, type LoadProgress, type LoadShardInput, type LoadShardResult } from './types.ts';
 
 const log = pino({ name: 'ordeal-load' });
 /** Read at call time: the worker entry point sets ORDEAL_WORKER_ID after its imports ran. */
@@ -31,6 +32,10 @@ export interface ShardCheckpoint {
   startedAtMs: number;
   stats: EncodedStats;
   workers: string[];
+  /** Wall clock of this heartbeat: a retry's harness gap starts at the last one (absent in older checkpoints). */
+  beatAtMs?: number;
+  /** Harness gaps so far (earlier resumes, starved stretches). */
+  gaps?: HarnessGap[];
 }
 
 const FLUSH_MS = 100;
@@ -77,9 +82,11 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
   advance();
   if (hb || folded) log.info({ runId, shard, attempt, cursor, folded, worker: workerIdentity() }, 'load shard resuming');
 
+  const gaps: HarnessGap[] = [...(hb?.gaps ?? [])];
   const checkpoint = (engine: LoadEngine): ShardCheckpoint => ({
     v: 1, batch: counted, cursor, arrivals: (hb?.arrivals ?? 0) + engine.arrivals,
     activeMs: (hb?.activeMs ?? 0) + (performance.now() - attemptStart), startedAtMs, stats: stats.encode(true, CHECKPOINT_HIST_SECONDS), workers,
+    beatAtMs: Date.now(), gaps,
   });
 
   // Outcomes are persisted in order, one batch at a time; only persisted ones count.
@@ -127,10 +134,19 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
     metrics,
   });
 
+  // The time since the last heartbeat of the attempt before is the harness's outage:
+  // nothing was sent for this shard then, and the resumed schedule starts now (engine.ts).
+  const resumed = resumeGap({ shard, attempt, lastBeatAtMs: hb?.beatAtMs, resumedAtMs: Date.now(),
+    previousWorker: hb?.workers[hb.workers.length - 1], worker: workerIdentity() });
+  if (resumed) { gaps.push(resumed); log.warn({ runId, shard, attempt, gap: resumed }, 'harness gap'); }
+  const starvation = new StarvationWatch(shard, Date.now());
+
   let lastRequests = stats.counts.requests;
   let lastTick = performance.now();
   const flusher = setInterval(() => { void flush().catch(() => undefined); }, FLUSH_MS);
   const beat = setInterval(() => {
+    const starved = starvation.tick(Date.now());
+    if (starved) { gaps.push(starved); log.warn({ runId, shard, gap: starved }, 'harness gap'); }
     ctx?.heartbeat(checkpoint(engine));
     if (input.progress) {
       const now = performance.now();
@@ -171,6 +187,6 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
     timeline: encoded.timeline, startedAt: new Date(startedAtMs).toISOString(), endedAt: new Date().toISOString(),
     activeSeconds: ((hb?.activeMs ?? 0) + result.activeMs) / 1000, mismatches: encoded.mismatches,
     ...(result.stress ? { stress: result.stress } : {}),
-    workers, attempt, cancelled: result.cancelled,
+    workers, attempt, cancelled: result.cancelled, ...(gaps.length ? { gaps } : {}),
   };
 }

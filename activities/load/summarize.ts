@@ -3,6 +3,7 @@
 // by default only on steady-state seconds: a latency SLO is a promise about the system
 // at rest, so the warm-up and every fault window (with its recovery and settling) are
 // left out of it and reported beside it. Exactly-once is judged over everything, elsewhere.
+import { gapWindows } from './gaps.ts';
 import { addCounts, decodeHistogram, emptyCounts, latencySummary, mergeTimelines, newHistogram } from './stats.ts';
 import type { ExcludedRange, ExcludedWindow, LoadSettings, LoadShardResult, LoadSummary, StressStageResult, ThresholdWindows, WindowStats } from './types.ts';
 
@@ -29,7 +30,10 @@ export function summarize(results: LoadShardResult[], settings: LoadSettings, ex
   const latency_ms = latencySummary(hist);
 
   const th = settings.thresholds;
-  const windows = judgedWindows(results, settings, excluded, start);
+  // Harness gaps come with the shard results: seconds in which no load worker was sending
+  // for a shard are the harness's outage, left out like a fault window.
+  const gaps = results.flatMap((r) => r.gaps ?? []);
+  const windows = judgedWindows(results, settings, [...excluded, ...gapWindows(gaps)], start);
   const judged = windows?.judged;
   const over = judged ? ` over ${judged.seconds} steady-state s` : '';
   const thresholds: LoadSummary['thresholds'] = [];
@@ -50,6 +54,7 @@ export function summarize(results: LoadShardResult[], settings: LoadSettings, ex
     thresholdsOk: thresholds.every((t) => t.ok),
     ...(windows ? { windows } : {}),
     mismatches: results.flatMap((r) => r.mismatches),
+    ...(gaps.length ? { harness_gaps: gaps.map((g) => ({ shard: g.shard, ...secondsOf(g, start), why: g.why, kind: 'harness_gap' as const })) } : {}),
     workers: [...new Set(results.flatMap((r) => r.workers))].sort(),
     cancelled: results.some((r) => r.cancelled),
   };
@@ -71,10 +76,10 @@ export function summarize(results: LoadShardResult[], settings: LoadSettings, ex
 function judgedWindows(results: LoadShardResult[], settings: LoadSettings, excluded: ExcludedWindow[], start: number): ThresholdWindows | null {
   if (results.length === 0) return null;
   const windows: ExcludedWindow[] = [...excluded];
-  if (settings.warmup > 0) windows.push({ fromMs: start, toMs: start + settings.warmup, why: 'warm-up' });
+  if (settings.warmup > 0) windows.push({ fromMs: start, toMs: start + settings.warmup, why: 'warm-up', kind: 'warmup' });
   if (settings.thresholds.scope === 'all' || windows.length === 0) return null;
-  const ranges: ExcludedRange[] = windows.map((w) => ({ from_s: Math.max(0, Math.floor((w.fromMs - start) / 1000)),
-    to_s: Math.max(0, Math.ceil((w.toMs - start) / 1000)), why: w.why })).sort((a, b) => a.from_s - b.from_s);
+  const ranges: ExcludedRange[] = windows.map((w) => ({ ...secondsOf(w, start), why: w.why, kind: w.kind ?? 'fault' }))
+    .sort((a, b) => a.from_s - b.from_s);
   const judged = new Acc();
   const disturbed = new Acc();
   for (const r of results) {
@@ -139,6 +144,11 @@ function mergeStress(perShard: StressStageResult[][]): StressStageResult[] {
     });
   }
   return out;
+}
+
+/** A wall-clock window as whole seconds of the phase (a second partly inside counts as inside). */
+function secondsOf(w: { fromMs: number; toMs: number }, start: number): { from_s: number; to_s: number } {
+  return { from_s: Math.max(0, Math.floor((w.fromMs - start) / 1000)), to_s: Math.max(0, Math.ceil((w.toMs - start) / 1000)) };
 }
 
 function fmt(n: number): string {

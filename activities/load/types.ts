@@ -184,15 +184,33 @@ export interface LoadShardResult {
   /** Attempt that finished the shard (> 1 after a crash and resume). */
   attempt: number;
   cancelled: boolean;
+  /** Stretches in which no load worker was sending for this shard (absent: none, or an older result). */
+  gaps?: HarnessGap[];
+}
+
+/**
+ * A harness gap: wall-clock time in which no load worker was sending for a shard — its
+ * worker killed or lost (the shard resumed on another attempt), or its worker's event
+ * loop starved. The harness's outage, not the system's: left out of the thresholds.
+ */
+export interface HarnessGap {
+  shard: number;
+  kind: 'resumed' | 'starved';
+  fromMs: number;
+  toMs: number;
+  why: string;
 }
 
 export interface LatencySummary { p50: number; p95: number; p99: number; max: number; mean: number }
 
 /** A stretch of the load phase left out of the steady-state thresholds, in seconds since the phase started. */
-export interface ExcludedRange { from_s: number; to_s: number; why: string }
+export interface ExcludedRange { from_s: number; to_s: number; why: string; kind?: ExcludedKind }
+
+/** Why seconds are left out: drawn in their own colour (absent in older reports: warm-up or fault). */
+export type ExcludedKind = 'warmup' | 'fault' | 'harness_gap';
 
 /** The same, as the workflow knows it: wall-clock ms (the summary maps it onto the timeline). */
-export interface ExcludedWindow { fromMs: number; toMs: number; why: string }
+export interface ExcludedWindow { fromMs: number; toMs: number; why: string; kind?: ExcludedKind }
 
 /** Requests whose intended second falls in a set of seconds. */
 export interface WindowStats {
@@ -232,6 +250,8 @@ export interface LoadSummary {
   /** Absent in summaries written before steady-state judging existed. */
   windows?: ThresholdWindows;
   mismatches: IdempotencyMismatch[];
+  /** Harness gaps of every shard, in seconds since the phase started (absent: none). */
+  harness_gaps?: (ExcludedRange & { shard: number })[];
   /** Stress executor: the highest total rate whose stage met every threshold (null: none did). */
   knee_rate?: number | null;
   stress?: StressStageResult[];

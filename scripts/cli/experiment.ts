@@ -63,6 +63,8 @@ export function summarize(r: ExperimentResult, uiUrl: string): string {
       + `${w.excluded.length ? ` (left out: ${w.excluded.map((e) => `${e.from_s}-${e.to_s} s ${e.why}`).join('; ')})` : ''}`);
     if (w.disturbed) out.push(`while disturbed: ${st(w.disturbed)}`);
   }
+  // The harness's own outages, named apart from the system's (left out of the thresholds).
+  for (const g of rep.load?.harness_gaps ?? []) out.push(`harness gap: ${g.from_s}-${g.to_s} s, ${g.why.replace(/^harness gap: /, '')}`);
   for (const f of rep.faults) {
     out.push(`fault: ${f.handle.type} on ${f.handle.target} at +${f.injectedAtS.toFixed(1)} s, reverted at `
       + `${f.revertedAtS === null ? 'NEVER' : `+${f.revertedAtS.toFixed(1)} s`}${f.revert?.error ? ` (${f.revert.error})` : ''}`);

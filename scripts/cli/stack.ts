@@ -7,6 +7,7 @@ import {
 } from '../stack/index.ts';
 import { DEFECTS_ENV, defectNames, parseDefects } from '../../systems/defects.ts';
 import { table } from './table.ts';
+import { warmUpAfterStart } from './warmup.ts';
 
 function progress(e: ProgressEvent): void {
   const line = e.event === 'ready'
@@ -30,15 +31,19 @@ export function registerStack(program: Command): void {
   stack.command('up').description('start the stack (or the named services) and wait until every service answers')
     .argument('[services...]', 'only these services (and what they need)')
     .option('--json', 'print the status as JSON')
+    .option('--no-warm-up', 'skip the warm-up pass (default: on when this call started the payment API; or ORDEAL_STACK_WARMUP=0)')
     .option('--defects <names>', `seeded defects, comma-separated, or "none" (default: as last set, none on a fresh stack; or $${DEFECTS_ENV}): ${defectNames.join(', ')}`,
       process.env[DEFECTS_ENV])
-    .action(async (services: string[], opts: { json?: boolean; defects?: string }) => {
+    .action(async (services: string[], opts: { json?: boolean; defects?: string; warmUp: boolean }) => {
       const config = loadStackConfig();
       const t0 = Date.now();
       const defects = opts.defects === undefined ? readStackDefects(config) : parseDefects(opts.defects);
       process.stderr.write(`ordeal stack up (home ${config.home})${defects.length ? `, seeded defects: ${defects.join(', ')}` : ''}\n`);
-      const rows = await up({ config, services: stackServices, only: services, onProgress: progress,
+      const started = new Set<string>();
+      const rows = await up({ config, services: stackServices, only: services,
+        onProgress: (e) => { if (e.event === 'starting' || e.event === 'restarting') started.add(e.service); progress(e); },
         ...(opts.defects === undefined ? {} : { defects }) });
+      if (opts.warmUp) await warmUpAfterStart(config, rows, started);
       process.stderr.write(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
       if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       else printStatus(rows);

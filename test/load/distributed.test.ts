@@ -110,6 +110,18 @@ void test('shards spread over two load workers; a SIGKILLed worker\'s shards res
       assert.equal(srv.total(), summary.counts.requests + twice);
       assert.ok(twice < 1000, `${twice} entries were in flight at the kill`);
 
+      // The seconds without a sender are a harness gap: named, left out of the thresholds,
+      // and nothing the resumed attempts sent is measured from a time inside it (before the
+      // fix a resumed shard's first arrivals were due in the past: latency ~ the gap).
+      const gaps = summary.harness_gaps ?? [];
+      assert.ok(gaps.length >= 1, 'the kill left a harness gap');
+      assert.ok(gaps.every((g) => g.kind === 'harness_gap' && /^harness gap: no load worker sent for shard \d+ for [\d.]+ s \(load-A stopped heartbeating; attempt \d+ resumed on load-B\)$/.test(g.why)), JSON.stringify(gaps));
+      assert.ok(summary.windows!.excluded.some((e) => e.kind === 'harness_gap'), 'the gap is left out of the thresholds');
+      const gapS = Math.min(...gaps.map((g) => g.to_s - g.from_s));
+      assert.ok(gapS >= 3, `the gap lasts at least the heartbeat timeout (3 s): ${gapS} s`);
+      // Measured from inside the gap, a resumed arrival would read at least the gap plus the 2.5 s sent before it.
+      assert.ok(summary.latency_ms.max < gapS * 1000, `no request is measured from inside the gap: max ${summary.latency_ms.max} ms, gap ${gapS} s`);
+
       // Live Prometheus metrics from the surviving worker.
       const metrics = await (await fetch(metricsUrls.get('load-B')!)).text();
       const ok = Number(new RegExp(`ordeal_load_requests_total\\{scenario="[^"]*",run_id="${runId}",class="ok"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
@@ -118,7 +130,7 @@ void test('shards spread over two load workers; a SIGKILLed worker\'s shards res
       assert.match(metrics, /ordeal_load_outcomes_written_total\{[^}]*run_id="[^"]+"\} \d+/);
       console.log(`kill at ${sentAtKill} sent, ${persistedAtKill.size} persisted acks; re-sent in-flight entries: ${twice}; ` +
         `workers per shard ${JSON.stringify(shardWorkers)}; attempts ${attempts.join(',')}; progress signals ${progressSignals}; ` +
-        `p99 ${summary.latency_ms.p99} ms`);
+        `p99 ${summary.latency_ms.p99} ms; harness gaps ${JSON.stringify(gaps.map((g) => [g.from_s, g.to_s]))}`);
     });
   } finally {
     b.kill('SIGTERM');

@@ -95,6 +95,24 @@ void test('open model keeps its schedule while the server stalls: late and dropp
   } finally { await srv.close(); }
 });
 
+void test('a resumed shard restarts its schedule at its own start: the rest at the rate, nothing measured from before the resume', async () => {
+  // Half of 2,000 entries at 200/s have outcomes from an earlier attempt (5 s of 10 s used).
+  const srv = await startTestServer();
+  try {
+    const r = await load({ target: srv.url, rate: 200, duration: '10s', warmup: 0 }, 2000,
+      { isDone: (seq) => seq < 1000, arrivalOffset: 1000, timeOffsetMs: 25_000, elapsedMs: 5000 });
+    assert.equal(r.outcomes.length, 1000);
+    assert.ok(r.outcomes.every((o) => o.seq >= 1000), 'entries with an outcome are never sent again');
+    assert.equal(r.stats.counts.dropped, 0);
+    // The remaining 1,000 arrivals keep 200/s (5 s), not a burst of arrivals "due" in the past.
+    within(rateOf(sendTimes(r.outcomes).map((t) => t - 25_000)), 200, 0.05);
+    const lat = latencySummary(r.stats.hist);
+    assert.ok(lat.max < 1000, `no arrival is measured from a time before the resume (max ${lat.max} ms)`);
+    // The timeline continues at the phase's own seconds (offset 25 s).
+    assert.ok(r.stats.encode(false).timeline.every((p) => p.t >= 25), 'timeline seconds continue from the offset');
+  } finally { await srv.close(); }
+});
+
 void test('idempotency race: a broken endpoint is caught, a correct one passes', async () => {
   const broken = await startTestServer({ idempotency: 'broken' });
   const good = await startTestServer({ idempotency: 'correct' });

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LoadStats, type EntryOutcome } from '../../activities/load/stats.ts';
 import { summarize } from '../../activities/load/summarize.ts';
+import { gapWindows, RESUME_SETTLE_MS, resumeGap, StarvationWatch, STARVED_MS } from '../../activities/load/gaps.ts';
 import { parseLoadSettings } from '../../activities/load/plan.ts';
 import type { LoadShardResult, StressStageResult } from '../../activities/load/types.ts';
 
@@ -111,4 +112,49 @@ void test('steady-state thresholds leave out the warm-up and the fault windows, 
   assert.equal(whole.windows!.scope, 'all');
   assert.match(whole.windows!.note!, /no second/);
   assert.equal(whole.thresholdsOk, false);
+});
+
+void test('a harness gap is left out of the thresholds like a fault window, named, and kept apart from the system\'s own stalls', () => {
+  // 10 s at 100/s: 5 ms answers, except seconds 4-5, sent 3 s late (a starved generator:
+  // corrected latency ~3 s). Whether those seconds count decides the verdict.
+  const stats = new LoadStats();
+  for (let i = 0; i < 1000; i++) stats.add(outcome(i, i >= 400 && i < 600 ? 3000 : 5));
+  const settings = parseLoadSettings({ target: 'http://127.0.0.1:1', rate: 100, warmup: 0, thresholds: { p99_ms: 1000 } });
+  const t0 = Date.parse('2026-01-01T00:00:00.000Z');
+  const starved = new StarvationWatch(0, t0 + 3000).tick(t0 + 6000)!;
+  const p99 = (s: ReturnType<typeof summarize>) => s.thresholds.find((t) => t.name === 'p99_ms')!;
+
+  // The same seconds as the system's own stall: coordinated omission correction charges them.
+  const own = summarize([shardResult(0, stats)], settings);
+  assert.equal(p99(own).ok, false, 'without a gap the late sends break p99');
+  assert.equal(own.harness_gaps, undefined);
+
+  const withGap = summarize([{ ...shardResult(0, stats), gaps: [starved] }], settings);
+  assert.equal(p99(withGap).ok, true, p99(withGap).reason);
+  assert.deepEqual(withGap.harness_gaps!.map((g) => [g.from_s, g.to_s, g.kind]), [[3, 6, 'harness_gap']]);
+  const range = withGap.windows!.excluded.find((e) => e.kind === 'harness_gap')!;
+  assert.match(range.why, /^harness gap: shard 1's load worker was starved for 3\.0 s/);
+  assert.equal(withGap.windows!.judged.seconds, 7);
+  assert.ok(withGap.windows!.disturbed!.latency_ms.p99 >= 2900, 'the gap\'s seconds are reported beside, not hidden');
+});
+
+void test('harness gaps: a resume gap runs from the last heartbeat to the resumed send plus two seconds; overlapping gaps merge', () => {
+  assert.equal(resumeGap({ shard: 0, attempt: 1, lastBeatAtMs: 1000, resumedAtMs: 5000, previousWorker: 'a', worker: 'b' }), null);
+  assert.equal(resumeGap({ shard: 0, attempt: 2, lastBeatAtMs: undefined, resumedAtMs: 5000, previousWorker: 'a', worker: 'b' }), null);
+  const g = resumeGap({ shard: 2, attempt: 2, lastBeatAtMs: 1000, resumedAtMs: 21_000, previousWorker: 'load-A', worker: 'load-B' })!;
+  assert.deepEqual([g.fromMs, g.toMs, g.kind], [1000, 21_000 + RESUME_SETTLE_MS, 'resumed']);
+  assert.equal(g.why, 'harness gap: no load worker sent for shard 3 for 20.0 s (load-A stopped heartbeating; attempt 2 resumed on load-B)');
+  const w = new StarvationWatch(0, 0);
+  assert.equal(w.tick(1000), null);
+  assert.equal(w.tick(1000 + STARVED_MS - 1), null);
+  assert.ok(w.tick(1000 + 2 * STARVED_MS));
+  const merged = gapWindows([
+    { shard: 1, kind: 'resumed', fromMs: 5000, toMs: 9000, why: 'b' },
+    { shard: 0, kind: 'resumed', fromMs: 1000, toMs: 6000, why: 'a' },
+    { shard: 0, kind: 'starved', fromMs: 20_000, toMs: 24_000, why: 'c' },
+  ]);
+  assert.deepEqual(merged, [
+    { fromMs: 1000, toMs: 9000, why: 'a; b', kind: 'harness_gap' },
+    { fromMs: 20_000, toMs: 24_000, why: 'c', kind: 'harness_gap' },
+  ]);
 });

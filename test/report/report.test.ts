@@ -84,13 +84,15 @@ function experimentReport(runId: string, reconcile: ReconcileResult | null): Exp
       thresholdsOk: false,
       windows: {
         scope: 'steady',
-        excluded: [{ from_s: 19, to_s: 40, why: 'database_kill and recovery' }],
+        excluded: [{ from_s: 19, to_s: 40, why: 'database_kill and recovery', kind: 'fault' },
+          { from_s: 46, to_s: 53, why: 'harness gap: no load worker sent for shard 1 for 5.0 s', kind: 'harness_gap' }],
         judged: { seconds: 39, requests: 39_000, errors: 0, error_rate: 0, rate: 1000,
           latency_ms: { p50: 5, p95: 11, p99: 19, max: 40, mean: 6 }, exact: true },
         disturbed: { seconds: 21, requests: 21_000, errors: 6000, error_rate: 0.2857, rate: 1000,
           latency_ms: { p50: 220, p95: 800, p99: 1500, max: 2900, mean: 300 }, exact: true },
       },
       mismatches: [],
+      harness_gaps: [{ shard: 0, from_s: 46, to_s: 53, why: 'harness gap: no load worker sent for shard 1 for 5.0 s', kind: 'harness_gap' }],
       workers: ['worker-a'],
       cancelled: false,
     },
@@ -229,6 +231,9 @@ void describe('reports of a failed run', () => {
     const shade = countColor(png, [248, 224, 226], 5);
     const blue = countColor(png, [0x09, 0x69, 0xda], 40);
     assert.ok(shade > 20_000, `fault windows shaded: ${shade} px`);
+    // The harness gap in its own colour: rgba(130, 80, 223, 0.18) over white.
+    const purple = countColor(png, [232, 224, 249], 5);
+    assert.ok(purple > 3000, `harness gap shaded purple: ${purple} px`);
     // The p50 line hides under p95/p99 where they coincide; in the fault window it stands alone.
     assert.ok(blue > 300, `p50 line drawn: ${blue} px`);
     // The verdict badge: red (#cf222e) block at the top.
