@@ -45,6 +45,18 @@ export interface ExperimentReport {
   redelivery: { resent: number; acked: number; still_unacknowledged: number } | null;
   drain: { lag_zero: boolean; waited_ms: number } | null;
   reconcile: ReconcileResult | null;
+  /** What the run proved. Absent in reports written before partial proofs existed. */
+  proof?: ProofSummary;
+}
+
+/**
+ * full: the run ended and every ledger entry was reconciled after redelivery.
+ * partial: the run was cut short (ABORTED); what was acknowledged was reconciled.
+ * none: nothing was reconciled; `detail` says why.
+ */
+export interface ProofSummary {
+  kind: 'full' | 'partial' | 'none';
+  detail: string;
 }
 
 export interface ReportPaths {
