@@ -4,8 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import type { temporal } from '@temporalio/proto';
+import proto, { type temporal } from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
 import { OrdealClient } from '../../scripts/client/index.ts';
 import { loadStackConfig, repoRoot } from '../../scripts/stack/config.ts';
@@ -72,8 +71,13 @@ export async function history(c: OrdealClient, workflowId: string): Promise<temp
  */
 export async function recordHistory(c: OrdealClient, workflowId: string, name: 'pass' | 'aborted' | 'crash-resumed'): Promise<void> {
   if (!process.env.ORDEAL_RECORD_HISTORIES) return;
-  const h = await c.client.workflow.getHandle(workflowId).fetchHistory();
-  writeFileSync(join(repoRoot, 'test', 'workflows', 'histories', `${name}.json`), `${historyToJSON(h)}\n`);
+  const { History } = proto.temporal.api.history.v1;
+  const h = History.fromObject(await c.client.workflow.getHandle(workflowId).fetchHistory());
+  // protobufjs's object form (enums and 64-bit ints as strings, bytes base64): the SDK's
+  // historyToJSON/historyFromJSON fail here ("type must be a Type": @temporalio/common
+  // carries its own protobufjs copy, whose instanceof checks reject @temporalio/proto's types).
+  const json = History.toObject(h, { enums: String, longs: String, bytes: String });
+  writeFileSync(join(repoRoot, 'test', 'workflows', 'histories', `${name}.json`), `${JSON.stringify(json)}\n`);
 }
 
 /** Activity types scheduled in a run, in order. */

@@ -7,13 +7,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../../workers/orchestrator.ts';
 import { EXPERIMENT_WORKFLOW } from '../../workflows/names.ts';
 
 const fixtures = join(import.meta.dirname, 'histories');
-const load = (name: string) => historyFromJSON(JSON.parse(readFileSync(join(fixtures, `${name}.json`), 'utf8')));
+/** Fixtures are protobufjs's object form of the history (written by test/experiment/harness.ts recordHistory). */
+const load = (name: string) => proto.temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(join(fixtures, `${name}.json`), 'utf8')));
 
 for (const name of ['pass', 'aborted', 'crash-resumed']) {
   void test(`the recorded ${name} run replays without a determinism error`, async () => {
