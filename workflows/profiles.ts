@@ -5,8 +5,8 @@
 // the value here is only a ceiling that the call always replaces.
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type {
-  DrainActivities, FaultActivities, LedgerActivities, LoadActivities, ProbeActivities, ReconcileActivities, ReportActivities,
-  ScenarioActivities,
+  DrainActivities, FaultActivities, LedgerActivities, LoadActivities, NotifyActivities, ProbeActivities, ReconcileActivities,
+  ReportActivities, ScenarioActivities,
 } from './phases.ts';
 
 export const experimentActivities = {
@@ -51,6 +51,8 @@ export const experimentActivities = {
     scheduleToCloseTimeout: '2m', startToCloseTimeout: '90s', heartbeatTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
   }).reconcile,
   writeReports: proxyActivities<ReportActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 5 } }).writeReports,
+  // Deliveries are retried inside the activity, per target: retrying the whole activity would page twice.
+  notifyRun: proxyActivities<NotifyActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 1 } }).notifyRun,
 };
 
 /**

@@ -10,7 +10,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import pino from 'pino';
 import { loadStackConfig } from '../../scripts/stack/index.ts';
 import { LoadEngine } from './engine.ts';
-import { promEngineMetrics, outcomesWritten, shardsActive } from './metrics.ts';
+import { shardMetrics, shardsActive } from './metrics.ts';
 import { maxBatch, outcomeDb, shardRowsFrom, writeOutcomes } from './outcomes.ts';
 import { CHECKPOINT_HIST_SECONDS, LoadStats, type EncodedStats, type EntryOutcome } from './stats.ts';
 import { loadProgressSignalName, type LoadProgress, type LoadShardInput, type LoadShardResult } from './types.ts';
@@ -102,7 +102,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
       }
       for (const o of rows) { done[o.seq - from] = 1; stats.add(o); }
       counted = b;
-      outcomesWritten.inc(rows.length);
+      metrics.outcomesWritten(rows.length);
       advance();
     });
     return flushing;
@@ -113,6 +113,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
   // fails with WorkflowNotFoundError, and not one more request may go out.
   const orphaned = new AbortController();
   const attemptStart = performance.now();
+  const metrics = shardMetrics(input.scenario ?? 'unknown', runId);
   const engine = new LoadEngine({
     runId, settings: input.settings, ledger: input.ledger, from, to: end, shards: input.shards,
     isDone: (seq) => done[seq - from] === 1,
@@ -123,7 +124,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
     // in this attempt, and must not use up a duration-capped schedule.
     arrivalOffset: done.reduce((a, d) => a + d, 0),
     elapsedMs: hb?.activeMs ?? 0,
-    metrics: promEngineMetrics,
+    metrics,
   });
 
   let lastRequests = stats.counts.requests;
@@ -157,6 +158,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
     clearInterval(flusher);
     clearInterval(beat);
     shardsActive.dec();
+    metrics.release();
   }
   if (flushError) throw flushError;
   ctx?.heartbeat(checkpoint(engine));

@@ -1,18 +1,9 @@
 // Memory of the system under test, for soak runs: the resident set of each named
 // stack service (its whole process tree), read from /proc.
-import { readFileSync } from 'node:fs';
 import { loadStackConfig } from '../../scripts/stack/config.ts';
 import { stackServices } from '../../scripts/stack/services/index.ts';
 import { stackProcessIds } from '../../scripts/stack/supervisor.ts';
-
-function rssBytes(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0; // exited while we looked
-  }
-}
+import { rssBytes } from '../../process-table/index.ts';
 
 /** RSS per service; a service that is not running reports 0. */
 export async function sampleRss(input: { services: string[] }): Promise<Record<string, number>> {
@@ -21,7 +12,7 @@ export async function sampleRss(input: { services: string[] }): Promise<Record<s
   for (const name of input.services) {
     const spec = stackServices.filter((s) => s.name === name);
     if (spec.length === 0) throw new Error(`sampleRss: no stack service named ${name} (known: ${stackServices.map((s) => s.name).join(', ')})`);
-    out[name] = stackProcessIds(config, spec).reduce((sum, pid) => sum + rssBytes(pid), 0);
+    out[name] = stackProcessIds(config, spec).reduce((sum, pid) => sum + (rssBytes(pid) ?? 0), 0);
   }
   return out;
 }

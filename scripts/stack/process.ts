@@ -2,9 +2,13 @@
 // file holding its pid and kernel start time, so that `down` ends exactly the
 // processes this supervisor started — never a later process that reused the pid.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processTree, procStartTime, type ProcStat } from '../../process-table/index.ts';
+
+// Callers that know the supervisor find the process table here too.
+export { processTree, procStartTime };
 
 export interface LaunchSpec {
   file: string;
@@ -23,18 +27,6 @@ export interface PidRecord {
   startedAt: string;
   /** Seeded defects the process was started with (services that carry defects only). */
   defects?: string[];
-}
-
-export function procStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses; fields after it are plain.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (rest[0] === 'Z' || rest[0] === 'X') return undefined; // exited, not yet reaped
-    return rest[19];
-  } catch {
-    return undefined;
-  }
 }
 
 export function readPidFile(path: string): PidRecord | undefined {
@@ -114,33 +106,7 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-interface ProcEntry { pid: number; ppid: number; starttime: string }
-
-function allProcesses(): ProcEntry[] {
-  const out: ProcEntry[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (f[0] === 'Z' || f[0] === 'X') continue;
-      out.push({ pid: Number(entry), ppid: Number(f[1]), starttime: f[19] ?? '' });
-    } catch {
-      /* exited while we looked */
-    }
-  }
-  return out;
-}
-
-/** The process and all its live descendants, each with its start time (to survive pid reuse). */
-export function processTree(root: number): ProcEntry[] {
-  const all = allProcesses();
-  const tree = all.filter((p) => p.pid === root);
-  for (let i = 0; i < tree.length; i++) tree.push(...all.filter((p) => p.ppid === tree[i]!.pid));
-  return tree;
-}
-
-function liveOf(tree: ProcEntry[]): ProcEntry[] {
+function liveOf(tree: ProcStat[]): ProcStat[] {
   return tree.filter((p) => procStartTime(p.pid) === p.starttime);
 }
 

@@ -66,7 +66,7 @@ export async function history(c: OrdealClient, workflowId: string): Promise<temp
 
 /**
  * With ORDEAL_RECORD_HISTORIES=1, saves a finished run's history as a replay fixture
- * (test/workflows/histories/<name>.json, read by test/workflows/replay.test.ts).
+ * (test/workflows/histories/<name>.json, read by test/workflows/replay.unit.test.ts).
  * `npm run test:record-histories` re-records all of them.
  */
 export async function recordHistory(c: OrdealClient, workflowId: string, name: 'pass' | 'aborted' | 'crash-resumed'): Promise<void> {

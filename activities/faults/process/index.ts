@@ -3,7 +3,6 @@
 // restarting the service through the stack supervisor and waiting for its real
 // readiness check; a pause is SIGSTOP of the tree (a gray failure: sockets stay
 // open, nothing answers), healed by SIGCONT.
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +13,7 @@ import { up } from '../../../scripts/stack/supervisor.ts';
 import type { ServiceSpec } from '../../../scripts/stack/service.ts';
 import { FaultPreconditionError, paramProblems, type BackendRevert, type FaultBackend, type Observation } from '../backend.ts';
 import type { FaultHandle } from '../types.ts';
+import { readStat } from '../../../process-table/index.ts';
 
 /**
  * Services that carry the harness itself: killing them would take down the
@@ -57,12 +57,7 @@ function sameStack(handle: FaultHandle, config: StackConfig): void {
 }
 
 function procState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
+  return readStat(pid)?.state;
 }
 
 function refusesConnections(port: number): Promise<boolean> {
@@ -76,12 +71,7 @@ function refusesConnections(port: number): Promise<boolean> {
 
 /** True once the pid has left /proc entirely: a zombie still holds it (and e.g. PostgreSQL's lock file). */
 function reaped(pid: number, starttime: string): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] !== starttime;
-  } catch {
-    return true;
-  }
+  return readStat(pid)?.starttime !== starttime;
 }
 
 async function awaitReaped(pids: { pid: number; starttime: string }[], ms: number): Promise<boolean> {
