@@ -17,20 +17,22 @@ import { planLoadShards } from '../activities/load/plan.ts';
 import type { LoadShardResult, LoadSummary } from '../activities/load/types.ts';
 import type { RecoveryMeasurement } from '../activities/probe/probe.ts';
 import type { ReconcileResult } from '../activities/reconcile/types.ts';
-import type { ExperimentReport, RecoveryResult, ReportPaths } from '../activities/report/types.ts';
+import type { ExperimentReport, ProofSummary, RecoveryResult, ReportPaths } from '../activities/report/types.ts';
 import type { Scenario } from '../activities/scenario/schema.ts';
+import { redeliveryFailure } from './answers.ts';
 import { excludedWindows } from './excluded.ts';
-import { messageOf } from './failure.ts';
+import { failureTypeOf, messageOf } from './failure.ts';
 import { FaultLifecycle } from './fault-lifecycle.ts';
 import { LiveState } from './live.ts';
 import { ABORT_SIGNAL, LOAD_PROGRESS_SIGNAL, LOAD_TASK_QUEUE, STATUS_QUERY } from './names.ts';
 import { experimentActivities as acts, loadActivitiesOn } from './profiles.ts';
-import { partialLoadSummary } from './progress.ts';
+import { partialLoadSummary, progressTotals } from './progress.ts';
+import { partialProofPlan, proofSummary } from './proof.ts';
 import {
   OrdealRunId, OrdealScenario, OrdealVerdict,
   type AbortRequest, type ExperimentInput, type ExperimentResult, type ExperimentStatus, type LoadProgress,
 } from './types.ts';
-import { decideVerdict } from './verdict.ts';
+import { decideVerdict, SYSTEM_FAILURE_TYPES } from './verdict.ts';
 
 export const abortSignal = defineSignal<[AbortRequest]>(ABORT_SIGNAL);
 export const loadProgressSignal = defineSignal<[LoadProgress]>(LOAD_PROGRESS_SIGNAL);
@@ -44,7 +46,12 @@ interface Findings {
   redelivery: ExperimentReport['redelivery'];
   drain: ExperimentReport['drain'];
   reconcile: ReconcileResult | null;
+  proof: ProofSummary | null;
 }
+
+/** A run cut short waits at most this long for recovery and for its drain before its partial proof (the reconcile bound is in profiles.ts). */
+const PARTIAL_PROOF_RECOVERY_MS = 60_000;
+const PARTIAL_PROOF_DRAIN_MS = 30_000;
 
 /** One run: what every phase reads and writes. */
 interface Run {
@@ -63,6 +70,8 @@ interface Run {
   /** The phases' scope: abort, UI cancellation (through the root scope), the breaker and the deadline cancel it. */
   readonly scope: CancellationScope;
   breakerReason: string | null;
+  /** Settles when every load shard has stopped and flushed its outcomes; null until the load phase began. */
+  loadSettled: Promise<PromiseSettledResult<LoadShardResult>[]> | null;
 }
 
 /** The load phase while it winds down: what the later phases pick up. */
@@ -94,8 +103,8 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
   live.scenario = scenario.name;
   upsertSearchAttributes([{ key: OrdealScenario, value: scenario.name }]);
   const run: Run = {
-    runId, workflowId: workflowInfo().workflowId, scenario, live, faults, failures, notes, scope, breakerReason: null,
-    findings: { ledger: null, load: null, recovery: null, redelivery: null, drain: null, reconcile: null },
+    runId, workflowId: workflowInfo().workflowId, scenario, live, faults, failures, notes, scope, breakerReason: null, loadSettled: null,
+    findings: { ledger: null, load: null, recovery: null, redelivery: null, drain: null, reconcile: null, proof: null },
     load: loadActivitiesOn(input.loadTaskQueue ?? LOAD_TASK_QUEUE),
   };
 
@@ -112,24 +121,28 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     await scope.run(() => runPhases(run));
   } catch (err) {
     if (isCancellation(err)) cancelled = true;
+    else if (SYSTEM_FAILURE_TYPES.has(failureTypeOf(err) ?? '')) failures.push(`${live.phase}: ${messageOf(err)}`);
     else error = `${live.phase} failed: ${messageOf(err)}`;
   }
   deadline.scope.cancel();
 
   // Whatever happened: stop the stragglers, let in-flight injections land, heal LIFO,
-  // and write what we know — all of it immune to cancellation.
+  // prove what can still be proven, and write what we know — all of it immune to cancellation.
   return CancellationScope.nonCancellable(async () => {
     scope.cancel();
     await faults.settled();
     if (faults.active.length > 0) live.enter(live.phase, 'reverting faults');
     await faults.revertAll(cancelled ? 'experiment stopped' : 'experiment ended');
+    const revertFailed = faults.stuck() !== undefined;
     if (cancelled) {
       live.abortReason ??= run.breakerReason
         ?? (deadline.hit ? `overall deadline of ${deadline.ms} ms passed` : 'cancelled (workflow cancellation requested, e.g. from the Temporal UI)');
     }
+    const plan = partialProofPlan({ stopped: cancelled, revertFailed, error, loadStarted: run.loadSettled !== null });
+    const partial = plan.attempt ? await partialProof(run) : { why: plan.why, neverSent: 0 };
+    run.findings.proof = proofSummary(run.findings.reconcile, partial.why ?? '', partial.neverSent);
     const { verdict, reasons } = decideVerdict({
-      revertFailed: faults.stuck() !== undefined, error, stopped: cancelled ? live.abortReason : null, failures, notes,
-      reconciled: run.findings.reconcile,
+      revertFailed, error, stopped: cancelled ? live.abortReason : null, failures, notes, reconciled: run.findings.reconcile,
     });
     live.verdict = verdict;
     if (!run.findings.load && live.progress.size > 0) run.findings.load = partialLoadSummary(live.progress.values());
@@ -191,9 +204,11 @@ async function loadUnderFaults(run: Run): Promise<LoadPhase> {
   const shards = planLoadShards(run.runId, s.load, s.ledger);
   run.live.plannedShards = shards.length;
   const startToCloseTimeout = loadDurationMs(s) + 15 * 60_000;
-  const shardsDone = Promise.all(shards.map((shard) => run.load.runLoadShard.executeWithOptions({
+  const shardCalls = shards.map((shard) => run.load.runLoadShard.executeWithOptions({
     summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`, startToCloseTimeout,
-  }, [{ ...shard, scenario: run.scenario.name, progress: { workflowId: run.workflowId } }])));
+  }, [{ ...shard, scenario: run.scenario.name, progress: { workflowId: run.workflowId } }]));
+  run.loadSettled = Promise.allSettled(shardCalls);
+  const shardsDone = Promise.all(shardCalls);
   const faultsDone = run.faults.start(s.faults, { loadStartedAt: startedAt, maxFaultDurationMs: s.safety.max_fault_duration });
 
   const recovery = s.faults.length === 0 ? Promise.resolve(null) : faultsDone.then(() => acts.awaitRecovery.executeWithOptions({
@@ -264,22 +279,27 @@ async function judgeLoad(run: Run, load: LoadPhase): Promise<LoadSummary> {
   return summary;
 }
 
-/** 6. Redelivery: every entry without a definitive answer, with its original idempotency key. */
-async function redeliver({ live, load, runId, scenario: s }: Run): Promise<Findings['redelivery']> {
+/**
+ * 6. Redelivery: every entry without a definitive answer, with its original idempotency
+ * key. An entry the system still did not acknowledge is its failure, said in words.
+ */
+async function redeliver({ live, load, runId, failures, scenario: s }: Run): Promise<Findings['redelivery']> {
   live.enter('redelivery');
   const r = await load.redeliverUnacknowledged.executeWithOptions({
     summary: 'redeliver unacknowledged entries (same idempotency keys)', startToCloseTimeout: s.redelivery.timeout + 60_000,
   }, [{ runId, settings: s.load, ledger: s.ledger, deadlineMs: s.redelivery.timeout }]);
+  const failure = redeliveryFailure(r, { timeoutMs: s.load.timeout, deadlineMs: s.redelivery.timeout });
+  if (failure) failures.push(failure);
   return { resent: r.resent, acked: r.acked, still_unacknowledged: r.stillUnacknowledged };
 }
 
 /** 7. Drain asynchronous pipelines (a deadline that passes is a note: reconciliation shows what it means). */
-async function drain({ live, notes, scenario: s }: Run): Promise<Findings['drain']> {
+async function drain({ live, notes, scenario: s }: Run, timeoutMs = s.drain.timeout): Promise<Findings['drain']> {
   const groups = s.drain.groups.join(', ');
   live.enter('drain', groups || 'nothing to drain');
   const d = await acts.drainPipelines.executeWithOptions({
-    summary: `drain: consumer lag 0 for ${groups || '(no groups)'} within ${s.drain.timeout} ms`, startToCloseTimeout: s.drain.timeout + 60_000,
-  }, [{ ...(s.drain.brokers ? { brokers: s.drain.brokers } : {}), groups: s.drain.groups, timeoutMs: s.drain.timeout }]);
+    summary: `drain: consumer lag 0 for ${groups || '(no groups)'} within ${timeoutMs} ms`, startToCloseTimeout: timeoutMs + 60_000,
+  }, [{ ...(s.drain.brokers ? { brokers: s.drain.brokers } : {}), groups: s.drain.groups, timeoutMs }]);
   if (!d.lag_zero) notes.push(`drain deadline passed with lag ${JSON.stringify(d.lag)}${d.error ? ` (${d.error})` : ''}; reconciling anyway`);
   return { lag_zero: d.lag_zero, waited_ms: d.waited_ms };
 }
@@ -292,6 +312,50 @@ async function reconcile({ live, failures, runId, scenario: s }: Run): Promise<R
   }, [{ runId, ledger: s.ledger, sources: s.reconcile }]);
   failures.push(...result.failures);
   return result;
+}
+
+/**
+ * A run cut short, its faults reverted: once the load shards stopped and flushed their
+ * outcomes, the system recovered and its pipelines settled and drained (each bounded),
+ * reconcile what was acknowledged (bounded). Without recovery there is no partial
+ * proof: an asynchronous system of record still catching up would read as losses.
+ */
+async function partialProof(run: Run): Promise<{ why: string | null; neverSent: number }> {
+  const { live, failures, notes, runId, scenario: s } = run;
+  const shards = await run.loadSettled ?? [];
+  const neverSent = shards.every((r) => r.status === 'fulfilled')
+    ? shards.reduce((sum, r) => sum + r.value.counts.dropped, 0) : progressTotals(live.progress.values()).dropped;
+  if (run.faults.records.length > 0) {
+    live.enter('recovery', 'before the partial proof');
+    const timeoutMs = Math.min(s.recovery.timeout, PARTIAL_PROOF_RECOVERY_MS);
+    const measured = await acts.awaitRecovery.executeWithOptions({ summary: `partial proof: wait for ${s.recovery.probe}`, startToCloseTimeout: timeoutMs + 60_000 },
+      [{ probe: s.recovery.probe, since: run.faults.lastRevertAt ?? Date.now(), timeoutMs, intervalMs: s.recovery.interval }])
+      .catch((err: unknown) => ({ recovered: false, last_error: messageOf(err) }));
+    if (!measured.recovered) {
+      const why = `the system did not recover within ${timeoutMs} ms of the revert (${measured.last_error ?? 'unhealthy'})`;
+      notes.push(`no partial proof: ${why}`);
+      return { why, neverSent };
+    }
+  }
+  await sleep(s.load.thresholds.settle, { summary: `partial proof: let asynchronous pipelines settle for ${s.load.thresholds.settle} ms` });
+  try {
+    run.findings.drain = await drain(run, Math.min(s.drain.timeout, PARTIAL_PROOF_DRAIN_MS));
+  } catch (err) {
+    notes.push(`partial proof: drain failed (${messageOf(err)}); reconciling anyway`);
+  }
+  live.enter('reconcile', 'partial proof: what was acknowledged');
+  try {
+    const result = await acts.reconcilePartial.executeWithOptions({
+      summary: `partial proof: reconcile the acknowledged entries against ${s.reconcile.map((r) => r.name ?? r.source).join(', ')}`,
+    }, [{ runId, ledger: s.ledger, sources: s.reconcile, scope: 'acknowledged' }]);
+    run.findings.reconcile = result;
+    failures.push(...result.failures.map((f) => `partial proof: ${f}`));
+    return { why: null, neverSent };
+  } catch (err) {
+    const why = `the systems of record did not answer in time (${messageOf(err)})`;
+    notes.push(`no partial proof: ${why}`);
+    return { why, neverSent };
+  }
 }
 
 /** 9. Reports (JSON, HTML, JUnit) and the verdict search attribute. A report that cannot be written is a reason, not an error. */
@@ -315,6 +379,7 @@ async function writeReport(run: Run, verdict: ExperimentReport['verdict'], reaso
     redelivery: findings.redelivery,
     drain: findings.drain,
     reconcile: findings.reconcile,
+    ...(findings.proof ? { proof: findings.proof } : {}),
   };
   let paths: ReportPaths | null = null;
   try {

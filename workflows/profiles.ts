@@ -3,7 +3,7 @@
 // so call sites pass only what the run decides: a summary, a timeout computed from
 // the scenario, the load task queue. Where a call computes its startToCloseTimeout,
 // the value here is only a ceiling that the call always replaces.
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type {
   DrainActivities, FaultActivities, LedgerActivities, LoadActivities, NotifyActivities, ProbeActivities, ReconcileActivities,
   ReportActivities, ScenarioActivities,
@@ -46,6 +46,10 @@ export const experimentActivities = {
   reconcile: proxyActivities<ReconcileActivities>({
     startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 10 },
   }).reconcile,
+  /** A partial proof is bounded: if the systems of record do not answer within this, the run reports none. */
+  reconcilePartial: proxyActivities<ReconcileActivities>({
+    scheduleToCloseTimeout: '2m', startToCloseTimeout: '90s', heartbeatTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
+  }).reconcile,
   writeReports: proxyActivities<ReportActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 5 } }).writeReports,
   // Deliveries are retried inside the activity, per target: retrying the whole activity would page twice.
   notifyRun: proxyActivities<NotifyActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 1 } }).notifyRun,
@@ -59,8 +63,10 @@ export const experimentActivities = {
 export function loadActivitiesOn(taskQueue: string) {
   return {
     /** startToClose: the load phase + 15 min. */
+    // A cancelled shard stops within a heartbeat and flushes its outcomes; waiting for
+    // that lets a partial proof read every acknowledgement it got.
     runLoadShard: proxyActivities<LoadActivities>({
-      taskQueue, startToCloseTimeout: '1h', heartbeatTimeout: '20s',
+      taskQueue, startToCloseTimeout: '1h', heartbeatTimeout: '20s', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['InvalidLoadSettings'] },
     }).runLoadShard,
     /** startToClose: the scenario's redelivery timeout + 60 s. */

@@ -5,6 +5,12 @@
 //   PASS    exactly-once held in every system of record and the thresholds held.
 import type { Verdict } from '../activities/report/types.ts';
 
+/**
+ * Activity failure types that are the system under test's failure, not Ordeal's: a
+ * system that is not healthy before the run starts FAILs, it does not ERROR.
+ */
+export const SYSTEM_FAILURE_TYPES: ReadonlySet<string> = new Set(['SteadyStateNotReached']);
+
 export interface VerdictInputs {
   /** A fault could not be reverted (it may still be active). */
   revertFailed: boolean;

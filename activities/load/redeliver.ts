@@ -19,9 +19,21 @@ export interface RedeliverInput {
   attempts?: number;
   concurrency?: number;
 }
-export interface RedeliverResult { resent: number; acked: number; stillUnacknowledged: number }
+export interface RedeliverResult {
+  resent: number;
+  acked: number;
+  stillUnacknowledged: number;
+  /** HTTP requests sent, every attempt counted. */
+  requests: number;
+  /** Requests that got an HTTP answer of any status (0: the system never answered). */
+  answered: number;
+  /** Failed requests per error class (timeout, connection_reset, http_5xx, ...): what the system did instead of acknowledging. */
+  errorsByClass: Record<string, number>;
+}
 
 const CHUNK = 5000;
+/** Heartbeats on a timer, not per chunk: a chunk against a hung system takes minutes of timeouts. */
+const HEARTBEAT_MS = 2000;
 
 export async function redeliverUnacknowledged(input: RedeliverInput): Promise<RedeliverResult> {
   const { runId, settings, ledger } = input;
@@ -36,8 +48,13 @@ export async function redeliverUnacknowledged(input: RedeliverInput): Promise<Re
   let resent = 0;
   let acked = 0;
   let still = 0;
+  let requests = 0;
+  let answered = 0;
+  const errorsByClass: Record<string, number> = {};
+  let lo = 0;
+  const beat = setInterval(() => ctx?.heartbeat({ lo, resent, acked, still }), HEARTBEAT_MS);
   try {
-    for (let lo = 0; lo < ledger.messages; lo += CHUNK) {
+    for (; lo < ledger.messages; lo += CHUNK) {
       const hi = Math.min(ledger.messages, lo + CHUNK);
       const res = await pool.query<{ seq: number; status: OutcomeStatus; shard: number }>(
         'SELECT seq, status, shard FROM load_outcomes WHERE run_id = $1 AND seq >= $2 AND seq < $3', [runId, lo, hi]);
@@ -60,8 +77,10 @@ export async function redeliverUnacknowledged(input: RedeliverInput): Promise<Re
           if (Date.now() >= deadline || ctx?.cancellationSignal.aborted) { still++; continue; }
           resent++;
           for (n = 1; n <= maxAttempts && Date.now() < deadline; n++) {
+            requests++;
             try {
               const ans = await http.send(req, settings.timeout);
+              answered++;
               http_status = ans.status;
               const o = statusOutcome(ans.status);
               cls = o.cls || null;
@@ -74,6 +93,7 @@ export async function redeliverUnacknowledged(input: RedeliverInput): Promise<Re
             } catch (err) {
               cls = errorClass(err);
             }
+            if (cls) errorsByClass[cls] = (errorsByClass[cls] ?? 0) + 1;
             if (n < maxAttempts) await new Promise((r) => setTimeout(r, Math.min(settings.retry.backoff * 2 ** (n - 1), 5000)));
           }
           if (status === 'acknowledged') acked++;
@@ -84,10 +104,10 @@ export async function redeliverUnacknowledged(input: RedeliverInput): Promise<Re
       };
       await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, lane));
       await recordRedelivery(pool, runId, rows);
-      ctx?.heartbeat({ lo: hi, resent, acked, still });
     }
   } finally {
+    clearInterval(beat);
     await http.close();
   }
-  return { resent, acked, stillUnacknowledged: still };
+  return { resent, acked, stillUnacknowledged: still, requests, answered, errorsByClass };
 }

@@ -7,7 +7,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ledgerEntry } from '../ledger/index.ts';
 import type { LedgerSpec } from '../ledger/index.ts';
 import { formatMoney } from './money.ts';
-import { failingClasses, outcomeClasses } from './types.ts';
+import { failingClassesOf, outcomeClasses, type ReconcileScope } from './types.ts';
 import type {
   ClassTally, OutcomeClass, OutcomeRecord, OutcomeStatus, OutcomeSummary, ReconcileResult, SourceReconciliation,
 } from './types.ts';
@@ -210,6 +210,8 @@ export interface ReconcileOptions {
   /** Called now and then with records read so far (all sources), for heartbeats. */
   onProgress?: (p: { records: number; outcomes: number; phase: 'reading' | 'classifying' }) => void;
   signal?: AbortSignal;
+  /** Which classes break exactly-once (default full). */
+  scope?: ReconcileScope;
 }
 
 /** Reads the outcome log and every source concurrently, then classifies each ledger entry once. */
@@ -341,9 +343,11 @@ export async function reconcileStreams(
     cls.ghost = t.ghost;
     return { source: t.name, kind: t.kind, records: t.records, classes: cls, warnings: t.warnings, duration_ms: t.durationMs };
   });
-  const failures = results.flatMap((r) => failingClasses.filter((c) => r.classes[c].count > 0).map((c) => describeFailure(r.source, c, r.classes[c])));
+  const scope = opts.scope ?? 'full';
+  const failures = results.flatMap((r) => failingClassesOf(scope).filter((c) => r.classes[c].count > 0).map((c) => describeFailure(r.source, c, r.classes[c])));
   return {
     runId,
+    scope,
     ledgerCount: n,
     outcomes: summary,
     sources: results,

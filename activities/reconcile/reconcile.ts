@@ -27,6 +27,7 @@ const inputSchema = z.object({
   runId: z.string().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only'),
   ledger: ledgerSpecSchema,
   sources: z.array(reconcileSourceSchema).min(1, 'at least one system of record to reconcile against'),
+  scope: z.enum(['full', 'acknowledged']).default('full'),
 }).strict();
 
 export interface ReconcileDeps {
@@ -46,7 +47,7 @@ export function buildSource(spec: ReconcileSourceSpec, stack: StackConfig): Reco
   }
 }
 
-export function parseReconcileInput(input: ReconcileInput): { runId: string; ledger: z.output<typeof ledgerSpecSchema>; sources: ReconcileSourceSpec[] } {
+export function parseReconcileInput(input: ReconcileInput): z.output<typeof inputSchema> {
   const parsed = inputSchema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`);
@@ -71,13 +72,13 @@ function activityContext(): Context | null {
 export function createReconcileActivities(deps: ReconcileDeps = {}) {
   return {
     async reconcile(input: ReconcileInput): Promise<ReconcileResult> {
-      const { runId, ledger, sources } = parseReconcileInput(input);
+      const { runId, ledger, sources, scope } = parseReconcileInput(input);
       const stack = (deps.stack ?? loadStackConfig)();
       const outcomes = deps.outcomes?.(runId, stack) ?? loadOutcomeSource(ordealDbUrl(stack));
       const ctx = activityContext();
-      log().info({ runId, ledger: ledger.messages, sources: sources.map((s) => `${s.name}:${s.source}`) }, 'reconcile started');
+      log().info({ runId, scope, ledger: ledger.messages, sources: sources.map((s) => `${s.name}:${s.source}`) }, 'reconcile started');
       const result = await reconcileStreams(runId, ledger, outcomes, sources.map((s) => buildSource(s, stack)), {
-        maxIds: deps.maxIds ?? DEFAULT_MAX_IDS,
+        maxIds: deps.maxIds ?? DEFAULT_MAX_IDS, scope,
         ...(ctx ? { signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p) } : {}),
       });
       log().info({

@@ -68,6 +68,17 @@ export type OutcomeClass = (typeof outcomeClasses)[number];
 /** A count > 0 in any of these, in any source, breaks exactly-once. */
 export const failingClasses = ['lost', 'duplicated', 'ghost', 'mismatched', 'missing'] as const satisfies readonly OutcomeClass[];
 
+/**
+ * What a reconciliation proves. `full`: every ledger entry, after redelivery.
+ * `acknowledged`: a run cut short (a partial proof): every acknowledged entry exactly
+ * once and right, no duplicate and no ghost; entries never sent or never answered were
+ * not redelivered, so their absence (missing) is counted but breaks nothing.
+ */
+export type ReconcileScope = 'full' | 'acknowledged';
+export function failingClassesOf(scope: ReconcileScope = 'full'): readonly OutcomeClass[] {
+  return scope === 'acknowledged' ? failingClasses.filter((c) => c !== 'missing') : failingClasses;
+}
+
 export interface ClassTally {
   count: number;
   /**
@@ -116,6 +127,8 @@ export interface ReconcileInput {
   runId: string;
   ledger: LedgerSpec;
   sources: ReconcileSourceInput[];
+  /** Default full. */
+  scope?: ReconcileScope;
 }
 
 export interface ReconcileResult {
@@ -123,7 +136,9 @@ export interface ReconcileResult {
   ledgerCount: number;
   outcomes: OutcomeSummary;
   sources: SourceReconciliation[];
-  /** lost = duplicated = ghost = mismatched = missing = 0 in every source. */
+  /** Absent in results written before partial proofs existed: full. */
+  scope?: ReconcileScope;
+  /** No failing class of the scope (full: lost = duplicated = ghost = mismatched = missing = 0) in any source. */
   exactlyOnce: boolean;
   /** One line per failing class per source, e.g. "postgres: 3 lost (usd 12.34), e.g. r1-00000007". */
   failures: string[];

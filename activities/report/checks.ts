@@ -2,11 +2,9 @@
 // and what the HTML report tabulates. The verdict itself is the workflow's; these
 // explain it line by line.
 import { formatMoney } from '../reconcile/money.ts';
-import { failingClasses, outcomeClasses } from '../reconcile/types.ts';
+import { failingClassesOf, outcomeClasses } from '../reconcile/types.ts';
 import type { ClassTally } from '../reconcile/types.ts';
 import type { ExperimentReport, ReportCheck } from './types.ts';
-
-const failing = new Set<string>(failingClasses);
 
 export function tallyLine(t: ClassTally): string {
   const ids = t.ids.length > 0 ? `; e.g. ${t.ids.join(', ')}${t.count > t.ids.length ? ', …' : ''}` : '';
@@ -17,6 +15,7 @@ export function reportChecks(r: ExperimentReport): ReportCheck[] {
   const checks: ReportCheck[] = [];
 
   if (r.reconcile) {
+    const failing = new Set(failingClassesOf(r.reconcile.scope));
     for (const s of r.reconcile.sources) {
       const suite = `reconcile.${s.source}`;
       for (const cls of outcomeClasses) {

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { formatMoney } from '../reconcile/money.ts';
 import { dashboards, runLinks } from './links.ts';
 import { moneyProjection } from './projection.ts';
-import { failingClasses, outcomeClasses } from '../reconcile/types.ts';
+import { failingClassesOf, outcomeClasses } from '../reconcile/types.ts';
 import type { SourceReconciliation } from '../reconcile/types.ts';
 import { ms } from './checks.ts';
 import type { ExperimentReport, ReportCheck } from './types.ts';
@@ -48,7 +48,6 @@ const classLabel: Record<string, string> = {
   ok: 'ok', lost: 'lost (acknowledged, absent)', duplicated: 'duplicated', ghost: 'ghost (not in ledger)',
   mismatched: 'mismatched (amount/currency)', unacknowledged: 'unacknowledged, present once', missing: 'missing (unacknowledged, absent)',
 };
-const failing = new Set<string>(failingClasses);
 
 function num(v: number | null | undefined, digits = 0): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
@@ -64,7 +63,7 @@ function card(label: string, value: string, hint = ''): string {
   return `<div class="card"><div class="label">${esc(label)}</div><div class="value">${esc(value)}</div>${hint ? `<div class="hint">${esc(hint)}</div>` : ''}</div>`;
 }
 
-function sourceTable(s: SourceReconciliation): string {
+function sourceTable(s: SourceReconciliation, failing: ReadonlySet<string>): string {
   const rows = outcomeClasses.map((c) => {
     const t = s.classes[c];
     const bad = failing.has(c) && t.count > 0;
@@ -159,10 +158,13 @@ export function reportHtml(r: ExperimentReport, checks: ReportCheck[]): string {
     + `<td class="n">${p.ended_at ? ms(Date.parse(p.ended_at) - Date.parse(p.started_at)) : '—'}</td></tr>`).join('\n')}</tbody></table>`;
 
   const rec = r.reconcile;
-  const reconcile = !rec ? '<p class="muted">Reconciliation did not run.</p>'
+  const failing = new Set<string>(failingClassesOf(rec?.scope));
+  const proofLabel = { full: 'Full proof', partial: 'Partial proof', none: 'No proof' } as const;
+  const proof = r.proof ? `<p class="proof" data-proof="${r.proof.kind}"><strong>${proofLabel[r.proof.kind]}</strong>: ${esc(r.proof.detail)}</p>\n` : '';
+  const reconcile = proof + (!rec ? '<p class="muted">Reconciliation did not run.</p>'
     : `<p>${num(rec.ledgerCount)} ledger messages; outcome log: ${num(rec.outcomes.acknowledged)} acknowledged, ${num(rec.outcomes.failed)} failed, `
       + `${num(rec.outcomes.unknown)} unknown, ${num(rec.outcomes.none)} never answered. Exactly once: `
-      + `<strong class="${rec.exactlyOnce ? 'good-text' : 'bad-text'}">${rec.exactlyOnce ? 'yes' : 'no'}</strong>.</p>\n${rec.sources.map(sourceTable).join('\n')}`;
+      + `<strong class="${rec.exactlyOnce ? 'good-text' : 'bad-text'}">${rec.exactlyOnce ? 'yes' : 'no'}</strong>.</p>\n${rec.sources.map((s) => sourceTable(s, failing)).join('\n')}`);
 
   const proj = moneyProjection(r);
   const projection = !proj ? '' : `<h3>Business impact (projection)</h3>

@@ -48,6 +48,18 @@ export interface ExperimentReport {
   reconcile: ReconcileResult | null;
   /** Added after the reports were first written, when the run sent notifications. */
   notifications?: NotificationResult[];
+  /** What the run proved. Absent in reports written before partial proofs existed. */
+  proof?: ProofSummary;
+}
+
+/**
+ * full: the run ended and every ledger entry was reconciled after redelivery.
+ * partial: the run was cut short (ABORTED); what was acknowledged was reconciled.
+ * none: nothing was reconciled; `detail` says why.
+ */
+export interface ProofSummary {
+  kind: 'full' | 'partial' | 'none';
+  detail: string;
 }
 
 export interface ReportPaths {

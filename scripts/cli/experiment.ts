@@ -74,6 +74,7 @@ export function summarize(r: ExperimentResult, uiUrl: string): string {
     out.push(`time to recovery: healthy probe ${ms(rep.recovery.time_to_healthy_ms)}, first successful request ${ms(rep.recovery.time_to_first_success_ms)}`);
   }
   if (rep.redelivery) out.push(`redelivery: resent ${rep.redelivery.resent}, acked ${rep.redelivery.acked}, still unacknowledged ${rep.redelivery.still_unacknowledged}`);
+  if (rep.proof) out.push(`proof: ${rep.proof.kind}: ${rep.proof.detail}`);
   if (rep.reconcile) {
     const classes = ['ok', 'lost', 'duplicated', 'ghost', 'mismatched', 'unacknowledged', 'missing'] as const;
     out.push(table(['SOURCE', 'RECORDS', ...classes.map((c) => c.toUpperCase())],

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OrdealClient } from '../../scripts/client/index.ts';
-import { client, leasesOf, outcomeRows, paymentApiReady, shortDbKill, uniqueQueue, until, untilFaultActive, workerProcess } from './harness.ts';
+import { client, leasesOf, outcomeRows, paymentApiReady, recordHistory, shortDbKill, uniqueQueue, until, untilFaultActive, workerProcess } from './harness.ts';
 
 const taskQueue = uniqueQueue('test-crash');
 const loadTaskQueue = `${taskQueue}-load`;
@@ -33,6 +33,7 @@ void test('worker SIGKILLed during the active fault, restarted: right verdict, f
   const second = await workerProcess(taskQueue, [loadTaskQueue]);
   kills.push(() => second.kill('SIGTERM'));
   const r = await h.result();
+  if (r.verdict === 'PASS') await recordHistory(ordeal, h.workflowId, 'crash-resumed');
   assert.equal(r.verdict, 'PASS', r.reasons.join('\n'));
   const rep = r.report;
   // The revert ran on the new worker, from the handle in the workflow's history.

@@ -1,17 +1,18 @@
 // The experiment end to end against the real stack: the correct payment system
 // passes a database kill; abort, UI-style cancellation and the circuit breaker
-// stop the run and revert the fault, leaving a partial report.
+// stop the run and revert the fault; what was acknowledged is still reconciled (a partial proof).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { OrdealClient } from '../../scripts/client/index.ts';
+import { summarize } from '../../scripts/cli/experiment.ts';
+import type { ExperimentResult, OrdealClient } from '../../scripts/client/index.ts';
 import { repoRoot } from '../../scripts/stack/config.ts';
 import { OrdealVerdict } from '../../workflows/types.ts';
 import type { RunningWorkers } from '../../workers/index.ts';
-import { client, inProcessWorkers, leasesOf, outcomeRows, paymentApiReady, paymentApiRequests, shortDbKill, until, untilFaultActive } from './harness.ts';
+import { client, inProcessWorkers, leasesOf, outcomeRows, paymentApiReady, paymentApiRequests, recordHistory, shortDbKill, until, untilFaultActive } from './harness.ts';
 
 let ordeal: OrdealClient;
 let workers: RunningWorkers;
@@ -38,6 +39,7 @@ void test('the correct payment system passes a database kill: PASS, fault revert
   assert.equal(during.active_faults[0]!.type, 'database_kill');
   assert.equal(during.phase, 'load');
   const r = await h.result();
+  if (r.verdict === 'PASS') await recordHistory(ordeal, h.workflowId, 'pass');
   assert.equal(r.verdict, 'PASS', r.reasons.join('\n'));
   const rep = r.report;
   assert.equal(rep.ledger?.count, N);
@@ -102,14 +104,13 @@ for (const how of ['abort signal', 'cancellation (as from the Temporal UI)'] as 
     if (how === 'abort signal') await h.abort('operator saw enough');
     else await h.cancel();
     const r = await h.result();
+    if (how === 'abort signal' && r.verdict === 'ABORTED') await recordHistory(ordeal, h.workflowId, 'aborted');
     assert.equal(r.verdict, 'ABORTED', r.reasons.join('\n'));
     assert.match(r.reasons[0]!, how === 'abort signal' ? /aborted: operator saw enough/ : /cancel/);
     assert.equal(r.report.faults.length, 1);
     assert.equal(r.report.faults[0]!.revert?.reverted, true);
-    assert.equal(r.report.reconcile, null, 'no reconciliation after an abort');
     assert.ok(r.report.load && r.report.load.counts.sent > 0, 'partial load counts in the report');
-    assert.ok(r.paths && existsSync(r.paths.json), 'partial report written');
-    assert.equal(JSON.parse(readFileSync(r.paths.json, 'utf8')).verdict, 'ABORTED');
+    assertPartialProof(r);
     assert.deepEqual((await leasesOf(r.run_id)).map((l) => l.state), ['reverted']);
     await until('the payment API to be ready again', paymentApiReady, 30_000);
     // The load stopped with the run: no request reaches the API any more (the ledger had ~55 s to go).
@@ -136,5 +137,37 @@ void test('circuit breaker: a system down longer than abort_if_down_for aborts t
   assert.ok(Date.now() - t0 < 60_000, 'aborted long before the 2 min fault would have ended');
   assert.equal(r.report.faults[0]!.revert?.reverted, true);
   assert.deepEqual((await leasesOf(r.run_id)).map((l) => l.state), ['reverted']);
+  assertPartialProof(r);
   await until('the payment API to be ready again', paymentApiReady, 30_000);
 });
+
+/**
+ * A run cut short still proves what it can: after the revert, every acknowledged entry
+ * is in every system of record exactly once (the correct system), the entries never
+ * sent are counted and not judged, and the reports say it is a partial proof.
+ */
+function assertPartialProof(r: ExperimentResult): void {
+  const rec = r.report.reconcile;
+  assert.ok(rec, `a partial proof was made: ${r.reasons.join('\n')}`);
+  assert.equal(rec.scope, 'acknowledged');
+  assert.equal(rec.exactlyOnce, true, rec.failures.join('\n'));
+  assert.ok(rec.outcomes.acknowledged > 0, 'something was acknowledged before the stop');
+  assert.equal(rec.outcomes.acknowledged + rec.outcomes.failed + rec.outcomes.unknown + rec.outcomes.none, rec.ledgerCount);
+  assert.deepEqual(rec.sources.map((s) => s.source).sort(), ['kafka', 'postgres', 'stripe']);
+  for (const s of rec.sources) {
+    assert.equal(s.classes.ok.count, rec.outcomes.acknowledged, `${s.source}: every acknowledged entry present exactly once`);
+    for (const c of ['lost', 'duplicated', 'ghost', 'mismatched'] as const) assert.equal(s.classes[c].count, 0, `${s.source} ${c}`);
+  }
+  assert.equal(r.report.proof?.kind, 'partial');
+  const detail = /the (\d+) acknowledged entries were reconciled .*: exactly-once held\. Not judged: (\d+) entries never sent, (\d+) sent without/.exec(r.report.proof.detail);
+  assert.ok(detail, r.report.proof.detail);
+  assert.equal(Number(detail[1]), rec.outcomes.acknowledged);
+  assert.ok(Number(detail[2]) > 1000, `most of the 6,000 entries were never sent: ${r.report.proof.detail}`);
+  assert.equal(Number(detail[1]) + Number(detail[2]) + Number(detail[3]), rec.ledgerCount);
+  assert.ok(r.paths && existsSync(r.paths.json), 'partial report written');
+  const json = JSON.parse(readFileSync(r.paths.json, 'utf8'));
+  assert.equal(json.verdict, 'ABORTED');
+  assert.equal(json.proof.kind, 'partial');
+  assert.match(readFileSync(r.paths.html, 'utf8'), /<p class="proof" data-proof="partial"><strong>Partial proof<\/strong>/);
+  assert.match(summarize(r, 'http://ui'), /^proof: partial: the run was cut short; /m);
+}

@@ -2,8 +2,9 @@
 // (in-process, or as a child process that a test can SIGKILL), history inspection.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { temporal } from '@temporalio/proto';
+import proto, { type temporal } from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
 import { OrdealClient } from '../../scripts/client/index.ts';
 import { loadStackConfig, repoRoot } from '../../scripts/stack/config.ts';
@@ -63,6 +64,22 @@ export async function history(c: OrdealClient, workflowId: string): Promise<temp
   return h.events ?? [];
 }
 
+/**
+ * With ORDEAL_RECORD_HISTORIES=1, saves a finished run's history as a replay fixture
+ * (test/workflows/histories/<name>.json, read by test/workflows/replay.unit.test.ts).
+ * `npm run test:record-histories` re-records all of them.
+ */
+export async function recordHistory(c: OrdealClient, workflowId: string, name: 'pass' | 'aborted' | 'crash-resumed'): Promise<void> {
+  if (!process.env.ORDEAL_RECORD_HISTORIES) return;
+  const { History } = proto.temporal.api.history.v1;
+  const h = History.fromObject(await c.client.workflow.getHandle(workflowId).fetchHistory());
+  // protobufjs's object form (enums and 64-bit ints as strings, bytes base64): the SDK's
+  // historyToJSON/historyFromJSON fail here ("type must be a Type": @temporalio/common
+  // carries its own protobufjs copy, whose instanceof checks reject @temporalio/proto's types).
+  const json = History.toObject(h, { enums: String, longs: String, bytes: String });
+  writeFileSync(join(repoRoot, 'test', 'workflows', 'histories', `${name}.json`), `${JSON.stringify(json)}\n`);
+}
+
 /** Activity types scheduled in a run, in order. */
 export async function scheduledActivities(c: OrdealClient, workflowId: string): Promise<string[]> {
   return (await history(c, workflowId))
@@ -70,6 +87,7 @@ export async function scheduledActivities(c: OrdealClient, workflowId: string): 
     .map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name!);
 }
 
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { ordealDbUrl } from '../../scripts/stack/services/postgres.ts';
@@ -82,6 +100,26 @@ export const shortDbKill = [
   'ledger.messages=1500', 'load.rate=100', 'load.duration=15s', 'load.warmup=0', 'load.thresholds={}',
   'faults.0.at=4s', 'faults.0.duration=5s', 'recovery.timeout=45s', 'drain.timeout=45s',
 ];
+
+/**
+ * For a test file: in-process workers and a client, started before its tests and shut
+ * down after them. Read the fields inside tests (they are set by then).
+ */
+export function experimentWorkers(prefix: string): { ordeal: OrdealClient; loadTaskQueue: string } {
+  const ctx = {} as { ordeal: OrdealClient; loadTaskQueue: string; workers?: RunningWorkers };
+  before(async () => {
+    const w = await inProcessWorkers(prefix);
+    ctx.workers = w.workers;
+    ctx.loadTaskQueue = w.loadTaskQueue;
+    ctx.ordeal = await client(w.taskQueue);
+  });
+  after(async () => {
+    ctx.workers?.shutdown();
+    await ctx.workers?.done;
+    await ctx.ordeal?.close();
+  });
+  return ctx;
+}
 
 /** Orchestrator + load worker in this process, on their own task queues. */
 export async function inProcessWorkers(prefix: string): Promise<{ taskQueue: string; loadTaskQueue: string; workers: RunningWorkers }> {

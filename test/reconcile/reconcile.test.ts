@@ -297,6 +297,14 @@ void describe("the load engine's outcome log is the default ground truth", () =>
     assert.deepEqual(counts(r, 'postgres'), { ok: 3, lost: 1, duplicated: 0, ghost: 0, mismatched: 0, unacknowledged: 1, missing: 1 });
     assert.deepEqual(r.sources[0]!.classes.lost.ids, [e[2]!.message_id]);
     assert.deepEqual(r.sources[0]!.classes.missing.ids, [e[5]!.message_id]);
+    assert.deepEqual(r.failures.map((f) => f.split(' (')[0]), ['postgres: 1 lost', 'postgres: 1 missing']);
+    // A partial proof (a run cut short) judges what was acknowledged: the same classes, but
+    // the entry never acknowledged and absent (missing) is counted, not failed.
+    const partial = await createReconcileActivities().reconcile({ runId, ledger: spec, sources: [{ source: 'postgres', query: payments.query }], scope: 'acknowledged' });
+    assert.equal(partial.scope, 'acknowledged');
+    assert.deepEqual(counts(partial, 'postgres'), counts(r, 'postgres'));
+    assert.deepEqual(partial.failures.map((f) => f.split(' (')[0]), ['postgres: 1 lost']);
+    assert.equal(partial.exactlyOnce, false);
     await pool.query('DELETE FROM load_outcomes WHERE run_id = $1', [runId]);
   });
 });
