@@ -1,18 +1,11 @@
 // The seconds of the load phase that the steady-state thresholds leave out, and why.
 // Pure (workflow-safe, no I/O): the workflow passes what it knows, summarizeLoad judges
 // the thresholds on every other second. Each reason is one entry of `windowSources`.
-// The warm-up window is added by summarizeLoad itself: it is measured from the
-// earliest shard's start, which only the shard results know.
+// The warm-up window and the harness gaps are added by summarizeLoad itself: only the
+// shard results know the earliest shard's start and when each shard had no sender
+// (activities/load/gaps.ts).
 import type { ExcludedWindow } from '../activities/load/types.ts';
 import type { FaultRecord, RecoveryResult } from '../activities/report/types.ts';
-
-/** A stretch in which no load worker was sending for a shard: the harness's outage, not the system's. */
-export interface HarnessGap {
-  fromMs: number;
-  toMs: number;
-  /** e.g. "shard 2 resumed on another worker after 21 s". */
-  detail: string;
-}
 
 export interface ExclusionInputs {
   /** Epoch ms at which the load phase started (fault positions are relative to it). */
@@ -22,7 +15,6 @@ export interface ExclusionInputs {
   /** Null when nothing was measured (no faults, or the run ended first). */
   recovery: RecoveryResult | null;
   faults: readonly FaultRecord[];
-  harnessGaps?: readonly HarnessGap[];
 }
 
 /** Until the end of the phase: a fault that was never reverted, or a system that never recovered. */
@@ -42,13 +34,8 @@ function faultWindows(i: ExclusionInputs): ExcludedWindow[] {
   }));
 }
 
-function harnessGapWindows(i: ExclusionInputs): ExcludedWindow[] {
-  return (i.harnessGaps ?? []).map((g) => ({ fromMs: g.fromMs, toMs: g.toMs, why: `harness gap: ${g.detail}` }));
-}
-
 const windowSources: readonly ((i: ExclusionInputs) => ExcludedWindow[])[] = [
   faultWindows,
-  harnessGapWindows,
 ];
 
 export function excludedWindows(inputs: ExclusionInputs): ExcludedWindow[] {

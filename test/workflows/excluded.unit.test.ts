@@ -12,7 +12,7 @@ const fault = (injectedAtS: number, revertedAtS: number | null): FaultRecord => 
 });
 const base: ExclusionInputs = { loadStartedAt: T0, settleMs: 5000, recovery: null, faults: [] };
 
-void test('nothing to leave out without faults or gaps', () => {
+void test('nothing to leave out without faults', () => {
   assert.deepEqual(excludedWindows(base), []);
 });
 
@@ -27,8 +27,3 @@ void test('to the end of the phase: a fault never reverted, or a system that nev
   assert.equal(excludedWindows({ ...base, faults: [fault(4, 9)], recovery: notRecovered })[0]!.toMs, TO_THE_END);
 });
 
-void test('harness gaps are windows of their own, named as such', () => {
-  const w = excludedWindows({ ...base, faults: [fault(4, 9)], harnessGaps: [{ fromMs: T0 + 20_000, toMs: T0 + 41_000, detail: 'shard 1 resumed after 21 s' }] });
-  assert.deepEqual(w.map((x) => x.why), ['database_kill on postgres: fault, recovery and 5 s settling', 'harness gap: shard 1 resumed after 21 s']);
-  assert.deepEqual([w[1]!.fromMs, w[1]!.toMs], [T0 + 20_000, T0 + 41_000]);
-});
