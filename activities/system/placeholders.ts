@@ -16,7 +16,7 @@ export function systemPlaceholders(system: SystemFile): Record<string, string> {
   return out;
 }
 
-const PLACEHOLDER = /\$\{([a-z_]+(?:\.[a-z0-9_-]+)+)\}/g;
+const PLACEHOLDER = /\$\{((?:ports|services|proxies|system)(?:\.[a-z0-9_-]+)+)\}/g;
 
 /**
  * Replaces ${a.b.c} in every string of `value` from `known`; an unknown placeholder
