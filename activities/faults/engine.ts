@@ -6,7 +6,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
-import { loadStackConfig } from '../../scripts/stack/config.ts';
+import { environment } from '../environment/index.ts';
+import type { SystemFile } from '../system/schema.ts';
 import { FaultPreconditionError, type FaultBackend, type FaultContext } from './backend.ts';
 import { dockerBackend } from './docker/index.ts';
 import { hostBackend } from './host/index.ts';
@@ -44,12 +45,16 @@ const MAX_LEASE_MS = 24 * 3600_000;
 
 let shared: { ctx: FaultContext; store: LeaseStore } | undefined;
 
-function state(): { ctx: FaultContext; store: LeaseStore } {
+/**
+ * The environment's context, built once per process; the system defaults to the
+ * environment's (the embedded stack's) until a call names the scenario's.
+ */
+function state(system?: SystemFile): { ctx: FaultContext; store: LeaseStore } {
   if (!shared) {
-    const config = loadStackConfig();
-    shared = { ctx: { config }, store: LeaseStore.forStack(config) };
+    const env = environment();
+    shared = { ctx: { env, host: env.host, get system() { return env.defaultSystem(); } }, store: new LeaseStore(env.ordealDbUrl) };
   }
-  return shared;
+  return system ? { ctx: { ...shared.ctx, system }, store: shared.store } : shared;
 }
 
 /** Ends this process's connection pool to Ordeal's database (tests, CLI). */
@@ -65,7 +70,7 @@ export function faultStore(): LeaseStore {
 
 // --- validation -------------------------------------------------------------------------
 
-function staticIssues(raw: unknown, index: number, base: (string | number)[]): { spec?: FaultSpec; issues: FaultValidationIssue[] } {
+function staticIssues(raw: unknown, index: number, base: (string | number)[], system?: SystemFile): { spec?: FaultSpec; issues: FaultValidationIssue[] } {
   const at = [...base, index];
   const parsed = faultSpecSchema.safeParse(raw);
   if (!parsed.success) {
@@ -78,7 +83,7 @@ function staticIssues(raw: unknown, index: number, base: (string | number)[]): {
     const able = (Object.values(backends) as FaultBackend[]).filter((b) => b.types.includes(spec.type)).map((b) => b.name);
     return { spec, issues: [{ path: [...at, 'backend'], message: `backend ${name} cannot inject ${spec.type} (backends that can: ${able.join(', ')}; ${name} does: ${backend.types.join(', ')})` }] };
   }
-  const issues = backend.check(spec, state().ctx).map((message) => ({
+  const issues = backend.check(spec, state(system).ctx).map((message) => ({
     path: [...at, message.startsWith('params.') ? 'params' : 'target'],
     message: `${spec.type} on ${spec.target} (${name}): ${message}`,
   }));
@@ -91,16 +96,16 @@ function staticIssues(raw: unknown, index: number, base: (string | number)[]): {
  * (container exists, proxy exists) for docker targets, which cannot be known
  * statically, and for every backend when `live` is set. An empty list means valid.
  */
-export async function validateFaultTargets(specs: unknown[], opts: { live?: boolean; pathPrefix?: (string | number)[] } = {}): Promise<FaultValidationIssue[]> {
+export async function validateFaultTargets(specs: unknown[], opts: { live?: boolean; pathPrefix?: (string | number)[]; system?: SystemFile } = {}): Promise<FaultValidationIssue[]> {
   const base = opts.pathPrefix ?? ['faults'];
   const out: FaultValidationIssue[] = [];
   for (const [i, raw] of specs.entries()) {
-    const { spec, issues } = staticIssues(raw, i, base);
+    const { spec, issues } = staticIssues(raw, i, base, opts.system);
     out.push(...issues);
     if (!spec || issues.length) continue;
     const backend = backends[backendOf(spec)];
     if (backend.probe && (opts.live || backend.name === 'docker')) {
-      for (const message of await backend.probe(spec, state().ctx)) out.push({ path: [...base, i, 'target'], message: `${spec.type} on ${spec.target} (${backend.name}): ${message}` });
+      for (const message of await backend.probe(spec, state(opts.system).ctx)) out.push({ path: [...base, i, 'target'], message: `${spec.type} on ${spec.target} (${backend.name}): ${message}` });
     }
   }
   return out;
@@ -130,14 +135,15 @@ function faultIdFor(spec: FaultSpec): string {
 }
 
 export async function injectFault(input: InjectFaultInput): Promise<FaultHandle> {
-  const { ctx, store } = state();
+  const { ctx: base, store } = state(input.system);
+  const ctx: FaultContext = { ...base, runId: input.runId };
   const parsed = faultSpecSchema.safeParse(input.spec);
   if (!parsed.success) nonRetryable(new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')), 'invalid fault spec');
   const spec = parsed.data;
   if (!Number.isFinite(input.leaseMs) || input.leaseMs <= 0 || input.leaseMs > MAX_LEASE_MS) {
     nonRetryable(new Error(`leaseMs must be in 1..${MAX_LEASE_MS}, got ${input.leaseMs}`), `cannot inject ${spec.type} on ${spec.target}`);
   }
-  const problems = staticIssues(spec, 0, ['spec']).issues;
+  const problems = staticIssues(spec, 0, ['spec'], input.system).issues;
   if (problems.length) nonRetryable(new Error(problems.map((p) => p.message).join('; ')), 'invalid fault');
   const panic = await store.panic();
   if (panic.active) nonRetryable(new Error(`ordeal panic is active since ${panic.since?.toISOString()} (${panic.reason ?? 'no reason'}); clear it with: ordeal panic --clear`), `refusing to inject ${spec.type} on ${spec.target}`);

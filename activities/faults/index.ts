@@ -2,6 +2,7 @@
 // plain-data handle that any process can revert; every fault carries a lease that
 // the stack's watchdog enforces; `ordeal panic` reverts everything.
 import { faultEvidence, injectFault, isPanicked, revertFault, validateFaultTargets } from './engine.ts';
+import type { SystemFile } from '../system/schema.ts';
 import type { FaultEvidence, FaultHandle, InjectFaultInput, RevertResult, FaultValidationIssue } from './types.ts';
 
 /** The activities a worker registers (proxyActivities<typeof faultActivities> in workflows). */
@@ -9,7 +10,7 @@ export const faultActivities = {
   injectFault: (input: InjectFaultInput): Promise<FaultHandle> => injectFault(input),
   revertFault: (handle: FaultHandle): Promise<RevertResult> => revertFault(handle, 'worker'),
   faultEvidence: (handle: FaultHandle): Promise<FaultEvidence[]> => faultEvidence(handle),
-  validateFaultTargets: (specs: unknown[]): Promise<FaultValidationIssue[]> => validateFaultTargets(specs),
+  validateFaultTargets: (specs: unknown[], system?: SystemFile): Promise<FaultValidationIssue[]> => validateFaultTargets(specs, system ? { system } : {}),
   isPanicked: (): Promise<boolean> => isPanicked(),
 };
 

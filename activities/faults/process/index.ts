@@ -1,59 +1,114 @@
-// The `process` backend: faults on the embedded stack's own processes. A kill is a
-// SIGKILL of the service's whole process tree (a crash, no shutdown path), healed by
-// restarting the service through the stack supervisor and waiting for its real
-// readiness check; a pause is SIGSTOP of the tree (a gray failure: sockets stay
-// open, nothing answers), healed by SIGCONT.
+// The `process` backend: faults on the processes a system file declares (the
+// embedded stack's own system file declares its services by their pid files). A
+// kill is a SIGKILL of the service's whole process tree (a crash, no shutdown
+// path), healed by restarting it (the host's supervisor when it owns the service,
+// else the declaration's `start`) and waiting until it is ready; a pause is SIGSTOP
+// of the tree (a gray failure: sockets stay open, nothing answers), healed by SIGCONT.
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StackConfig } from '../../../scripts/stack/config.ts';
-import { isOurProcessAlive, processTree, procStartTime, readPidFile } from '../../../scripts/stack/process.ts';
-import { stackServices } from '../../../scripts/stack/services/index.ts';
-import { up } from '../../../scripts/stack/supervisor.ts';
-import type { ServiceSpec } from '../../../scripts/stack/service.ts';
-import { FaultPreconditionError, paramProblems, type BackendRevert, type FaultBackend, type Observation } from '../backend.ts';
+import { processTree, procStartTime } from '../../proc/index.ts';
+import { protectedComponents, splitHostPort, type ProcessServiceDecl, type ServiceDecl, type SystemFile } from '../../system/schema.ts';
+import { FaultPreconditionError, paramProblems, type BackendRevert, type FaultBackend, type FaultContext, type Observation } from '../backend.ts';
 import type { FaultHandle } from '../types.ts';
 
-/**
- * Services that carry the harness itself: killing them would take down the
- * experiment's own records, orchestration or safety net rather than the system
- * under test.
- */
-export const protectedServices: Record<string, string> = {
-  'ordeal-db': "Ordeal's own state (fault leases, ledger)",
-  watchdog: 'the fault watchdog (the safety net that reverts expired faults)',
-  temporal: 'the orchestrator running the experiment',
-  toxiproxy: 'the network fault proxy (use network_partition on a proxy instead)',
-  prometheus: "the harness's metrics",
-};
+/** Kept for callers of the old name: Ordeal's own components, never faulted. */
+export const protectedServices = protectedComponents;
 
-/** Same layout as the supervisor's: <home>/run/<service>.pid. */
-const pidFileOf = (config: StackConfig, name: string) => join(config.home, 'run', `${name}.pid`);
-
-function targetProblems(target: string, services: readonly ServiceSpec[]): string[] {
-  if (protectedServices[target]) return [`target ${target} is ${protectedServices[target]}, not a system under test; it cannot be faulted`];
-  if (!services.some((s) => s.name === target)) {
-    const allowed = services.map((s) => s.name).filter((n) => !protectedServices[n]);
-    return [`unknown target "${target}" for the process backend; stack services that can be faulted: ${allowed.join(', ')}`];
-  }
+function targetProblems(target: string, system: SystemFile): string[] {
+  if (protectedComponents[target]) return [`target ${target} is ${protectedComponents[target]}, not a system under test; it cannot be faulted`];
+  const decl = system.services[target];
+  const allowed = Object.entries(system.services).filter(([n, d]) => d.kind === 'process' && !protectedComponents[n]).map(([n]) => n);
+  if (!decl) return [`unknown target "${target}" for the process backend; services of system ${system.name} that can be faulted: ${allowed.join(', ') || 'none'}`];
+  if (decl.kind !== 'process') return [`target ${target} is a ${decl.kind} service of system ${system.name}; use backend: ${decl.kind}`];
   return [];
 }
 
-function runningRecord(config: StackConfig, service: string) {
-  const rec = readPidFile(pidFileOf(config, service));
-  if (!rec || !isOurProcessAlive(rec)) {
-    throw new FaultPreconditionError(`target ${service} is not running (no live process in ${pidFileOf(config, service)}); ` +
-      `start it first: ordeal stack up ${service}`);
+/** A pid file holds a bare pid, or the stack supervisor's JSON record { pid, starttime }. */
+function pidFromFile(path: string): { pid: number; starttime?: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
   }
-  return rec;
+  if (/^\d+$/.test(text)) return { pid: Number(text) };
+  try {
+    const rec = JSON.parse(text) as { pid?: unknown; starttime?: unknown };
+    if (typeof rec.pid === 'number') return { pid: rec.pid, ...(typeof rec.starttime === 'string' ? { starttime: rec.starttime } : {}) };
+  } catch { /* fall through */ }
+  return undefined;
 }
 
-function sameStack(handle: FaultHandle, config: StackConfig): void {
-  if (handle.revert.home !== config.home) {
-    throw new FaultPreconditionError(`fault ${handle.faultId} was injected into the stack at ${String(handle.revert.home)}, ` +
-      `but this process runs the stack at ${config.home} (set ORDEAL_HOME / ORDEAL_PORT_OFFSET like the injector)`);
+/**
+ * The live root process of a declared service, or why there is none. pid_file here;
+ * match and systemd_unit through the process-target module when it is wired in.
+ */
+export function locateService(service: string, decl: ProcessServiceDecl): { pid: number; starttime: string } | { problem: string } {
+  if (!decl.pid_file) {
+    return { problem: `${service} is declared by ${decl.match !== undefined ? 'match' : 'systemd_unit'}, which this build cannot resolve yet (declare pid_file)` };
   }
+  const rec = pidFromFile(decl.pid_file);
+  if (!rec) return { problem: `no pid in ${decl.pid_file}` };
+  const starttime = procStartTime(rec.pid);
+  if (starttime === undefined) return { problem: `pid ${rec.pid} from ${decl.pid_file} is not running` };
+  // The supervisor's record names a start time: a later process that reused the pid is not ours.
+  if (rec.starttime !== undefined && rec.starttime !== starttime) return { problem: `pid ${rec.pid} from ${decl.pid_file} is a different process now (start time changed)` };
+  return { pid: rec.pid, starttime };
+}
+
+function runningRoot(service: string, decl: ProcessServiceDecl): { pid: number; starttime: string } {
+  const found = locateService(service, decl);
+  if ('problem' in found) throw new FaultPreconditionError(`target ${service} is not running (${found.problem}); start it first`);
+  return found;
+}
+
+/** The declaration a handle carries (older handles: the stack's, looked up in this environment). */
+function declOf(handle: FaultHandle, ctx: FaultContext): ProcessServiceDecl {
+  const service = String(handle.revert.service);
+  const raw = typeof handle.revert.decl === 'string' ? JSON.parse(handle.revert.decl) as ServiceDecl : ctx.system.services[service];
+  if (!raw || raw.kind !== 'process') {
+    throw new FaultPreconditionError(`fault ${handle.faultId} names service ${service}, whose process declaration is neither in the handle nor in ${ctx.env.description}`);
+  }
+  return raw;
+}
+
+/** The host's own restart (the stack's supervisor), else the declaration's `start`. */
+async function restartService(service: string, decl: ProcessServiceDecl, ctx: FaultContext): Promise<string> {
+  const hosted = await ctx.env.restart?.(service, decl);
+  if (hosted) return hosted.detail;
+  if (!decl.start) throw new FaultPreconditionError(`${service} was killed and its declaration has no start command; restart it by hand (or declare start:)`);
+  const { spawn } = await import('node:child_process');
+  const child = spawn('/bin/sh', ['-c', decl.start], { cwd: decl.cwd, env: { ...process.env, ...decl.env }, detached: true, stdio: 'ignore' });
+  child.unref();
+  await awaitReady(service, decl, 60_000);
+  return `started ${service} with \`${decl.start}\``;
+}
+
+/** Waits for the declared readiness (a 2xx from ready.http, or a TCP accept on ready.tcp). */
+async function awaitReady(service: string, decl: ProcessServiceDecl, ms: number): Promise<void> {
+  if (!decl.ready) return;
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await isReady(decl)) return;
+    if (Date.now() > deadline) throw new Error(`${service} did not become ready (${JSON.stringify(decl.ready)}) within ${ms / 1000} s of its start`);
+    await sleep(200);
+  }
+}
+
+async function isReady(decl: ProcessServiceDecl): Promise<boolean> {
+  const r = decl.ready;
+  if (!r) return true;
+  if ('http' in r) {
+    try {
+      const res = await fetch(r.http, { signal: AbortSignal.timeout(2000) });
+      return res.status >= 200 && res.status < 300;
+    } catch {
+      return false;
+    }
+  }
+  const hp = splitHostPort(r.tcp);
+  return hp ? !(await refusesConnections(hp.port, hp.host)) : false;
 }
 
 function procState(pid: number): string | undefined {
@@ -65,9 +120,9 @@ function procState(pid: number): string | undefined {
   }
 }
 
-function refusesConnections(port: number): Promise<boolean> {
+export function refusesConnections(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port, timeout: 1000 });
+    const sock = connect({ host, port, timeout: 1000 });
     sock.once('connect', () => { sock.destroy(); resolve(false); });
     sock.once('timeout', () => { sock.destroy(); resolve(false); });
     sock.once('error', () => resolve(true));
@@ -101,21 +156,30 @@ function parsePids(text: unknown): { pid: number; starttime: string }[] {
   });
 }
 
-export function processBackend(services: () => readonly ServiceSpec[] = () => stackServices): FaultBackend {
+export function processBackend(): FaultBackend {
   return {
     name: 'process',
     types: ['database_kill', 'service_kill', 'process_pause'],
 
-    check(spec) {
-      return [...targetProblems(spec.target, services()), ...paramProblems(spec, {})];
+    check(spec, ctx) {
+      return [...targetProblems(spec.target, ctx.system), ...paramProblems(spec, {})];
+    },
+
+    async probe(spec, ctx) {
+      const decl = ctx.system.services[spec.target];
+      if (decl?.kind !== 'process') return [];
+      const found = locateService(spec.target, decl);
+      return 'problem' in found ? [`not running: ${found.problem}`] : [];
     },
 
     async plan(spec, _faultId, ctx) {
-      const rec = runningRecord(ctx.config, spec.target);
+      const decl = ctx.system.services[spec.target] as ProcessServiceDecl;
+      const rec = runningRoot(spec.target, decl);
       const tree = processTree(rec.pid);
       return {
-        home: ctx.config.home,
         service: spec.target,
+        // The declaration travels with the handle: any worker (or the watchdog) can restart it.
+        decl: JSON.stringify(decl),
         pid: rec.pid,
         starttime: rec.starttime,
         restart: spec.restart,
@@ -154,7 +218,7 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
     },
 
     async revert(handle, ctx): Promise<BackendRevert> {
-      sameStack(handle, ctx.config);
+      const decl = declOf(handle, ctx);
       const service = String(handle.revert.service);
       const root = { pid: Number(handle.revert.pid), starttime: String(handle.revert.starttime) };
       if (handle.type === 'process_pause') {
@@ -169,8 +233,8 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
         }
         return { alreadyReverted: resumed === 0, detail: resumed ? `SIGCONT to ${resumed} stopped process(es) of ${service}` : `${service} was not stopped` };
       }
-      const current = readPidFile(pidFileOf(ctx.config, service));
-      if (current && isOurProcessAlive(current)) {
+      const current = locateService(service, decl);
+      if (!('problem' in current)) {
         const same = current.pid === root.pid && current.starttime === root.starttime;
         return { alreadyReverted: true, detail: same ? `${service} (pid ${root.pid}) is still running: it was never killed` : `${service} already running again (pid ${current.pid})` };
       }
@@ -182,15 +246,13 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
       if (!(await awaitReaped(killed, 15_000))) {
         throw new Error(`${service}'s killed processes (${killed.map((p) => p.pid).join(', ')}) are still not reaped after 15 s; cannot restart it yet`);
       }
-      const rows = await up({ config: ctx.config, services: services(), only: [service] });
-      const row = rows.find((r) => r.service === service);
-      if (row?.state !== 'up') throw new Error(`restarted ${service}, but it is ${row?.state ?? 'missing'}: ${row?.detail ?? ''}`);
-      return { alreadyReverted: false, detail: `restarted ${service} (pid ${row.pid}), ready after ${((Date.now() - t0) / 1000).toFixed(1)} s` };
+      const how = await restartService(service, decl, ctx);
+      return { alreadyReverted: false, detail: `${how}, ready after ${((Date.now() - t0) / 1000).toFixed(1)} s` };
     },
 
     async evidence(handle, ctx): Promise<Observation[]> {
       const service = String(handle.revert.service);
-      const spec = services().find((s) => s.name === service);
+      const decl = declOf(handle, ctx);
       const out: Observation[] = [];
       const pids = parsePids(handle.revert.pids);
       if (handle.type === 'process_pause') {
@@ -205,17 +267,17 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
       }
       const rootGone = procStartTime(Number(handle.revert.pid)) !== String(handle.revert.starttime);
       const alive = pids.filter((p) => procStartTime(p.pid) === p.starttime).length;
-      const now = readPidFile(pidFileOf(ctx.config, service));
-      const replaced = rootGone && now !== undefined && isOurProcessAlive(now) ? now.pid : undefined;
+      const now = locateService(service, decl);
+      const replaced = rootGone && !('problem' in now) ? now.pid : undefined;
       out.push({
         ok: rootGone && replaced === undefined,
         description: `${service} pid ${String(handle.revert.pid)} ${rootGone ? 'gone' : 'still alive'}; ${alive}/${pids.length} of its processes alive` +
           (replaced ? `; ${service} running again as pid ${replaced}` : ''),
       });
-      const port = spec ? ctx.config.ports[spec.ports[0]!] : undefined;
-      if (port !== undefined) {
-        const refused = await refusesConnections(port);
-        out.push({ ok: refused, description: `${service} port ${port} ${refused ? 'refuses connections' : 'accepts connections'}` });
+      const tcp = decl.ready && 'tcp' in decl.ready ? splitHostPort(decl.ready.tcp) : undefined;
+      if (tcp) {
+        const refused = await refusesConnections(tcp.port, tcp.host);
+        out.push({ ok: refused, description: `${service} port ${tcp.port} ${refused ? 'refuses connections' : 'accepts connections'}` });
       }
       return out;
     },
