@@ -2,13 +2,14 @@
 // until SIGINT/SIGTERM. The stack supervisor runs one as the `worker` service.
 import type { Command } from 'commander';
 import { startWorkers } from '../../workers/index.ts';
+import { LOAD_TASK_QUEUE, ORCHESTRATOR_TASK_QUEUE } from '../../workflows/names.ts';
 
 export function registerWorker(program: Command): void {
-  program.command('worker').description('run Ordeal workers: orchestration (task queue ordeal) and load (ordeal-load)')
+  program.command('worker').description(`run Ordeal workers: orchestration (task queue ${ORCHESTRATOR_TASK_QUEUE}) and load (${LOAD_TASK_QUEUE})`)
     .option('--no-orchestrator', 'no orchestrator worker')
     .option('--no-load', 'no load worker')
-    .option('--task-queue <name>', 'orchestrator task queue', 'ordeal')
-    .option('--load-task-queue <name>', 'load task queue', 'ordeal-load')
+    .option('--task-queue <name>', 'orchestrator task queue', ORCHESTRATOR_TASK_QUEUE)
+    .option('--load-task-queue <name>', 'load task queue', LOAD_TASK_QUEUE)
     .option('--no-metrics', 'no Prometheus endpoints (a second worker on this host)')
     .action(async (o: { orchestrator: boolean; load: boolean; taskQueue: string; loadTaskQueue: string; metrics: boolean }) => {
       const running = await startWorkers({ orchestrator: o.orchestrator, load: o.load, taskQueue: o.taskQueue, loadTaskQueue: o.loadTaskQueue, metrics: o.metrics });
