@@ -13,6 +13,10 @@ import { hostBackend } from './host/index.ts';
 import { LeaseStore, type LeaseRow, type PanicState } from './leases.ts';
 import { processBackend } from './process/index.ts';
 import { providerBackend } from './provider/index.ts';
+import { createRunProxies as createProxies, removeRunProxies as removeProxiesOfRun, sweepRunProxies, type RunProxy } from './proxies/index.ts';
+import { hostOfFault } from './routing.ts';
+import { serviceBackend } from './service/index.ts';
+import { LOCAL_HOST, type ProxyDecl, type SystemFile } from './system.ts';
 import { toxiproxyBackend } from './toxiproxy/index.ts';
 import {
   faultSpecSchema, type FaultBackendName, type FaultEvidence, type FaultHandle, type FaultSpec, type FaultType,
@@ -27,11 +31,14 @@ export const backends: Record<FaultBackendName, FaultBackend> = {
   provider: providerBackend(),
   docker: dockerBackend(),
   host: hostBackend(),
+  service: serviceBackend(),
 };
 
-/** The backend a spec names, or the natural one for its type. */
-export function backendOf(spec: Pick<FaultSpec, 'type' | 'backend'>): FaultBackendName {
+/** The backend a spec names, or the natural one for its type (and, with a system file, its target). */
+export function backendOf(spec: Pick<FaultSpec, 'type' | 'backend' | 'target'>, system?: SystemFile): FaultBackendName {
   if (spec.backend) return spec.backend;
+  const decl = system?.services[spec.target];
+  if (decl?.kind === 'process' && (spec.type === 'database_kill' || spec.type === 'service_kill' || spec.type === 'process_pause')) return 'service';
   if (spec.type.startsWith('network_')) return 'toxiproxy';
   if (spec.type.startsWith('provider_')) return 'provider';
   if (spec.type === 'disk_full' || spec.type === 'memory_pressure' || spec.type === 'cpu_spike') return 'host';
@@ -44,12 +51,30 @@ const MAX_LEASE_MS = 24 * 3600_000;
 
 let shared: { ctx: FaultContext; store: LeaseStore } | undefined;
 
+/** The fault host this process serves: ORDEAL_FAULT_HOST, or set by `ordeal worker --faults --host`. */
+let servedHost = process.env.ORDEAL_FAULT_HOST || LOCAL_HOST;
+
+export function setFaultHost(host: string): void {
+  servedHost = host;
+  if (shared) shared.ctx.host = host;
+}
+
+export function faultHost(): string {
+  return servedHost;
+}
+
 function state(): { ctx: FaultContext; store: LeaseStore } {
   if (!shared) {
     const config = loadStackConfig();
-    shared = { ctx: { config }, store: LeaseStore.forStack(config) };
+    shared = { ctx: { config, host: servedHost }, store: LeaseStore.forStack(config) };
   }
   return shared;
+}
+
+/** The context for one call: this process's, plus the scenario's system file and run. */
+function contextFor(system: SystemFile | undefined, runId?: string): FaultContext {
+  const base = state().ctx;
+  return { ...base, ...(system ? { system } : {}), ...(runId ? { runId } : {}) };
 }
 
 /** Ends this process's connection pool to Ordeal's database (tests, CLI). */
@@ -65,20 +90,20 @@ export function faultStore(): LeaseStore {
 
 // --- validation -------------------------------------------------------------------------
 
-function staticIssues(raw: unknown, index: number, base: (string | number)[]): { spec?: FaultSpec; issues: FaultValidationIssue[] } {
+function staticIssues(raw: unknown, index: number, base: (string | number)[], system?: SystemFile): { spec?: FaultSpec; issues: FaultValidationIssue[] } {
   const at = [...base, index];
   const parsed = faultSpecSchema.safeParse(raw);
   if (!parsed.success) {
     return { issues: parsed.error.issues.map((i) => ({ path: [...at, ...(i.path as (string | number)[])], message: i.message })) };
   }
   const spec = parsed.data;
-  const name = backendOf(spec);
+  const name = backendOf(spec, system);
   const backend = backends[name];
   if (!backend.types.includes(spec.type)) {
     const able = (Object.values(backends) as FaultBackend[]).filter((b) => b.types.includes(spec.type)).map((b) => b.name);
     return { spec, issues: [{ path: [...at, 'backend'], message: `backend ${name} cannot inject ${spec.type} (backends that can: ${able.join(', ')}; ${name} does: ${backend.types.join(', ')})` }] };
   }
-  const issues = backend.check(spec, state().ctx).map((message) => ({
+  const issues = backend.check(spec, contextFor(system)).map((message) => ({
     path: [...at, message.startsWith('params.') ? 'params' : 'target'],
     message: `${spec.type} on ${spec.target} (${name}): ${message}`,
   }));
@@ -91,19 +116,25 @@ function staticIssues(raw: unknown, index: number, base: (string | number)[]): {
  * (container exists, proxy exists) for docker targets, which cannot be known
  * statically, and for every backend when `live` is set. An empty list means valid.
  */
-export async function validateFaultTargets(specs: unknown[], opts: { live?: boolean; pathPrefix?: (string | number)[] } = {}): Promise<FaultValidationIssue[]> {
+export async function validateFaultTargets(specs: unknown[], opts: { live?: boolean; pathPrefix?: (string | number)[]; system?: SystemFile } = {}): Promise<FaultValidationIssue[]> {
   const base = opts.pathPrefix ?? ['faults'];
   const out: FaultValidationIssue[] = [];
   for (const [i, raw] of specs.entries()) {
-    const { spec, issues } = staticIssues(raw, i, base);
+    const { spec, issues } = staticIssues(raw, i, base, opts.system);
     out.push(...issues);
     if (!spec || issues.length) continue;
-    const backend = backends[backendOf(spec)];
-    if (backend.probe && (opts.live || backend.name === 'docker')) {
-      for (const message of await backend.probe(spec, state().ctx)) out.push({ path: [...base, i, 'target'], message: `${spec.type} on ${spec.target} (${backend.name}): ${message}` });
+    const backend = backends[backendOf(spec, opts.system)];
+    // A probe reads this machine: another host's service is probed by that host's fault worker.
+    if (backend.probe && (opts.live || backend.name === 'docker') && hostOfFault(spec, opts.system) === faultHost()) {
+      for (const message of await backend.probe(spec, contextFor(opts.system))) out.push({ path: [...base, i, 'target'], message: `${spec.type} on ${spec.target} (${backend.name}): ${message}` });
     }
   }
   return out;
+}
+
+function wrongHost(host: string, what: string): never {
+  nonRetryable(new Error(`it belongs to fault host "${host}", and this fault worker serves host "${faultHost()}" ` +
+    `(route it to task queue ordeal-faults-${host}, served by: ordeal worker --faults --host ${host})`), what);
 }
 
 function nonRetryable(err: unknown, what: string): never {
@@ -130,19 +161,22 @@ function faultIdFor(spec: FaultSpec): string {
 }
 
 export async function injectFault(input: InjectFaultInput): Promise<FaultHandle> {
-  const { ctx, store } = state();
+  const { store } = state();
+  const ctx = contextFor(input.system, input.runId);
   const parsed = faultSpecSchema.safeParse(input.spec);
   if (!parsed.success) nonRetryable(new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')), 'invalid fault spec');
   const spec = parsed.data;
   if (!Number.isFinite(input.leaseMs) || input.leaseMs <= 0 || input.leaseMs > MAX_LEASE_MS) {
     nonRetryable(new Error(`leaseMs must be in 1..${MAX_LEASE_MS}, got ${input.leaseMs}`), `cannot inject ${spec.type} on ${spec.target}`);
   }
-  const problems = staticIssues(spec, 0, ['spec']).issues;
+  const problems = staticIssues(spec, 0, ['spec'], input.system).issues;
   if (problems.length) nonRetryable(new Error(problems.map((p) => p.message).join('; ')), 'invalid fault');
+  const host = hostOfFault(spec, input.system);
+  if (host !== ctx.host) wrongHost(host, `refusing to inject ${spec.type} on ${spec.target}`);
   const panic = await store.panic();
   if (panic.active) nonRetryable(new Error(`ordeal panic is active since ${panic.since?.toISOString()} (${panic.reason ?? 'no reason'}); clear it with: ordeal panic --clear`), `refusing to inject ${spec.type} on ${spec.target}`);
 
-  const backend = backends[backendOf(spec)];
+  const backend = backends[backendOf(spec, input.system)];
   const faultId = faultIdFor(spec);
   const previous = await store.get(faultId);
   if (previous?.state === 'active') {
@@ -167,6 +201,7 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
   const handle: FaultHandle = {
     faultId, runId: input.runId, type: spec.type, target: spec.target, backend: backend.name,
     injectedAt: now.toISOString(), leaseExpiresAt: leaseExpiresAt.toISOString(), revert,
+    ...(host !== LOCAL_HOST ? { host } : {}),
   };
   await store.record(handle, 'injecting');
   try {
@@ -208,6 +243,7 @@ export async function revertFault(handle: FaultHandle, by = 'worker', opts: { fo
   const { ctx, store } = state();
   const backend = backends[handle.backend];
   if (!backend) nonRetryable(new Error(`unknown backend ${String(handle.backend)}`), `cannot revert fault ${handle.faultId}`);
+  if ((handle.host ?? LOCAL_HOST) !== ctx.host) wrongHost(handle.host ?? LOCAL_HOST, `cannot revert fault ${handle.faultId} here`);
   const undo = async (): Promise<RevertResult> => {
     const lease = await store.get(handle.faultId);
     if (lease?.state === 'reverted' && !opts.force) {
@@ -255,9 +291,10 @@ export async function faultEvidence(handle: FaultHandle): Promise<FaultEvidence[
 
 // --- panic and the watchdog's sweep -------------------------------------------------------
 
-/** Reverts open faults, newest first; never throws for one fault's failure. */
+/** Reverts this host's open faults, newest first; never throws for one fault's failure. */
 export async function revertOpenFaults(by: string, opts: { expiredOnly?: boolean } = {}): Promise<{ lease: LeaseRow; result: RevertResult }[]> {
-  const rows = await state().store.open(opts.expiredOnly);
+  // Another host's fault is undone on that host (a kill there restarts a process there).
+  const rows = await state().store.open(opts.expiredOnly, faultHost());
   const out: { lease: LeaseRow; result: RevertResult }[] = [];
   for (const lease of rows) {
     try {
@@ -269,8 +306,41 @@ export async function revertOpenFaults(by: string, opts: { expiredOnly?: boolean
   return out;
 }
 
-export async function listOpenFaults(): Promise<LeaseRow[]> {
-  return state().store.open(false);
+/** Open faults of every host (`host`: of that one). */
+export async function listOpenFaults(host?: string): Promise<LeaseRow[]> {
+  return state().store.open(false, host);
+}
+
+// --- run proxies ----------------------------------------------------------------------
+
+const toxiproxyUrl = () => `http://127.0.0.1:${state().ctx.config.ports.toxiproxy}`;
+
+/** Creates the system file's proxies for a run in Ordeal's Toxiproxy (idempotent; see proxies/). */
+export async function createRunProxies(input: { runId: string; proxies: Record<string, ProxyDecl>; leaseMs: number }): Promise<RunProxy[]> {
+  if (!Number.isFinite(input.leaseMs) || input.leaseMs <= 0 || input.leaseMs > MAX_LEASE_MS) {
+    nonRetryable(new Error(`leaseMs must be in 1..${MAX_LEASE_MS}, got ${input.leaseMs}`), 'cannot create the run proxies');
+  }
+  try {
+    const made = await createProxies(state().store, toxiproxyUrl(), input);
+    if (made.length) log.info({ runId: input.runId, proxies: made }, 'run proxies ready');
+    return made;
+  } catch (err) {
+    if (err instanceof FaultPreconditionError) nonRetryable(err, 'cannot create the run proxies');
+    throw err;
+  }
+}
+
+/** Removes a run's proxies (idempotent); throws (retryable) when one cannot be removed. */
+export async function removeRunProxies(runId: string, by = 'worker'): Promise<string[]> {
+  const { removed, errors } = await removeProxiesOfRun(state().store, runId, by);
+  if (errors.length) throw new Error(`could not remove run proxies of ${runId}: ${errors.join('; ')}`);
+  if (removed.length) log.info({ runId, removed, by }, 'run proxies removed');
+  return removed;
+}
+
+/** The watchdog's sweep of run proxies whose run died; never throws. */
+export async function sweepExpiredRunProxies(by = 'watchdog'): Promise<{ removed: string[]; errors: string[] }> {
+  return sweepRunProxies(state().store, by);
 }
 
 export async function panicState(): Promise<PanicState> {

@@ -3,6 +3,7 @@
 // can revert it; revert is idempotent.
 import { z } from 'zod';
 import { durationMs, positiveDurationMs } from '../scenario/duration.ts';
+import type { SystemFile } from './system.ts';
 
 export const faultTypes = [
   'database_kill', 'service_kill', 'process_pause',
@@ -16,9 +17,10 @@ export type FaultType = (typeof faultTypes)[number];
  * process: the embedded stack's processes (kill by pid file, SIGSTOP/SIGCONT);
  * docker: containers labelled ordeal.target=true; toxiproxy: the stack's proxies;
  * provider: the Stripe emulator's admin API; host: resource hogs on this machine
- * (disk_full, memory_pressure, cpu_spike).
+ * (disk_full, memory_pressure, cpu_spike); service: a process service declared in a
+ * system file (pid file, command pattern or systemd unit; restarted by its `start`).
  */
-export const faultBackends = ['process', 'docker', 'toxiproxy', 'provider', 'host'] as const;
+export const faultBackends = ['process', 'docker', 'toxiproxy', 'provider', 'host', 'service'] as const;
 export type FaultBackendName = (typeof faultBackends)[number];
 
 export const faultSpecSchema = z
@@ -50,6 +52,8 @@ export interface FaultHandle {
   leaseExpiresAt: string;
   /** Backend-specific data needed to revert (pid, toxic name, container id...). */
   revert: Record<string, string | number | boolean>;
+  /** The fault host whose worker injected it and must revert it (absent: 'local'). */
+  host?: string;
 }
 
 export interface FaultEvidence {
@@ -75,6 +79,8 @@ export interface InjectFaultInput {
   spec: FaultSpecInput;
   /** How long the fault may stay in effect before the watchdog reverts it. */
   leaseMs: number;
+  /** The scenario's resolved system file: what may be faulted, and how (absent: the embedded stack). */
+  system?: SystemFile;
 }
 
 /** One problem with one fault of a scenario; `path` is relative to the scenario root. */

@@ -1,7 +1,8 @@
 // `ordeal worker`: runs the orchestrator worker (and, with --load, a load worker)
 // until SIGINT/SIGTERM. The stack supervisor runs one as the `worker` service.
 import type { Command } from 'commander';
-import { startWorkers } from '../../workers/index.ts';
+import { startFaultWorker } from '../../workers/fault-worker.ts';
+import { startWorkers, type RunningWorkers } from '../../workers/index.ts';
 
 export function registerWorker(program: Command): void {
   program.command('worker').description('run Ordeal workers: orchestration (task queue ordeal) and load (ordeal-load)')
@@ -10,9 +11,20 @@ export function registerWorker(program: Command): void {
     .option('--task-queue <name>', 'orchestrator task queue', 'ordeal')
     .option('--load-task-queue <name>', 'load task queue', 'ordeal-load')
     .option('--no-metrics', 'no Prometheus endpoints (a second worker on this host)')
-    .action(async (o: { orchestrator: boolean; load: boolean; taskQueue: string; loadTaskQueue: string; metrics: boolean }) => {
-      const running = await startWorkers({ orchestrator: o.orchestrator, load: o.load, taskQueue: o.taskQueue, loadTaskQueue: o.loadTaskQueue, metrics: o.metrics });
-      process.stdout.write(`worker ready (pid ${process.pid})\n`);
+    .option('--faults', "only a host's fault worker: its services' faults (task queue ordeal-faults-<host>) and its lease watchdog")
+    .option('--host <name>', 'with --faults: the fault host this machine is (the `host:` of its services in the system file)')
+    .action(async (o: { orchestrator: boolean; load: boolean; taskQueue: string; loadTaskQueue: string; metrics: boolean; faults?: boolean; host?: string }) => {
+      if (o.host !== undefined && !o.faults) throw new Error('--host goes with --faults (ordeal worker --faults --host <name>)');
+      if (o.faults && o.host === undefined) throw new Error('--faults needs --host <name>: the fault host whose services this worker faults');
+      let running: RunningWorkers;
+      if (o.faults) {
+        const w = await startFaultWorker({ host: o.host! });
+        running = w;
+        process.stdout.write(`fault worker ready for host ${o.host!} on ${w.taskQueue} (pid ${process.pid})\n`);
+      } else {
+        running = await startWorkers({ orchestrator: o.orchestrator, load: o.load, taskQueue: o.taskQueue, loadTaskQueue: o.loadTaskQueue, metrics: o.metrics });
+        process.stdout.write(`worker ready (pid ${process.pid})\n`);
+      }
       const stop = () => { running.shutdown(); };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

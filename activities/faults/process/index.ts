@@ -56,7 +56,7 @@ function sameStack(handle: FaultHandle, config: StackConfig): void {
   }
 }
 
-function procState(pid: number): string | undefined {
+export function procState(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
@@ -65,9 +65,9 @@ function procState(pid: number): string | undefined {
   }
 }
 
-function refusesConnections(port: number): Promise<boolean> {
+export function refusesConnections(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port, timeout: 1000 });
+    const sock = connect({ host, port, timeout: 1000 });
     sock.once('connect', () => { sock.destroy(); resolve(false); });
     sock.once('timeout', () => { sock.destroy(); resolve(false); });
     sock.once('error', () => resolve(true));
@@ -84,7 +84,7 @@ function reaped(pid: number, starttime: string): boolean {
   }
 }
 
-async function awaitReaped(pids: { pid: number; starttime: string }[], ms: number): Promise<boolean> {
+export async function awaitReaped(pids: { pid: number; starttime: string }[], ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (pids.every((p) => reaped(p.pid, p.starttime))) return true;
@@ -93,12 +93,72 @@ async function awaitReaped(pids: { pid: number; starttime: string }[], ms: numbe
   return false;
 }
 
-function parsePids(text: unknown): { pid: number; starttime: string }[] {
+export function parsePids(text: unknown): { pid: number; starttime: string }[] {
   if (typeof text !== 'string' || text === '') return [];
   return text.split(',').map((p) => {
     const [pid, starttime] = p.split(':');
     return { pid: Number(pid), starttime: starttime ?? '' };
   });
+}
+
+/**
+ * Puts a kill or pause in effect on the process tree a handle names (revert.pid,
+ * revert.starttime): shared by the stack's processes and a system file's services.
+ */
+export async function signalTree(handle: FaultHandle): Promise<{ pids: string }> {
+  const rootPid = Number(handle.revert.pid);
+  const root = { pid: rootPid, starttime: String(handle.revert.starttime) };
+  if (procStartTime(root.pid) !== root.starttime) {
+    throw new FaultPreconditionError(`target ${handle.target} (pid ${root.pid}) exited before the fault could be injected`);
+  }
+  if (handle.type === 'process_pause') {
+    // Stop the root first so it cannot fork children we would miss, then the rest.
+    process.kill(root.pid, 'SIGSTOP');
+    const tree = processTree(root.pid);
+    for (const p of tree) { try { process.kill(p.pid, 'SIGSTOP'); } catch { /* exited */ } }
+    return { pids: tree.map((p) => `${p.pid}:${p.starttime}`).join(',') };
+  }
+  // Kill the whole tree at once: a PostgreSQL whose postmaster died but whose
+  // backends live on keeps its shared memory and refuses to restart.
+  const tree = processTree(root.pid);
+  for (const p of tree) { try { process.kill(p.pid, 'SIGKILL'); } catch { /* exited */ } }
+  for (let i = 0; i < 100; i++) {
+    if (tree.every((p) => procStartTime(p.pid) !== p.starttime)) {
+      // A multi-threaded process shows as a zombie while its other threads still
+      // tear down and hold its sockets; wait (briefly) until it is fully gone.
+      await awaitReaped(tree, 5000);
+      return { pids: tree.map((p) => `${p.pid}:${p.starttime}`).join(',') };
+    }
+    await sleep(50);
+  }
+  throw new Error(`SIGKILL sent to ${handle.target}'s ${tree.length} processes, but some are still alive after 5 s`);
+}
+
+/** Undoes a pause: SIGCONT to every process of the tree still stopped (idempotent). */
+export function resumeTree(handle: FaultHandle, service: string): BackendRevert {
+  const root = { pid: Number(handle.revert.pid), starttime: String(handle.revert.starttime) };
+  const targets = new Map<number, string>();
+  for (const p of parsePids(handle.revert.pids)) targets.set(p.pid, p.starttime);
+  if (procStartTime(root.pid) === root.starttime) for (const p of processTree(root.pid)) targets.set(p.pid, p.starttime);
+  let resumed = 0;
+  for (const [pid, starttime] of targets) {
+    if (procStartTime(pid) !== starttime) continue; // gone, or the pid now belongs to another process
+    if (procState(pid) === 'T') resumed++;
+    try { process.kill(pid, 'SIGCONT'); } catch { /* exited meanwhile */ }
+  }
+  return { alreadyReverted: resumed === 0, detail: resumed ? `SIGCONT to ${resumed} stopped process(es) of ${service}` : `${service} was not stopped` };
+}
+
+/** What /proc shows of a paused tree. */
+export function pauseEvidence(handle: FaultHandle, service: string): Observation {
+  const pids = parsePids(handle.revert.pids);
+  const states = pids.map((p) => ({ ...p, state: procStartTime(p.pid) === p.starttime ? procState(p.pid) : 'gone' }));
+  const stopped = states.filter((s) => s.state === 'T').length;
+  return {
+    ok: stopped > 0 && stopped === states.filter((s) => s.state !== 'gone').length,
+    description: `${service}: ${stopped}/${states.length} process(es) in state T (stopped) in /proc ` +
+      `(${states.slice(0, 6).map((s) => `${s.pid}=${s.state}`).join(' ')}${states.length > 6 ? ' ...' : ''})`,
+  };
 }
 
 export function processBackend(services: () => readonly ServiceSpec[] = () => stackServices): FaultBackend {
@@ -124,51 +184,13 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
       };
     },
 
-    async inject(handle) {
-      const rootPid = Number(handle.revert.pid);
-      const root = { pid: rootPid, starttime: String(handle.revert.starttime) };
-      if (procStartTime(root.pid) !== root.starttime) {
-        throw new FaultPreconditionError(`target ${handle.target} (pid ${root.pid}) exited before the fault could be injected`);
-      }
-      if (handle.type === 'process_pause') {
-        // Stop the root first so it cannot fork children we would miss, then the rest.
-        process.kill(root.pid, 'SIGSTOP');
-        const tree = processTree(root.pid);
-        for (const p of tree) { try { process.kill(p.pid, 'SIGSTOP'); } catch { /* exited */ } }
-        return { pids: tree.map((p) => `${p.pid}:${p.starttime}`).join(',') };
-      }
-      // Kill the whole tree at once: a PostgreSQL whose postmaster died but whose
-      // backends live on keeps its shared memory and refuses to restart.
-      const tree = processTree(root.pid);
-      for (const p of tree) { try { process.kill(p.pid, 'SIGKILL'); } catch { /* exited */ } }
-      for (let i = 0; i < 100; i++) {
-        if (tree.every((p) => procStartTime(p.pid) !== p.starttime)) {
-          // A multi-threaded process shows as a zombie while its other threads still
-          // tear down and hold its sockets; wait (briefly) until it is fully gone.
-          await awaitReaped(tree, 5000);
-          return { pids: tree.map((p) => `${p.pid}:${p.starttime}`).join(',') };
-        }
-        await sleep(50);
-      }
-      throw new Error(`SIGKILL sent to ${handle.target}'s ${tree.length} processes, but some are still alive after 5 s`);
-    },
+    inject: (handle) => signalTree(handle),
 
     async revert(handle, ctx): Promise<BackendRevert> {
       sameStack(handle, ctx.config);
       const service = String(handle.revert.service);
       const root = { pid: Number(handle.revert.pid), starttime: String(handle.revert.starttime) };
-      if (handle.type === 'process_pause') {
-        const targets = new Map<number, string>();
-        for (const p of parsePids(handle.revert.pids)) targets.set(p.pid, p.starttime);
-        if (procStartTime(root.pid) === root.starttime) for (const p of processTree(root.pid)) targets.set(p.pid, p.starttime);
-        let resumed = 0;
-        for (const [pid, starttime] of targets) {
-          if (procStartTime(pid) !== starttime) continue; // gone, or the pid now belongs to another process
-          if (procState(pid) === 'T') resumed++;
-          try { process.kill(pid, 'SIGCONT'); } catch { /* exited meanwhile */ }
-        }
-        return { alreadyReverted: resumed === 0, detail: resumed ? `SIGCONT to ${resumed} stopped process(es) of ${service}` : `${service} was not stopped` };
-      }
+      if (handle.type === 'process_pause') return resumeTree(handle, service);
       const current = readPidFile(pidFileOf(ctx.config, service));
       if (current && isOurProcessAlive(current)) {
         const same = current.pid === root.pid && current.starttime === root.starttime;
@@ -193,16 +215,7 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
       const spec = services().find((s) => s.name === service);
       const out: Observation[] = [];
       const pids = parsePids(handle.revert.pids);
-      if (handle.type === 'process_pause') {
-        const states = pids.map((p) => ({ ...p, state: procStartTime(p.pid) === p.starttime ? procState(p.pid) : 'gone' }));
-        const stopped = states.filter((s) => s.state === 'T').length;
-        out.push({
-          ok: stopped > 0 && stopped === states.filter((s) => s.state !== 'gone').length,
-          description: `${service}: ${stopped}/${states.length} process(es) in state T (stopped) in /proc ` +
-            `(${states.slice(0, 6).map((s) => `${s.pid}=${s.state}`).join(' ')}${states.length > 6 ? ' ...' : ''})`,
-        });
-        return out;
-      }
+      if (handle.type === 'process_pause') return [pauseEvidence(handle, service)];
       const rootGone = procStartTime(Number(handle.revert.pid)) !== String(handle.revert.starttime);
       const alive = pids.filter((p) => procStartTime(p.pid) === p.starttime).length;
       const now = readPidFile(pidFileOf(ctx.config, service));

@@ -4,7 +4,8 @@
 import { connect } from 'node:net';
 import { stackServices } from '../../../scripts/stack/services/index.ts';
 import type { ServiceSpec } from '../../../scripts/stack/service.ts';
-import { paramProblems, type FaultBackend, type FaultContext, type Observation } from '../backend.ts';
+import { FaultPreconditionError, paramProblems, type FaultBackend, type FaultContext, type Observation } from '../backend.ts';
+import { findRunProxy } from '../proxies/index.ts';
 import type { FaultHandle, FaultSpec, FaultType } from '../types.ts';
 import { ToxiproxyClient, ToxiproxyError, type Toxic, type ToxicType } from './client.ts';
 
@@ -56,16 +57,29 @@ function probeConnect(port: number, ms: number): Promise<'refused' | 'silent' | 
   });
 }
 
+/** The Toxiproxy proxy a target names: a stack proxy by name, a declared one by its run's proxy. */
+async function proxyNameOf(target: string, ctx: FaultContext): Promise<string> {
+  const decl = ctx.system?.proxies[target];
+  if (!decl) return target;
+  const found = findRunProxy(await new ToxiproxyClient(urlOf(ctx)).proxies(), ctx.runId ?? '', target, decl);
+  if (!found) {
+    throw new FaultPreconditionError(`proxy ${target} (${decl.listen} → ${decl.upstream}) does not exist in Toxiproxy at ${urlOf(ctx)} for run ${ctx.runId ?? '?'}; ` +
+      'the run creates its declared proxies when it starts (createRunProxies)');
+  }
+  return found.name;
+}
+
 export function toxiproxyBackend(services: () => readonly ServiceSpec[] = () => stackServices): FaultBackend {
   return {
     name: 'toxiproxy',
     types: Object.keys(paramRules) as FaultType[],
 
-    check(spec) {
-      const proxies = stackProxies(services());
+    check(spec, ctx) {
+      // With a system file, only its declared proxies may be faulted.
+      const proxies = ctx.system ? Object.keys(ctx.system.proxies) : stackProxies(services());
       const problems: string[] = [];
       if (!proxies.includes(spec.target)) {
-        problems.push(`unknown target "${spec.target}" for the toxiproxy backend; the stack's proxies are: ${proxies.join(', ')}`);
+        problems.push(`unknown target "${spec.target}" for the toxiproxy backend; ${ctx.system ? `the proxies of system ${ctx.system.name}` : "the stack's proxies"} are: ${proxies.join(', ') || 'none'}`);
       }
       const rules = paramRules[spec.type];
       if (rules) problems.push(...paramProblems(spec, rules));
@@ -75,6 +89,8 @@ export function toxiproxyBackend(services: () => readonly ServiceSpec[] = () => 
     async probe(spec, ctx) {
       try {
         const proxies = await new ToxiproxyClient(urlOf(ctx)).proxies();
+        // A declared proxy exists only while its run does: check that Toxiproxy can hold it.
+        if (ctx.system?.proxies[spec.target]) return [];
         return proxies[spec.target] ? [] : [`toxiproxy at ${urlOf(ctx)} has no proxy "${spec.target}" (it has: ${Object.keys(proxies).join(', ') || 'none'})`];
       } catch (err) {
         return [`toxiproxy at ${urlOf(ctx)} is not reachable: ${(err as Error).message}`];
@@ -82,10 +98,11 @@ export function toxiproxyBackend(services: () => readonly ServiceSpec[] = () => 
     },
 
     async plan(spec, faultId, ctx) {
-      if (spec.type === 'network_partition') return { url: urlOf(ctx), proxy: spec.target, toxics: '' };
+      const proxy = await proxyNameOf(spec.target, ctx);
+      if (spec.type === 'network_partition') return { url: urlOf(ctx), proxy, toxics: '' };
       const stream = String(spec.params.stream ?? toxicOf(spec).defaultStream);
       const streams: Stream[] = stream === 'both' ? ['upstream', 'downstream'] : [stream as Stream];
-      return { url: urlOf(ctx), proxy: spec.target, toxics: streams.map((s) => `ordeal-${faultId}-${s}`).join(',') };
+      return { url: urlOf(ctx), proxy, toxics: streams.map((s) => `ordeal-${faultId}-${s}`).join(',') };
     },
 
     async inject(handle, spec) {
