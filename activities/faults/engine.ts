@@ -37,8 +37,10 @@ export const backends: Record<FaultBackendName, FaultBackend> = {
 /** The backend a spec names, or the natural one for its type (and, with a system file, its target). */
 export function backendOf(spec: Pick<FaultSpec, 'type' | 'backend' | 'target'>, system?: SystemFile): FaultBackendName {
   if (spec.backend) return spec.backend;
+  // With a system file, a kill or pause acts on its declared services only: an
+  // undeclared target goes to the service backend too, which refuses it.
   const decl = system?.services[spec.target];
-  if (decl?.kind === 'process' && (spec.type === 'database_kill' || spec.type === 'service_kill' || spec.type === 'process_pause')) return 'service';
+  if (system && decl?.kind !== 'docker' && (spec.type === 'database_kill' || spec.type === 'service_kill' || spec.type === 'process_pause')) return 'service';
   if (spec.type.startsWith('network_')) return 'toxiproxy';
   if (spec.type.startsWith('provider_')) return 'provider';
   if (spec.type === 'disk_full' || spec.type === 'memory_pressure' || spec.type === 'cpu_spike') return 'host';

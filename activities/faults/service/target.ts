@@ -42,7 +42,7 @@ function selfAndAncestors(): Set<number> {
   return out;
 }
 
-/** Reads a pid file: a bare pid (the usual), or the embedded stack's JSON record. */
+/** Reads a pid file: a pid on its first line (the usual; PostgreSQL's postmaster.pid too), or the embedded stack's JSON record. */
 export function readServicePid(path: string): number | undefined {
   let text: string;
   try {
@@ -50,7 +50,8 @@ export function readServicePid(path: string): number | undefined {
   } catch {
     return undefined;
   }
-  if (/^\d+$/.test(text)) return Number(text);
+  const first = text.split('\n', 1)[0]!.trim();
+  if (/^\d+$/.test(first)) return Number(first);
   try {
     const pid = (JSON.parse(text) as { pid?: unknown }).pid;
     return typeof pid === 'number' && Number.isInteger(pid) ? pid : undefined;

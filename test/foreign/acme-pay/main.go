@@ -274,7 +274,7 @@ func main() {
 		}
 	}
 	log.Info("listening", "addr", listen, "idempotency", mode, "settle_ms", settleMs)
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	if err := srv.Serve(ln); err != nil && !strings.Contains(err.Error(), "closed") {
 		log.Error("serve", "err", err)
 		os.Exit(1)
