@@ -1,10 +1,11 @@
 import { Context } from '@temporalio/activity';
-import { loadStackConfig } from '../../scripts/stack/config.ts';
+import { environment } from '../environment/index.ts';
 import { drain, type DrainResult } from './drain.ts';
 
-/** Drain phase: brokers default to the embedded stack's Kafka (through its proxy). */
+/** Drain phase: brokers default to the system's (the scenario's resolution fills them from its system file). */
 export async function drainPipelines(input: { brokers?: string[]; groups: string[]; timeoutMs: number }): Promise<DrainResult> {
   const ctx = Context.current();
-  const brokers = input.brokers ?? [`127.0.0.1:${loadStackConfig().ports.kafka_proxy}`];
+  const brokers = input.brokers ?? environment().defaultSystem().defaults?.drain?.brokers;
+  if (!brokers?.length) throw new Error('drain: no Kafka brokers (set drain.brokers in the scenario or defaults.drain.brokers in its system file)');
   return drain({ ...input, brokers }, (lag) => ctx.heartbeat(lag), ctx.cancellationSignal);
 }

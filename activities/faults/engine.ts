@@ -6,7 +6,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
-import { loadStackConfig } from '../../scripts/stack/config.ts';
+import { environment } from '../environment/index.ts';
+import { LOCAL_HOST, type ProxyDecl, type SystemFile } from '../system/schema.ts';
 import { FaultPreconditionError, type FaultBackend, type FaultContext } from './backend.ts';
 import { dockerBackend } from './docker/index.ts';
 import { hostBackend } from './host/index.ts';
@@ -15,8 +16,6 @@ import { processBackend } from './process/index.ts';
 import { providerBackend } from './provider/index.ts';
 import { createRunProxies as createProxies, removeRunProxies as removeProxiesOfRun, sweepRunProxies, type RunProxy } from './proxies/index.ts';
 import { hostOfFault } from './routing.ts';
-import { serviceBackend } from './service/index.ts';
-import { LOCAL_HOST, type ProxyDecl, type SystemFile } from './system.ts';
 import { toxiproxyBackend } from './toxiproxy/index.ts';
 import {
   faultSpecSchema, type FaultBackendName, type FaultEvidence, type FaultHandle, type FaultSpec, type FaultType,
@@ -31,16 +30,11 @@ export const backends: Record<FaultBackendName, FaultBackend> = {
   provider: providerBackend(),
   docker: dockerBackend(),
   host: hostBackend(),
-  service: serviceBackend(),
 };
 
-/** The backend a spec names, or the natural one for its type (and, with a system file, its target). */
-export function backendOf(spec: Pick<FaultSpec, 'type' | 'backend' | 'target'>, system?: SystemFile): FaultBackendName {
+/** The backend a spec names, or the natural one for its type. */
+export function backendOf(spec: Pick<FaultSpec, 'type' | 'backend'>): FaultBackendName {
   if (spec.backend) return spec.backend;
-  // With a system file, a kill or pause acts on its declared services only: an
-  // undeclared target goes to the service backend too, which refuses it.
-  const decl = system?.services[spec.target];
-  if (system && decl?.kind !== 'docker' && (spec.type === 'database_kill' || spec.type === 'service_kill' || spec.type === 'process_pause')) return 'service';
   if (spec.type.startsWith('network_')) return 'toxiproxy';
   if (spec.type.startsWith('provider_')) return 'provider';
   if (spec.type === 'disk_full' || spec.type === 'memory_pressure' || spec.type === 'cpu_spike') return 'host';
@@ -53,30 +47,21 @@ const MAX_LEASE_MS = 24 * 3600_000;
 
 let shared: { ctx: FaultContext; store: LeaseStore } | undefined;
 
-/** The fault host this process serves: ORDEAL_FAULT_HOST, or set by `ordeal worker --faults --host`. */
-let servedHost = process.env.ORDEAL_FAULT_HOST || LOCAL_HOST;
-
-export function setFaultHost(host: string): void {
-  servedHost = host;
-  if (shared) shared.ctx.host = host;
-}
-
-export function faultHost(): string {
-  return servedHost;
-}
-
-function state(): { ctx: FaultContext; store: LeaseStore } {
+/**
+ * The environment's context, built once per process; the system defaults to the
+ * environment's (the embedded stack's) until a call names the scenario's.
+ */
+function state(system?: SystemFile): { ctx: FaultContext; store: LeaseStore } {
   if (!shared) {
-    const config = loadStackConfig();
-    shared = { ctx: { config, host: servedHost }, store: LeaseStore.forStack(config) };
+    const env = environment();
+    shared = { ctx: { env, host: env.host, get system() { return env.defaultSystem(); } }, store: new LeaseStore(env.ordealDbUrl) };
   }
-  return shared;
+  return system ? { ctx: { ...shared.ctx, system }, store: shared.store } : shared;
 }
 
-/** The context for one call: this process's, plus the scenario's system file and run. */
-function contextFor(system: SystemFile | undefined, runId?: string): FaultContext {
-  const base = state().ctx;
-  return { ...base, ...(system ? { system } : {}), ...(runId ? { runId } : {}) };
+/** The fault host this process serves (the environment's: 'local' unless `ordeal worker --faults --host`). */
+export function faultHost(): string {
+  return state().ctx.host;
 }
 
 /** Ends this process's connection pool to Ordeal's database (tests, CLI). */
@@ -99,13 +84,13 @@ function staticIssues(raw: unknown, index: number, base: (string | number)[], sy
     return { issues: parsed.error.issues.map((i) => ({ path: [...at, ...(i.path as (string | number)[])], message: i.message })) };
   }
   const spec = parsed.data;
-  const name = backendOf(spec, system);
+  const name = backendOf(spec);
   const backend = backends[name];
   if (!backend.types.includes(spec.type)) {
     const able = (Object.values(backends) as FaultBackend[]).filter((b) => b.types.includes(spec.type)).map((b) => b.name);
     return { spec, issues: [{ path: [...at, 'backend'], message: `backend ${name} cannot inject ${spec.type} (backends that can: ${able.join(', ')}; ${name} does: ${backend.types.join(', ')})` }] };
   }
-  const issues = backend.check(spec, contextFor(system)).map((message) => ({
+  const issues = backend.check(spec, state(system).ctx).map((message) => ({
     path: [...at, message.startsWith('params.') ? 'params' : 'target'],
     message: `${spec.type} on ${spec.target} (${name}): ${message}`,
   }));
@@ -125,23 +110,23 @@ export async function validateFaultTargets(specs: unknown[], opts: { live?: bool
     const { spec, issues } = staticIssues(raw, i, base, opts.system);
     out.push(...issues);
     if (!spec || issues.length) continue;
-    const backend = backends[backendOf(spec, opts.system)];
+    const backend = backends[backendOf(spec)];
     // A probe reads this machine: another host's service is probed by that host's fault worker.
-    if (backend.probe && (opts.live || backend.name === 'docker') && hostOfFault(spec, opts.system) === faultHost()) {
-      for (const message of await backend.probe(spec, contextFor(opts.system))) out.push({ path: [...base, i, 'target'], message: `${spec.type} on ${spec.target} (${backend.name}): ${message}` });
+    if (backend.probe && (opts.live || backend.name === 'docker') && hostOfFault(spec, opts.system ?? state().ctx.system) === faultHost()) {
+      for (const message of await backend.probe(spec, state(opts.system).ctx)) out.push({ path: [...base, i, 'target'], message: `${spec.type} on ${spec.target} (${backend.name}): ${message}` });
     }
   }
   return out;
 }
 
-function wrongHost(host: string, what: string): never {
-  nonRetryable(new Error(`it belongs to fault host "${host}", and this fault worker serves host "${faultHost()}" ` +
-    `(route it to task queue ordeal-faults-${host}, served by: ordeal worker --faults --host ${host})`), what);
-}
-
 function nonRetryable(err: unknown, what: string): never {
   const message = `${what}: ${err instanceof Error ? err.message : String(err)}`;
   throw ApplicationFailure.nonRetryable(message, 'FaultPrecondition');
+}
+
+function wrongHost(host: string, what: string): never {
+  nonRetryable(new Error(`it belongs to fault host "${host}", and this fault worker serves host "${faultHost()}" ` +
+    `(route it to task queue ordeal-faults-${host}, served by: ordeal worker --faults --host ${host})`), what);
 }
 
 // --- injection ----------------------------------------------------------------------
@@ -163,8 +148,8 @@ function faultIdFor(spec: FaultSpec): string {
 }
 
 export async function injectFault(input: InjectFaultInput): Promise<FaultHandle> {
-  const { store } = state();
-  const ctx = contextFor(input.system, input.runId);
+  const { ctx: base, store } = state(input.system);
+  const ctx: FaultContext = { ...base, runId: input.runId };
   const parsed = faultSpecSchema.safeParse(input.spec);
   if (!parsed.success) nonRetryable(new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')), 'invalid fault spec');
   const spec = parsed.data;
@@ -173,12 +158,12 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
   }
   const problems = staticIssues(spec, 0, ['spec'], input.system).issues;
   if (problems.length) nonRetryable(new Error(problems.map((p) => p.message).join('; ')), 'invalid fault');
-  const host = hostOfFault(spec, input.system);
+  const host = hostOfFault(spec, ctx.system);
   if (host !== ctx.host) wrongHost(host, `refusing to inject ${spec.type} on ${spec.target}`);
   const panic = await store.panic();
   if (panic.active) nonRetryable(new Error(`ordeal panic is active since ${panic.since?.toISOString()} (${panic.reason ?? 'no reason'}); clear it with: ordeal panic --clear`), `refusing to inject ${spec.type} on ${spec.target}`);
 
-  const backend = backends[backendOf(spec, input.system)];
+  const backend = backends[backendOf(spec)];
   const faultId = faultIdFor(spec);
   const previous = await store.get(faultId);
   if (previous?.state === 'active') {
@@ -315,15 +300,13 @@ export async function listOpenFaults(host?: string): Promise<LeaseRow[]> {
 
 // --- run proxies ----------------------------------------------------------------------
 
-const toxiproxyUrl = () => `http://127.0.0.1:${state().ctx.config.ports.toxiproxy}`;
-
 /** Creates the system file's proxies for a run in Ordeal's Toxiproxy (idempotent; see proxies/). */
 export async function createRunProxies(input: { runId: string; proxies: Record<string, ProxyDecl>; leaseMs: number }): Promise<RunProxy[]> {
   if (!Number.isFinite(input.leaseMs) || input.leaseMs <= 0 || input.leaseMs > MAX_LEASE_MS) {
     nonRetryable(new Error(`leaseMs must be in 1..${MAX_LEASE_MS}, got ${input.leaseMs}`), 'cannot create the run proxies');
   }
   try {
-    const made = await createProxies(state().store, toxiproxyUrl(), input);
+    const made = await createProxies(state().store, state().ctx.env.toxiproxyUrl, input);
     if (made.length) log.info({ runId: input.runId, proxies: made }, 'run proxies ready');
     return made;
   } catch (err) {

@@ -3,8 +3,6 @@
 // that whatever happens to the injector, the watchdog and `ordeal panic` know the
 // fault exists and hold the handle that undoes it.
 import pg from 'pg';
-import type { StackConfig } from '../../scripts/stack/config.ts';
-import { ordealDbUrl } from '../../scripts/stack/services/postgres.ts';
 import type { FaultHandle } from './types.ts';
 
 export type LeaseState = 'injecting' | 'active' | 'reverted';
@@ -98,10 +96,6 @@ export class LeaseStore {
     this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000 });
     // An idle client that loses its server (ordeal-db restarted) must not crash the process.
     this.pool.on('error', () => {});
-  }
-
-  static forStack(config: StackConfig): LeaseStore {
-    return new LeaseStore(ordealDbUrl(config));
   }
 
   /** Creates the tables once per process; concurrent creators serialise on an advisory lock. */

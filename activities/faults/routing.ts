@@ -3,12 +3,12 @@
 // `ordeal-faults-<name>`; everything else (Ordeal's Toxiproxy, the provider's admin
 // API, undeclared stack services) on the orchestrator's own queue, as before.
 // Pure and free of I/O: workflows import it to pick the queue of each fault activity.
-import { LOCAL_HOST, type SystemFile } from './system.ts';
+import { LOCAL_HOST, type SystemFile } from '../system/schema.ts';
 
 export const FAULT_TASK_QUEUE_PREFIX = 'ordeal-faults-';
 
 /** A host name as it appears in a task queue name and in logs. */
-export const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export const HOST_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
 /** The host whose fault worker must inject (and revert) this fault. */
 export function hostOfFault(spec: { type: string; target: string }, system: SystemFile | undefined): string {
@@ -20,7 +20,7 @@ export function hostOfFault(spec: { type: string; target: string }, system: Syst
 /** The task queue of a host's fault worker; undefined for the local host (the caller's own queue). */
 export function faultTaskQueue(host: string | undefined): string | undefined {
   if (host === undefined || host === LOCAL_HOST) return undefined;
-  if (!HOST_NAME.test(host)) throw new Error(`host "${host}" is not a valid fault host name (letters, digits, _ . -; at most 63)`);
+  if (!HOST_NAME.test(host)) throw new Error(`host "${host}" is not a valid fault host name (lowercase letters, digits, _ . -; at most 63)`);
   return FAULT_TASK_QUEUE_PREFIX + host;
 }
 

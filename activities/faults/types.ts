@@ -3,7 +3,7 @@
 // can revert it; revert is idempotent.
 import { z } from 'zod';
 import { durationMs, positiveDurationMs } from '../scenario/duration.ts';
-import type { SystemFile } from './system.ts';
+import type { SystemFile } from '../system/schema.ts';
 
 export const faultTypes = [
   'database_kill', 'service_kill', 'process_pause',
@@ -17,10 +17,9 @@ export type FaultType = (typeof faultTypes)[number];
  * process: the embedded stack's processes (kill by pid file, SIGSTOP/SIGCONT);
  * docker: containers labelled ordeal.target=true; toxiproxy: the stack's proxies;
  * provider: the Stripe emulator's admin API; host: resource hogs on this machine
- * (disk_full, memory_pressure, cpu_spike); service: a process service declared in a
- * system file (pid file, command pattern or systemd unit; restarted by its `start`).
+ * (disk_full, memory_pressure, cpu_spike).
  */
-export const faultBackends = ['process', 'docker', 'toxiproxy', 'provider', 'host', 'service'] as const;
+export const faultBackends = ['process', 'docker', 'toxiproxy', 'provider', 'host'] as const;
 export type FaultBackendName = (typeof faultBackends)[number];
 
 export const faultSpecSchema = z
@@ -79,7 +78,7 @@ export interface InjectFaultInput {
   spec: FaultSpecInput;
   /** How long the fault may stay in effect before the watchdog reverts it. */
   leaseMs: number;
-  /** The scenario's resolved system file: what may be faulted, and how (absent: the embedded stack). */
+  /** The scenario's system (what may be faulted); the environment's default when absent. */
   system?: SystemFile;
 }
 

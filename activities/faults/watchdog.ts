@@ -5,7 +5,7 @@ import Fastify from 'fastify';
 import pino from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { faultHost, listOpenFaults, panicState, revertOpenFaults, sweepExpiredRunProxies } from './engine.ts';
-import { LOCAL_HOST } from './system.ts';
+import { LOCAL_HOST } from '../system/schema.ts';
 
 export interface WatchdogOptions {
   /** Port of /health and /metrics; null: none (the watchdog inside a host's fault worker). */

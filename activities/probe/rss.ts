@@ -1,9 +1,8 @@
 // Memory of the system under test, for soak runs: the resident set of each named
-// stack service (its whole process tree), read from /proc.
+// service (its whole process tree), read from /proc; the environment says which pid is whose.
 import { readFileSync } from 'node:fs';
-import { loadStackConfig } from '../../scripts/stack/config.ts';
-import { stackServices } from '../../scripts/stack/services/index.ts';
-import { stackProcessIds } from '../../scripts/stack/supervisor.ts';
+import { environment } from '../environment/index.ts';
+import { processTree } from '../proc/index.ts';
 
 function rssBytes(pid: number): number {
   try {
@@ -16,12 +15,13 @@ function rssBytes(pid: number): number {
 
 /** RSS per service; a service that is not running reports 0. */
 export async function sampleRss(input: { services: string[] }): Promise<Record<string, number>> {
-  const config = loadStackConfig();
+  const env = environment();
+  const known = Object.keys(env.defaultSystem().services);
   const out: Record<string, number> = {};
   for (const name of input.services) {
-    const spec = stackServices.filter((s) => s.name === name);
-    if (spec.length === 0) throw new Error(`sampleRss: no stack service named ${name} (known: ${stackServices.map((s) => s.name).join(', ')})`);
-    out[name] = stackProcessIds(config, spec).reduce((sum, pid) => sum + rssBytes(pid), 0);
+    if (!known.includes(name)) throw new Error(`sampleRss: no service named ${name} in ${env.description} (known: ${known.join(', ')})`);
+    const pid = env.pidOf?.(name);
+    out[name] = pid === undefined ? 0 : processTree(pid).reduce((sum, p) => sum + rssBytes(p.pid), 0);
   }
   return out;
 }

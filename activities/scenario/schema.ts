@@ -7,6 +7,7 @@ import { faultSpecSchema } from '../faults/types.ts';
 import { ledgerSpecSchema } from '../ledger/types.ts';
 import { loadSettingsSchema } from '../load/types.ts';
 import { reconcileSourceSchema } from '../reconcile/types.ts';
+import { systemFileSchema } from '../system/schema.ts';
 import { durationMs, positiveDurationMs } from './duration.ts';
 
 const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), { message: 'expected an http:// or https:// URL' });
@@ -92,6 +93,8 @@ export const scenarioSchema = z
     }),
     /** At least one system of record: without one, exactly-once is not proven. */
     reconcile: z.array(reconcileSourceSchema).min(1, 'at least one system of record to reconcile against'),
+    /** The system under test, resolved from `system: <file>` (or the environment's default) by the resolver. */
+    system: systemFileSchema.optional(),
     /** Free-form labels copied into the report. */
     labels: z.record(z.string(), z.string()).default({}),
   })

@@ -1,5 +1,6 @@
 // The `ordeal` command line.
 import { Command } from 'commander';
+import '../stack/use-environment.ts';
 import { registerExperiments } from './experiment.ts';
 import { registerFaults } from './faults.ts';
 import { registerSchedules } from './schedule.ts';

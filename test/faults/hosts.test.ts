@@ -13,9 +13,10 @@ import { after, before, test } from 'node:test';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import {
-  closeFaults, faultStore, injectFault, listOpenFaults, revertFault, type FaultHandle, type SystemFile,
+  closeFaults, faultStore, injectFault, listOpenFaults, revertFault, type FaultHandle
 } from '../../activities/faults/index.ts';
-import { findService } from '../../activities/faults/service/index.ts';
+import type { SystemFile } from '../../activities/system/index.ts';
+import { findService } from '../../activities/faults/process/index.ts';
 import { loadStackConfig, repoRoot } from '../../scripts/stack/config.ts';
 import type { hostInjectWorkflow, hostRevertWorkflow } from './workflows/host-faults.ts';
 import { eventually } from './helpers.ts';

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { findService, readyOnce } from '../../activities/faults/service/index.ts';
-import type { ProcessServiceDecl, SystemFile } from '../../activities/faults/system.ts';
+import { findService, readyOnce } from '../../activities/faults/process/index.ts';
+import type { ProcessServiceDecl, SystemFile } from '../../activities/system/index.ts';
 import { loadStackConfig, repoRoot } from '../../scripts/stack/config.ts';
 
 const config = loadStackConfig();

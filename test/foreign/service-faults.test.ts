@@ -8,10 +8,11 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import {
   closeFaults, createRunProxies, faultEvidence, faultStore, injectFault, listOpenFaults, removeRunProxies, revertFault, runProxyName,
-  startWatchdog, sweepExpiredRunProxies, validateFaultTargets, type SystemFile,
+  startWatchdog, sweepExpiredRunProxies, validateFaultTargets
 } from '../../activities/faults/index.ts';
+import type { SystemFile } from '../../activities/system/index.ts';
 import { ToxiproxyClient } from '../../activities/faults/toxiproxy/client.ts';
-import { findService, matchingRoots } from '../../activities/faults/service/index.ts';
+import { findService, matchingRoots } from '../../activities/faults/process/index.ts';
 import { loadStackConfig } from '../../scripts/stack/config.ts';
 import {
   acmeDbDecl, acmeHome, acmePayDecl, acmePorts, acmeSystem, charge, startAcmeDb, startService, stopAcmeDb, stopService, withAcmeDb,

@@ -5,7 +5,7 @@
 // removes its proxies when it ends, and the watchdog removes those of runs that died.
 import { FaultPreconditionError } from '../backend.ts';
 import type { LeaseStore, RunProxyRow } from '../leases.ts';
-import type { ProxyDecl } from '../system.ts';
+import type { ProxyDecl } from '../../system/schema.ts';
 import { ToxiproxyClient, ToxiproxyError, type Proxy } from '../toxiproxy/client.ts';
 
 export interface RunProxy {
@@ -40,11 +40,6 @@ export function proxyDeclProblems(name: string, decl: ProxyDecl): string[] {
 
 const sameAddr = (a: string, b: string) => a.replace(/^localhost:/, '127.0.0.1:') === b.replace(/^localhost:/, '127.0.0.1:');
 const routesLike = (p: Proxy, decl: ProxyDecl) => sameAddr(p.listen, decl.listen) && sameAddr(p.upstream, decl.upstream);
-
-/** The Toxiproxy proxy that carries a declared proxy in a run: its own, or one that already routes the same way. */
-export function findRunProxy(all: Record<string, Proxy>, runId: string, name: string, decl: ProxyDecl): Proxy | undefined {
-  return all[runProxyName(runId, name)] ?? Object.values(all).find((p) => routesLike(p, decl));
-}
 
 /**
  * Idempotent: a retried call finds its proxies and leaves them; a proxy of the same

@@ -4,7 +4,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { faultActivities } from '../../../activities/faults/index.ts';
 import { faultQueueOf, handleQueueOf } from '../../../activities/faults/routing.ts';
-import type { SystemFile } from '../../../activities/faults/system.ts';
+import type { SystemFile } from '../../../activities/system/schema.ts';
 import type { FaultEvidence, FaultHandle, FaultSpecInput, RevertResult } from '../../../activities/faults/types.ts';
 
 const on = (taskQueue: string | undefined) => proxyActivities<typeof faultActivities>({

@@ -4,9 +4,9 @@
 // for the service.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { procStartTime } from '../../../scripts/stack/process.ts';
+import { procStartTime } from '../../proc/index.ts';
 import { FaultPreconditionError } from '../backend.ts';
-import type { ProcessServiceDecl } from '../system.ts';
+import type { ProcessServiceDecl } from '../../system/schema.ts';
 
 export interface ServiceProcess {
   pid: number;
@@ -42,8 +42,11 @@ function selfAndAncestors(): Set<number> {
   return out;
 }
 
-/** Reads a pid file: a pid on its first line (the usual; PostgreSQL's postmaster.pid too), or the embedded stack's JSON record. */
-export function readServicePid(path: string): number | undefined {
+/**
+ * Reads a pid file: a pid on its first line (the usual; PostgreSQL's postmaster.pid
+ * too), or the stack supervisor's JSON record { pid, starttime }.
+ */
+export function readServicePid(path: string): { pid: number; starttime?: string } | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8').trim();
@@ -51,10 +54,11 @@ export function readServicePid(path: string): number | undefined {
     return undefined;
   }
   const first = text.split('\n', 1)[0]!.trim();
-  if (/^\d+$/.test(first)) return Number(first);
+  if (/^\d+$/.test(first)) return { pid: Number(first) };
   try {
-    const pid = (JSON.parse(text) as { pid?: unknown }).pid;
-    return typeof pid === 'number' && Number.isInteger(pid) ? pid : undefined;
+    const rec = JSON.parse(text) as { pid?: unknown; starttime?: unknown };
+    if (typeof rec.pid !== 'number' || !Number.isInteger(rec.pid)) return undefined;
+    return { pid: rec.pid, ...(typeof rec.starttime === 'string' ? { starttime: rec.starttime } : {}) };
   } catch {
     return undefined;
   }
@@ -103,10 +107,13 @@ function mainPid(unit: string): number {
  */
 export function findService(name: string, decl: ProcessServiceDecl): ServiceProcess | undefined {
   let pid: number | undefined;
+  let recorded: string | undefined;
   let how: string;
   if (decl.pid_file !== undefined) {
     how = `pid file ${decl.pid_file}`;
-    pid = readServicePid(decl.pid_file);
+    const rec = readServicePid(decl.pid_file);
+    pid = rec?.pid;
+    recorded = rec?.starttime;
   } else if (decl.match !== undefined) {
     let re: RegExp;
     try {
@@ -132,6 +139,8 @@ export function findService(name: string, decl: ProcessServiceDecl): ServiceProc
   if (pid === undefined) return undefined;
   const starttime = procStartTime(pid);
   if (starttime === undefined) return undefined;
+  // A record with a start time: a later process that reused the pid is not the service.
+  if (recorded !== undefined && recorded !== starttime) return undefined;
   if (selfAndAncestors().has(pid)) {
     throw new FaultPreconditionError(`services.${name} (${how}) is pid ${pid}, the fault worker itself or one of its parents; it cannot be faulted`);
   }
