@@ -65,7 +65,7 @@ void test('acme-pay keeps idempotency while it lives; the seeded defect charges 
 void test('service_kill by pid file: the tree SIGKILLed with evidence, restarted by its start command until ready; revert is idempotent', async () => {
   const before = findService('acme-pay', pay)!;
   const handle = await injectFault({ runId: 'foreign-kill', spec: spec('service_kill', 'acme-pay'), leaseMs: 120_000, system });
-  assert.equal(handle.backend, 'service');
+  assert.equal(handle.backend, 'process');
   assert.deepEqual(JSON.parse(JSON.stringify(handle)), handle, 'the handle is plain data');
   assert.equal(JSON.parse(String(handle.revert.decl)).pid_file, pay.pid_file, 'the handle carries the declaration');
   const evidence = await faultEvidence(handle);
@@ -76,7 +76,7 @@ void test('service_kill by pid file: the tree SIGKILLed with evidence, restarted
 
   const r = await revertFault(handle);
   assert.deepEqual([r.reverted, r.alreadyReverted], [true, false]);
-  assert.match(r.detail ?? '', /restarted acme-pay by its start command \(pid \d+\), ready after .*GET .*\/healthz → 200/);
+  assert.match(r.detail ?? '', /restarted acme-pay by its start command \(pid \d+; GET .*\/healthz → 200\), ready after \d+\.\d s/);
   const now = findService('acme-pay', pay)!;
   assert.notEqual(now.pid, before.pid, 'a new process');
   assert.equal((await fetch(`${pay.url!}/healthz`)).status, 200);
@@ -134,8 +134,8 @@ void test('refused without touching anything: undeclared targets and proxies, a 
   ], { live: true, system: { ...system, services: { ...system.services, nostart: { kind: 'process', pid_file: pay.pid_file! }, self: { kind: 'process', match: 'service-faults\\.test\\.ts', start: 'true' } } } });
   const text = issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   assert.equal(text.length, 4, text.join('\n'));
-  assert.match(text[0]!, /faults\.0\.target: .*payment-api.*not a service of the system file \(services: acme-pay, acme-pay-fixed, acme-db/);
-  assert.match(text[1]!, /faults\.1\.target: .*unknown target "postgres".*proxies of system acme are: acme-db/);
+  assert.match(text[0]!, /faults\.0\.target: .*unknown target "payment-api" for the process backend; services of system acme that can be faulted: acme-pay, acme-pay-fixed, acme-db/);
+  assert.match(text[1]!, /faults\.1\.target: .*unknown target "postgres".*proxies declared by system acme: acme-db/);
   assert.match(text[2]!, /faults\.2\.target: .*no start command, so a kill could not be reverted/);
   assert.match(text[3]!, /faults\.3\.target: .*self.*not running/, 'the test runner matches its own pattern, and is never a target');
 });

@@ -78,7 +78,7 @@ async function restartService(service: string, decl: ProcessServiceDecl, handle:
   const timeoutMs = Number(handle.revert.ready_timeout_ms ?? DEFAULT_READY_TIMEOUT_MS);
   const { proc, detail } = await startDeclared(service, decl, serviceLogOf(ctx.env.stateDir, service), timeoutMs);
   const how = decl.systemd_unit !== undefined ? `systemctl start ${decl.systemd_unit}` : 'its start command';
-  return `restarted ${service} by ${how} (pid ${proc.pid}): ${detail}`;
+  return `restarted ${service} by ${how} (pid ${proc.pid}; ${detail})`;
 }
 
 function procState(pid: number): string | undefined {
