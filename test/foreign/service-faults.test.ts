@@ -70,7 +70,7 @@ void test('service_kill by pid file: the tree SIGKILLed with evidence, restarted
   assert.equal(JSON.parse(String(handle.revert.decl)).pid_file, pay.pid_file, 'the handle carries the declaration');
   const evidence = await faultEvidence(handle);
   assert.ok(evidence.length === 2 && evidence.every((e) => e.ok), JSON.stringify(evidence));
-  assert.match(evidence[0]!.description, new RegExp(`acme-pay pid ${before.pid} \\(pid file .*\\) gone`));
+  assert.match(evidence[0]!.description, new RegExp(`acme-pay pid ${before.pid} gone \\(found by pid file .*acme-pay\\.pid\\)`));
   assert.match(evidence[1]!.description, /refuses connections/);
   await assert.rejects(fetch(`${pay.url!}/healthz`), 'killed: nothing answers');
 

@@ -246,7 +246,7 @@ export function processBackend(): FaultBackend {
       const replaced = rootGone && !('problem' in now) ? now.pid : undefined;
       out.push({
         ok: rootGone && replaced === undefined,
-        description: `${service} pid ${String(handle.revert.pid)}${handle.revert.found_by ? ` (${String(handle.revert.found_by)})` : ''} ${rootGone ? 'gone' : 'still alive'}; ${alive}/${pids.length} of its processes alive` +
+        description: `${service} pid ${String(handle.revert.pid)} ${rootGone ? 'gone' : 'still alive'}${handle.revert.found_by ? ` (found by ${String(handle.revert.found_by)})` : ''}; ${alive}/${pids.length} of its processes alive` +
           (replaced ? `; ${service} running again as pid ${replaced}` : ''),
       });
       const tcp = endpointOf(decl);
