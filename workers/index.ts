@@ -7,7 +7,7 @@ import { closeFaults } from '../activities/faults/index.ts';
 import { loadStackConfig } from '../scripts/stack/config.ts';
 import { environment } from '../activities/environment/index.ts';
 import { temporalConnectionOptions } from '../activities/environment/temporal.ts';
-import { LOAD_TASK_QUEUE } from '../workflows/types.ts';
+import { LOAD_TASK_QUEUE } from '../workflows/names.ts';
 import { createOrchestratorWorker, installRuntime, log } from './orchestrator.ts';
 
 /** The load engine's live metrics (rate, latency, outcomes) on the load worker's port. */

@@ -15,7 +15,7 @@ import '../scripts/stack/use-environment.ts';
 import { environment } from '../activities/environment/index.ts';
 import { temporalConnectionOptions } from '../activities/environment/temporal.ts';
 import { loadStackConfig, type StackConfig } from '../scripts/stack/config.ts';
-import { ORCHESTRATOR_TASK_QUEUE } from '../workflows/types.ts';
+import { ORCHESTRATOR_TASK_QUEUE } from '../workflows/names.ts';
 
 export const log = pino({ name: 'ordeal-worker', level: process.env.ORDEAL_LOG_LEVEL ?? 'info' });
 

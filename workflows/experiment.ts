@@ -2,78 +2,333 @@
 // activity; this file only decides what happens when, and guarantees that every
 // injected fault is reverted whatever happens (success, failure, abort signal,
 // cancellation from the Web UI, circuit breaker, deadline, worker crash).
+//
+//   resolve scenario -> ledger -> steady state -> load + fault timeline (+ breaker)
+//   -> recovery -> judge load -> redelivery -> drain -> reconcile -> report
+//
+// Activity options: profiles.ts. The fault timeline and revert-all: fault-lifecycle.ts.
+// Live state behind the status query: live.ts. Pure decisions: excluded.ts, verdict.ts.
 import {
   ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, defineSignal, isCancellation,
-  proxyActivities, setCurrentDetails, setHandler, sleep, upsertSearchAttributes, uuid4, workflowInfo,
+  setHandler, sleep, upsertSearchAttributes, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import type { FaultSpec } from '../activities/faults/types.ts';
 import type { LedgerRef } from '../activities/ledger/types.ts';
-import type { ExcludedWindow, LoadShardResult, LoadSummary } from '../activities/load/types.ts';
-import type { ReconcileResult } from '../activities/reconcile/types.ts';
-import type { ExperimentReport, FaultRecord, Phase, RecoveryResult, ReportPaths, Verdict } from '../activities/report/types.ts';
-import type { Scenario } from '../activities/scenario/schema.ts';
 import { planLoadShards } from '../activities/load/plan.ts';
-import type {
-  DrainActivities, FaultActivities, LedgerActivities, LoadActivities, ProbeActivities, ReconcileActivities, ReportActivities,
-  ScenarioActivities,
-} from './phases.ts';
+import type { LoadShardResult, LoadSummary } from '../activities/load/types.ts';
+import type { RecoveryMeasurement } from '../activities/probe/probe.ts';
+import type { ReconcileResult } from '../activities/reconcile/types.ts';
+import type { ExperimentReport, RecoveryResult, ReportPaths } from '../activities/report/types.ts';
+import type { Scenario } from '../activities/scenario/schema.ts';
+import { excludedWindows } from './excluded.ts';
+import { messageOf } from './failure.ts';
+import { FaultLifecycle } from './fault-lifecycle.ts';
+import { LiveState } from './live.ts';
+import { ABORT_SIGNAL, LOAD_PROGRESS_SIGNAL, LOAD_TASK_QUEUE, STATUS_QUERY } from './names.ts';
+import { experimentActivities as acts, loadActivitiesOn } from './profiles.ts';
+import { partialLoadSummary } from './progress.ts';
 import {
-  LOAD_TASK_QUEUE, OrdealRunId, OrdealScenario, OrdealVerdict,
-  type AbortRequest, type ActiveFault, type ExperimentInput, type ExperimentResult, type ExperimentStatus, type LoadProgress,
+  OrdealRunId, OrdealScenario, OrdealVerdict,
+  type AbortRequest, type ExperimentInput, type ExperimentResult, type ExperimentStatus, type LoadProgress,
 } from './types.ts';
+import { decideVerdict } from './verdict.ts';
 
-// ---- signals and queries -------------------------------------------------------
-export const abortSignal = defineSignal<[AbortRequest]>('abort');
-export const loadProgressSignal = defineSignal<[LoadProgress]>('loadProgress');
-export const statusQuery = defineQuery<ExperimentStatus>('status');
+export const abortSignal = defineSignal<[AbortRequest]>(ABORT_SIGNAL);
+export const loadProgressSignal = defineSignal<[LoadProgress]>(LOAD_PROGRESS_SIGNAL);
+export const statusQuery = defineQuery<ExperimentStatus>(STATUS_QUERY);
 
-// ---- activities, per phase, each with timeouts that fit what it does ------------
-const scenarioActs = proxyActivities<ScenarioActivities>({
-  startToCloseTimeout: '30s',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidScenario'] },
-});
-const ledgerActs = proxyActivities<LedgerActivities>({
-  startToCloseTimeout: '15m', heartbeatTimeout: '60s',
-  retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 10 },
-});
-const probeActs = proxyActivities<ProbeActivities>({
-  startToCloseTimeout: '30m', heartbeatTimeout: '15s',
-  retry: { initialInterval: '1s', maximumInterval: '5s', nonRetryableErrorTypes: ['SteadyStateNotReached'] },
-});
-const drainActs = proxyActivities<DrainActivities>({
-  startToCloseTimeout: '30m', heartbeatTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },
-});
-// Inject and revert are short; a crashed worker is noticed after startToClose and the
-// call retried on another worker (both are idempotent by contract).
-const faultActs = proxyActivities<FaultActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
-});
-const revertActs = proxyActivities<FaultActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 },
-});
-const evidenceActs = proxyActivities<FaultActivities>({ startToCloseTimeout: '15s', retry: { maximumAttempts: 2 } });
-const reconcileActs = proxyActivities<ReconcileActivities>({
-  startToCloseTimeout: '30m', heartbeatTimeout: '2m',
-  retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 10 },
-});
-const reportActs = proxyActivities<ReportActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 5 } });
-const loadSummaryActs = proxyActivities<LoadActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } });
-// Load shards and redelivery run on the load task queue, wherever load workers are.
-const loadActs = proxyActivities<LoadActivities>({ taskQueue: LOAD_TASK_QUEUE, startToCloseTimeout: '1h', heartbeatTimeout: '20s' });
+/** What the phases found, filled in as they run: the report is built from it whatever ended the run. */
+interface Findings {
+  ledger: LedgerRef | null;
+  load: LoadSummary | null;
+  recovery: RecoveryResult | null;
+  redelivery: ExperimentReport['redelivery'];
+  drain: ExperimentReport['drain'];
+  reconcile: ReconcileResult | null;
+}
 
-// ---- helpers -------------------------------------------------------------------
-const LEASE_GRACE_MS = 60_000;
-const iso = (ms: number) => new Date(ms).toISOString();
-const message = (err: unknown): string => {
-  if (err instanceof ActivityFailure && err.cause) return message(err.cause);
-  return err instanceof Error ? err.message : String(err);
-};
+/** One run: what every phase reads and writes. */
+interface Run {
+  readonly runId: string;
+  readonly workflowId: string;
+  readonly scenario: Scenario;
+  readonly live: LiveState;
+  readonly faults: FaultLifecycle;
+  readonly findings: Findings;
+  /** Each makes the verdict FAIL. */
+  readonly failures: string[];
+  /** Context (capped faults, slow drains); never changes the verdict. */
+  readonly notes: string[];
+  /** Load shards and redelivery, on the run's load task queue. */
+  readonly load: ReturnType<typeof loadActivitiesOn>;
+  /** The phases' scope: abort, UI cancellation (through the root scope), the breaker and the deadline cancel it. */
+  readonly scope: CancellationScope;
+  breakerReason: string | null;
+}
 
+/** The load phase while it winds down: what the later phases pick up. */
+interface LoadPhase {
+  startedAt: number;
+  shardResults: LoadShardResult[];
+  /** Time to recovery, measured from the last revert while load may still be running; null without faults. */
+  recovery: Promise<RecoveryMeasurement | null>;
+  breaker: CancellationScope;
+}
+
+export async function chaosExperiment(input: ExperimentInput): Promise<ExperimentResult> {
+  const runId = input.runId ?? defaultRunId();
+  const live = new LiveState(runId, Date.now());
+  const failures: string[] = [];
+  const notes: string[] = [];
+  const faults = new FaultLifecycle({ runId, failures, notes, onReverted: (at) => live.onReverted(at) });
+  live.enter('validating');
+  setHandler(statusQuery, () => live.status(faults));
+  const scope = new CancellationScope();
+  setHandler(abortSignal, ({ reason }) => {
+    live.abortReason ??= `aborted: ${reason || 'no reason given'}`;
+    scope.cancel();
+  });
+  setHandler(loadProgressSignal, (progress) => live.onProgress(progress));
+  upsertSearchAttributes([{ key: OrdealRunId, value: runId }]);
+
+  const scenario = await resolveScenario(input);
+  live.scenario = scenario.name;
+  upsertSearchAttributes([{ key: OrdealScenario, value: scenario.name }]);
+  const run: Run = {
+    runId, workflowId: workflowInfo().workflowId, scenario, live, faults, failures, notes, scope, breakerReason: null,
+    findings: { ledger: null, load: null, recovery: null, redelivery: null, drain: null, reconcile: null },
+    load: loadActivitiesOn(input.loadTaskQueue ?? LOAD_TASK_QUEUE),
+  };
+
+  // Overall deadline: a workflow timer, so it holds across worker crashes.
+  const deadline = { ms: scenario.safety.deadline ?? defaultDeadlineMs(scenario), hit: false, scope: new CancellationScope() };
+  deadline.scope.run(() => sleep(deadline.ms, { summary: `overall deadline ${Math.round(deadline.ms / 1000)} s` })).then(() => {
+    deadline.hit = true;
+    scope.cancel();
+  }, () => { /* the run finished first */ });
+
+  let cancelled = false;
+  let error: string | null = null;
+  try {
+    await scope.run(() => runPhases(run));
+  } catch (err) {
+    if (isCancellation(err)) cancelled = true;
+    else error = `${live.phase} failed: ${messageOf(err)}`;
+  }
+  deadline.scope.cancel();
+
+  // Whatever happened: stop the stragglers, let in-flight injections land, heal LIFO,
+  // and write what we know — all of it immune to cancellation.
+  return CancellationScope.nonCancellable(async () => {
+    scope.cancel();
+    await faults.settled();
+    if (faults.active.length > 0) live.enter(live.phase, 'reverting faults');
+    await faults.revertAll(cancelled ? 'experiment stopped' : 'experiment ended');
+    if (cancelled) {
+      live.abortReason ??= run.breakerReason
+        ?? (deadline.hit ? `overall deadline of ${deadline.ms} ms passed` : 'cancelled (workflow cancellation requested, e.g. from the Temporal UI)');
+    }
+    const { verdict, reasons } = decideVerdict({
+      revertFailed: faults.stuck() !== undefined, error, stopped: cancelled ? live.abortReason : null, failures, notes,
+      reconciled: run.findings.reconcile,
+    });
+    live.verdict = verdict;
+    if (!run.findings.load && live.progress.size > 0) run.findings.load = partialLoadSummary(live.progress.values());
+    return writeReport(run, verdict, reasons);
+  });
+}
+
+// ---- the phases, in order ------------------------------------------------------
+async function runPhases(run: Run): Promise<void> {
+  run.findings.ledger = await generateLedger(run);
+  await checkSteadyState(run);
+  const load = await loadUnderFaults(run);
+  run.findings.recovery = await measureRecovery(run, load);
+  run.findings.load = await judgeLoad(run, load);
+  run.findings.redelivery = await redeliver(run);
+  run.findings.drain = await drain(run);
+  run.findings.reconcile = await reconcile(run);
+}
+
+/** 1. Resolve + validate. A bad scenario fails the workflow, non-retryable, before anything is touched. */
+async function resolveScenario(input: ExperimentInput): Promise<Scenario> {
+  const name = typeof input.scenario === 'string' ? input.scenario : 'inline';
+  try {
+    const resolved = await acts.resolveScenario.executeWithOptions({ summary: `resolve + validate scenario ${name}` },
+      [{ scenario: input.scenario, overrides: input.overrides ?? [] }]);
+    return resolved.scenario;
+  } catch (err) {
+    upsertSearchAttributes([{ key: OrdealVerdict, value: 'ERROR' }, { key: OrdealScenario, value: name }]);
+    const cause = err instanceof ActivityFailure ? err.cause : err;
+    if (cause instanceof ApplicationFailure && cause.type === 'InvalidScenario') {
+      throw ApplicationFailure.create({ type: 'InvalidScenario', nonRetryable: true, message: cause.message, details: cause.details as unknown[] });
+    }
+    throw ApplicationFailure.create({ type: 'ScenarioResolutionFailed', nonRetryable: true, message: messageOf(err) });
+  }
+}
+
+/** 2. Ground truth, persisted before anything is sent. */
+function generateLedger({ live, runId, scenario: { ledger } }: Run): Promise<LedgerRef> {
+  live.enter('generating-ledger', `${ledger.messages} entries`);
+  return acts.generateLedger.executeWithOptions({ summary: `generate ledger: ${ledger.messages} entries, seed ${ledger.seed}` },
+    [{ runId, spec: ledger }]);
+}
+
+/** 3. Steady state: the system is healthy before we start. */
+async function checkSteadyState({ live, scenario: s }: Run): Promise<void> {
+  live.enter('steady-state');
+  const url = s.steady_state.probe ?? s.recovery.probe;
+  await acts.checkSteadyState.executeWithOptions({
+    summary: `steady state: ${url} healthy ${s.steady_state.healthy_probes}x in a row`, startToCloseTimeout: s.steady_state.timeout + 30_000,
+  }, [{ url, timeoutMs: s.steady_state.timeout, healthyProbes: s.steady_state.healthy_probes, intervalMs: s.recovery.interval }]);
+}
+
+/** 4. Load, concurrent with the fault timeline and watched by the circuit breaker. */
+async function loadUnderFaults(run: Run): Promise<LoadPhase> {
+  const s = run.scenario;
+  run.live.enter('load', `${s.load.executor} ${s.load.rate ?? ''}${s.load.rate ? ' req/s' : ''}`);
+  const startedAt = Date.now();
+  const breaker = startBreaker(run);
+  const shards = planLoadShards(run.runId, s.load, s.ledger);
+  run.live.plannedShards = shards.length;
+  const startToCloseTimeout = loadDurationMs(s) + 15 * 60_000;
+  const shardsDone = Promise.all(shards.map((shard) => run.load.runLoadShard.executeWithOptions({
+    summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`, startToCloseTimeout,
+  }, [{ ...shard, progress: { workflowId: run.workflowId } }])));
+  const faultsDone = run.faults.start(s.faults, { loadStartedAt: startedAt, maxFaultDurationMs: s.safety.max_fault_duration });
+
+  const recovery = s.faults.length === 0 ? Promise.resolve(null) : faultsDone.then(() => acts.awaitRecovery.executeWithOptions({
+    summary: `time to recovery: ${s.recovery.probe}${s.recovery.business ? ` then ${s.recovery.business.url}` : ''}`,
+    startToCloseTimeout: s.recovery.timeout + 60_000,
+  }, [{ probe: s.recovery.probe, since: run.faults.lastRevertAt ?? Date.now(), timeoutMs: s.recovery.timeout, intervalMs: s.recovery.interval,
+    ...(s.recovery.business ? { business: { ...s.recovery.business } } : {}) }]));
+  recovery.catch(() => { /* awaited by measureRecovery */ });
+
+  const [shardResults] = await Promise.all([shardsDone, faultsDone]);
+  // With a fault possibly still in effect, recovery and reconciliation would measure the fault, not the system.
+  const stuck = run.faults.stuck();
+  if (stuck) {
+    throw ApplicationFailure.create({ type: 'RevertFailed', nonRetryable: true,
+      message: `fault ${stuck.handle.faultId} (${stuck.handle.type} on ${stuck.handle.target}) could not be reverted; later phases skipped` });
+  }
+  return { startedAt, shardResults, recovery, breaker };
+}
+
+/** The circuit breaker: a system down longer than abort_if_down_for stops the run (ABORTED). */
+function startBreaker(run: Run): CancellationScope {
+  const { safety, recovery } = run.scenario;
+  const scope = new CancellationScope();
+  scope.run(() => acts.watchHealth.executeWithOptions({
+    summary: `circuit breaker: abort if ${recovery.probe} is down for ${safety.abort_if_down_for} ms`,
+    heartbeatTimeout: Math.max(15_000, 3 * safety.probe_interval),
+  }, [{ url: recovery.probe, intervalMs: safety.probe_interval, abortIfDownForMs: safety.abort_if_down_for }])).then((trip) => {
+    if (!trip) return;
+    run.breakerReason = `circuit breaker: ${recovery.probe} down for ${Math.round(trip.down_for_ms / 1000)} s (> abort_if_down_for ${safety.abort_if_down_for} ms): ${trip.last_error}`;
+    run.scope.cancel();
+  }, () => { /* cancelled with the load phase, or the probe itself failed: the run goes on */ });
+  return scope;
+}
+
+/** 5. Recovery: from the last revert to the first healthy probe and the first success. */
+async function measureRecovery(run: Run, load: LoadPhase): Promise<RecoveryResult | null> {
+  run.live.enter('recovery');
+  const measured = await load.recovery;
+  load.breaker.cancel();
+  if (!measured) return null;
+  const revertedAt = run.faults.lastRevertAt;
+  const firstAck = run.live.firstAckAfterRevertAt;
+  if (!measured.recovered) run.failures.push(`system did not recover within ${run.scenario.recovery.timeout} ms: ${measured.last_error ?? 'unhealthy'}`);
+  return {
+    recovered: measured.recovered,
+    time_to_healthy_ms: measured.time_to_healthy_ms,
+    time_to_first_success_ms: run.scenario.recovery.business ? measured.time_to_first_success_ms
+      : firstAck !== null && revertedAt !== null ? firstAck - revertedAt : null,
+  };
+}
+
+/** The thresholds, judged on steady state: the excluded windows (excluded.ts) are left out. */
+async function judgeLoad(run: Run, load: LoadPhase): Promise<LoadSummary> {
+  const s = run.scenario;
+  const excluded = excludedWindows({
+    loadStartedAt: load.startedAt, settleMs: s.load.thresholds.settle, recovery: run.findings.recovery, faults: run.faults.records,
+  });
+  const summary = await acts.summarizeLoad.executeWithOptions({
+    summary: `merge ${load.shardResults.length} shard histograms and timelines; judge thresholds (${s.load.thresholds.scope})`,
+  }, [load.shardResults, s.load, excluded]);
+  for (const t of summary.thresholds.filter((x) => !x.ok)) run.failures.push(`threshold ${t.name} broken: ${t.reason}`);
+  const races = summary.mismatches;
+  if (races.length > 0) {
+    run.failures.push(`load: ${races.length} idempotency ${races.length === 1 ? 'race was' : 'races were'} answered with different payments, e.g. ${races[0]!.message_id}`);
+  }
+  return summary;
+}
+
+/** 6. Redelivery: every entry without a definitive answer, with its original idempotency key. */
+async function redeliver({ live, load, runId, scenario: s }: Run): Promise<Findings['redelivery']> {
+  live.enter('redelivery');
+  const r = await load.redeliverUnacknowledged.executeWithOptions({
+    summary: 'redeliver unacknowledged entries (same idempotency keys)', startToCloseTimeout: s.redelivery.timeout + 60_000,
+  }, [{ runId, settings: s.load, ledger: s.ledger, deadlineMs: s.redelivery.timeout }]);
+  return { resent: r.resent, acked: r.acked, still_unacknowledged: r.stillUnacknowledged };
+}
+
+/** 7. Drain asynchronous pipelines (a deadline that passes is a note: reconciliation shows what it means). */
+async function drain({ live, notes, scenario: s }: Run): Promise<Findings['drain']> {
+  const groups = s.drain.groups.join(', ');
+  live.enter('drain', groups || 'nothing to drain');
+  const d = await acts.drainPipelines.executeWithOptions({
+    summary: `drain: consumer lag 0 for ${groups || '(no groups)'} within ${s.drain.timeout} ms`, startToCloseTimeout: s.drain.timeout + 60_000,
+  }, [{ ...(s.drain.brokers ? { brokers: s.drain.brokers } : {}), groups: s.drain.groups, timeoutMs: s.drain.timeout }]);
+  if (!d.lag_zero) notes.push(`drain deadline passed with lag ${JSON.stringify(d.lag)}${d.error ? ` (${d.error})` : ''}; reconciling anyway`);
+  return { lag_zero: d.lag_zero, waited_ms: d.waited_ms };
+}
+
+/** 8. Reconcile ground truth against every system of record. */
+async function reconcile({ live, failures, runId, scenario: s }: Run): Promise<ReconcileResult> {
+  live.enter('reconcile', s.reconcile.map((r) => r.source).join(', '));
+  const result = await acts.reconcile.executeWithOptions({
+    summary: `reconcile ${s.ledger.messages} entries against ${s.reconcile.map((r) => r.name ?? r.source).join(', ') || 'no sources'}`,
+  }, [{ runId, ledger: s.ledger, sources: s.reconcile }]);
+  failures.push(...result.failures);
+  return result;
+}
+
+/** 9. Reports (JSON, HTML, JUnit) and the verdict search attribute. A report that cannot be written is a reason, not an error. */
+async function writeReport(run: Run, verdict: ExperimentReport['verdict'], reasons: string[]): Promise<ExperimentResult> {
+  const { live, findings } = run;
+  live.enter('report');
+  const ledger = findings.ledger;
+  const report: ExperimentReport = {
+    run_id: run.runId,
+    workflow_id: run.workflowId,
+    scenario: run.scenario.name,
+    verdict,
+    reasons,
+    started_at: new Date(live.startedAt).toISOString(),
+    ended_at: new Date(Date.now()).toISOString(),
+    phases: live.phases,
+    ledger: ledger ? { count: ledger.count, seed: ledger.seed, totals_by_currency: ledger.totalsByCurrency, json_path: ledger.jsonPath, csv_path: ledger.csvPath } : null,
+    load: findings.load,
+    faults: run.faults.records,
+    recovery: findings.recovery,
+    redelivery: findings.redelivery,
+    drain: findings.drain,
+    reconcile: findings.reconcile,
+  };
+  let paths: ReportPaths | null = null;
+  try {
+    paths = await acts.writeReports.executeWithOptions({ summary: `write reports (JSON, HTML, JUnit): ${verdict}` }, [report]);
+  } catch (err) {
+    reasons.push(`writing reports failed: ${messageOf(err)}`);
+  }
+  upsertSearchAttributes([{ key: OrdealVerdict, value: verdict }]);
+  live.enter('done', verdict);
+  live.phases[live.phases.length - 1]!.ended_at = new Date(Date.now()).toISOString();
+  return { run_id: run.runId, workflow_id: run.workflowId, scenario: run.scenario.name, verdict, reasons, report, paths };
+}
+
+// ---- timing --------------------------------------------------------------------
 function loadDurationMs(s: Scenario): number {
-  const stages = (s.load.stages ?? []).reduce((sum, st) => sum + st.duration, 0);
+  const stages = (s.load.stages ?? []).reduce((sum, stage) => sum + stage.duration, 0);
   return Math.max(s.load.duration ?? 0, stages);
 }
 
@@ -91,386 +346,3 @@ function defaultRunId(): string {
   // uuid4() is deterministic in workflow code (seeded by the run), so replays agree.
   return `r${uuid4().replace(/-/g, '').slice(0, 11)}`;
 }
-
-// ---- the workflow --------------------------------------------------------------
-export async function chaosExperiment(input: ExperimentInput): Promise<ExperimentResult> {
-  const info = workflowInfo();
-  const runId = input.runId ?? defaultRunId();
-  const startedAt = Date.now();
-  let scenario: Scenario | null = null;
-  let phase: Phase = 'validating';
-  const phases: ExperimentReport['phases'] = [];
-  const enter = (p: Phase, details?: string) => {
-    const now = iso(Date.now());
-    const open = phases[phases.length - 1];
-    if (open && open.ended_at === null) open.ended_at = now;
-    phases.push({ phase: p, started_at: now, ended_at: null });
-    phase = p;
-    setCurrentDetails(`**${p}**${details ? ` — ${details}` : ''} (run ${runId})`);
-  };
-  enter('validating');
-
-  // Live state for the status query.
-  const progress = new Map<number, LoadProgress>();
-  let plannedShards = 0;
-  const faults: FaultRecord[] = [];
-  const active: FaultRecord[] = []; // injected and not yet reverted, in injection order
-  const revertDue = new Map<string, number>();
-  let abortReason: string | null = null;
-  let verdict: Verdict | null = null;
-  let lastRevertAt: number | null = null;
-  let ackedAtLastRevert = 0;
-  let firstAckAfterRevertAt: number | null = null;
-
-  const totals = () => {
-    let sent = 0, requests = 0, acked = 0, failed = 0, unknown = 0, dropped = 0, retries = 0, rate = 0, p99 = 0;
-    for (const p of progress.values()) {
-      sent += p.counts.sent; requests += p.counts.requests; acked += p.counts.acked; failed += p.counts.failed;
-      unknown += p.counts.unknown; dropped += p.counts.dropped; retries += p.counts.retries; rate += p.rate; p99 = Math.max(p99, p.p99_ms);
-    }
-    return { sent, requests, acked, failed, unknown, dropped, retries, rate, p99 };
-  };
-
-  // When the load phase was cut short there are no shard results to merge: the
-  // partial report carries the last progress the shards signalled.
-  const partialLoad = (): LoadSummary => {
-    const t = totals();
-    const errorsByClass: Record<string, number> = {};
-    let late = 0, dropped = 0;
-    for (const p of progress.values()) {
-      late += p.counts.late; dropped += p.counts.dropped;
-      for (const [k, v] of Object.entries(p.counts.errorsByClass)) errorsByClass[k] = (errorsByClass[k] ?? 0) + v;
-    }
-    const lat = { p50: 0, p95: 0, p99: t.p99, max: t.p99, mean: 0 };
-    return {
-      counts: { sent: t.sent, requests: t.requests, acked: t.acked, failed: t.failed, unknown: t.unknown, late, dropped, retries: t.retries, errorsByClass },
-      latency_ms: lat, latency_uncorrected_ms: lat, achieved_rate: t.rate, error_rate: t.sent ? (t.failed + t.unknown) / t.sent : 0,
-      timeline: [], thresholds: [], thresholdsOk: true, mismatches: [], workers: [], cancelled: true,
-    };
-  };
-
-  setHandler(statusQuery, (): ExperimentStatus => {
-    const t = totals();
-    return {
-      run_id: runId,
-      scenario: scenario?.name ?? null,
-      phase,
-      elapsed_ms: Date.now() - startedAt,
-      started_at: iso(startedAt),
-      sent: t.sent, acked: t.acked, failed: t.failed, unacknowledged: t.unknown, never_sent: t.dropped,
-      rate: Math.round(t.rate), p99_ms: t.p99,
-      active_faults: active.map((r): ActiveFault => ({
-        faultId: r.handle.faultId, type: r.handle.type, target: r.handle.target, injected_at: r.handle.injectedAt,
-        revert_due_at: iso(revertDue.get(r.handle.faultId) ?? Date.now()),
-      })),
-      verdict,
-      abort_reason: abortReason,
-      shards: { reporting: progress.size, planned: plannedShards },
-    };
-  });
-
-  // The body runs in its own scope so that abort, the breaker and the deadline can
-  // cancel it; UI cancellation cancels the root scope, which reaches it too.
-  const runScope = new CancellationScope();
-  setHandler(abortSignal, ({ reason }) => {
-    abortReason ??= `aborted: ${reason || 'no reason given'}`;
-    runScope.cancel();
-  });
-  setHandler(loadProgressSignal, (p) => {
-    progress.set(p.shard, p);
-    if (lastRevertAt !== null && firstAckAfterRevertAt === null && totals().acked > ackedAtLastRevert) {
-      firstAckAfterRevertAt = Date.now();
-    }
-  });
-
-  upsertSearchAttributes([{ key: OrdealRunId, value: runId }]);
-
-  // 1. Resolve + validate. A bad scenario fails the workflow, non-retryable, before anything is touched.
-  try {
-    const resolved = await scenarioActs.resolveScenario.executeWithOptions(
-      { summary: `resolve + validate scenario ${typeof input.scenario === 'string' ? input.scenario : 'inline'}`, startToCloseTimeout: '30s',
-        retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidScenario'] } },
-      [{ scenario: input.scenario, overrides: input.overrides ?? [] }]);
-    scenario = resolved.scenario;
-  } catch (err) {
-    upsertSearchAttributes([{ key: OrdealVerdict, value: 'ERROR' },
-      { key: OrdealScenario, value: typeof input.scenario === 'string' ? input.scenario : 'inline' }]);
-    const cause = err instanceof ActivityFailure ? err.cause : err;
-    if (cause instanceof ApplicationFailure && cause.type === 'InvalidScenario') {
-      throw ApplicationFailure.create({ type: 'InvalidScenario', nonRetryable: true, message: cause.message, details: cause.details as unknown[] });
-    }
-    throw ApplicationFailure.create({ type: 'ScenarioResolutionFailed', nonRetryable: true, message: message(err) });
-  }
-  const s: Scenario = scenario;
-  upsertSearchAttributes([{ key: OrdealScenario, value: s.name }]);
-
-  // failures make the verdict FAIL; notes are context (capped faults, slow drains).
-  const failures: string[] = [];
-  const notes: string[] = [];
-  let ledger: LedgerRef | null = null;
-  let load: LoadSummary | null = null;
-  let recovery: RecoveryResult | null = null;
-  let redelivery: ExperimentReport['redelivery'] = null;
-  let drained: ExperimentReport['drain'] = null;
-  let reconciled: ReconcileResult | null = null;
-  let breakerReason: string | null = null;
-  let errorReason: string | null = null;
-  let loadStartedAt = 0;
-  const timelines: Promise<void>[] = [];
-
-  // Revert one fault; records the outcome, never throws (a failed revert makes the
-  // verdict ERROR and names the fault). Safe to call twice: the second is a no-op.
-  const revert = async (rec: FaultRecord, why: string): Promise<void> => {
-    if (rec.revert !== null) return;
-    try {
-      const r = await revertActs.revertFault.executeWithOptions({
-        summary: `revert ${rec.handle.type} on ${rec.handle.target} (${why})`, startToCloseTimeout: '30s',
-        retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 },
-      }, [rec.handle]);
-      rec.revert = r;
-      if (!r.reverted && !r.alreadyReverted) {
-        failures.push(`revert of fault ${rec.handle.faultId} (${rec.handle.type} on ${rec.handle.target}) failed: ${r.error ?? 'not reverted'}; it may still be active`);
-      }
-    } catch (err) {
-      rec.revert = { faultId: rec.handle.faultId, reverted: false, alreadyReverted: false, error: message(err) };
-      failures.push(`revert of fault ${rec.handle.faultId} (${rec.handle.type} on ${rec.handle.target}) failed: ${message(err)}; it may still be active (its lease expires at ${rec.handle.leaseExpiresAt})`);
-    }
-    rec.revertedAtS = loadStartedAt ? (Date.now() - loadStartedAt) / 1000 : 0;
-    const at = active.indexOf(rec);
-    if (at >= 0) active.splice(at, 1);
-    lastRevertAt = Date.now();
-    ackedAtLastRevert = totals().acked;
-    firstAckAfterRevertAt = null;
-  };
-
-  // Heal every still-active fault, last injected first.
-  const revertAll = async (why: string) => {
-    while (active.length > 0) await revert(active[active.length - 1]!, why);
-  };
-
-  const faultTimeline = async (spec: FaultSpec, index: number): Promise<void> => {
-    await sleep(spec.at, { summary: `fault ${index} (${spec.type} on ${spec.target}) starts at +${spec.at} ms` });
-    const effective = Math.min(spec.duration, s.safety.max_fault_duration);
-    if (effective < spec.duration) {
-      notes.push(`fault ${index} (${spec.type} on ${spec.target}) capped at max_fault_duration ${s.safety.max_fault_duration} ms`);
-    }
-    // Injection may not be interrupted halfway: once it started, we must learn the handle to revert it.
-    const handle = await CancellationScope.nonCancellable(() => faultActs.injectFault.executeWithOptions({
-      summary: `inject ${spec.type} on ${spec.target} for ${effective} ms`, startToCloseTimeout: '30s',
-      retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
-    }, [{ runId, spec: { ...spec, duration: effective }, leaseMs: effective + LEASE_GRACE_MS }])).catch((err: unknown) => {
-      throw ApplicationFailure.create({ type: 'FaultInjectionFailed', nonRetryable: true,
-        message: `injecting fault ${index} (${spec.type} on ${spec.target}) failed: ${message(err)}` });
-    });
-    // When the injection began (the activity stamps it as it starts applying the fault),
-    // not when the workflow heard back: a database kill's activity also waits ~1.5 s for
-    // the killed processes to be reaped, and the report placed the fault that much late.
-    const rec: FaultRecord = { handle, evidence: [], revert: null, injectedAtS: (Date.parse(handle.injectedAt) - loadStartedAt) / 1000, revertedAtS: null };
-    faults.push(rec);
-    active.push(rec);
-    revertDue.set(handle.faultId, Date.now() + effective);
-    setCurrentDetails(`**load** — ${spec.type} on ${spec.target} active (run ${runId})`);
-    try {
-      rec.evidence.push(...await evidenceActs.faultEvidence.executeWithOptions(
-        { summary: `evidence: ${spec.type} on ${spec.target} in effect?`, startToCloseTimeout: '15s', retry: { maximumAttempts: 2 } }, [handle]));
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      rec.evidence.push({ faultId: handle.faultId, observedAt: iso(Date.now()), description: `evidence unavailable: ${message(err)}`, ok: false });
-    }
-    const elapsed = Date.now() - Date.parse(handle.injectedAt);
-    await sleep(Math.max(1, effective - Math.max(0, elapsed)), { summary: `hold ${spec.type} on ${spec.target}` });
-    await CancellationScope.nonCancellable(() => revert(rec, 'fault duration elapsed'));
-  };
-
-  const body = async (): Promise<void> => {
-    // 2. Ground truth, persisted before anything is sent.
-    enter('generating-ledger', `${s.ledger.messages} entries`);
-    ledger = await ledgerActs.generateLedger.executeWithOptions({
-      summary: `generate ledger: ${s.ledger.messages} entries, seed ${s.ledger.seed}`,
-      startToCloseTimeout: '15m', heartbeatTimeout: '60s', retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 10 },
-    }, [{ runId, spec: s.ledger }]);
-
-    // 3. Steady state: the system is healthy before we start.
-    enter('steady-state');
-    const steadyUrl = s.steady_state.probe ?? s.recovery.probe;
-    await probeActs.checkSteadyState.executeWithOptions({
-      summary: `steady state: ${steadyUrl} healthy ${s.steady_state.healthy_probes}x in a row`,
-      startToCloseTimeout: s.steady_state.timeout + 30_000, heartbeatTimeout: '15s',
-      retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['SteadyStateNotReached'] },
-    }, [{ url: steadyUrl, timeoutMs: s.steady_state.timeout, healthyProbes: s.steady_state.healthy_probes, intervalMs: s.recovery.interval }]);
-
-    // 4. Load, concurrent with the fault timeline and watched by the circuit breaker.
-    enter('load', `${s.load.executor} ${s.load.rate ?? ''}${s.load.rate ? ' req/s' : ''}`);
-    loadStartedAt = Date.now();
-    const breakerScope = new CancellationScope();
-    const breaker = breakerScope.run(() => probeActs.watchHealth.executeWithOptions({
-      summary: `circuit breaker: abort if ${s.recovery.probe} is down for ${s.safety.abort_if_down_for} ms`,
-      startToCloseTimeout: '24h', heartbeatTimeout: Math.max(15_000, 3 * s.safety.probe_interval),
-      retry: { initialInterval: '1s', maximumInterval: '5s' },
-    }, [{ url: s.recovery.probe, intervalMs: s.safety.probe_interval, abortIfDownForMs: s.safety.abort_if_down_for }]));
-    breaker.then((trip) => {
-      if (trip) {
-        breakerReason = `circuit breaker: ${s.recovery.probe} down for ${Math.round(trip.down_for_ms / 1000)} s (> abort_if_down_for ${s.safety.abort_if_down_for} ms): ${trip.last_error}`;
-        runScope.cancel();
-      }
-    }, () => { /* cancelled with the load phase, or the probe itself failed: the run goes on */ });
-
-    const shards = planLoadShards(runId, s.load, s.ledger);
-    plannedShards = shards.length;
-    const loadMs = loadDurationMs(s);
-    // Retries resume from heartbeat progress (the load engine's contract), never re-sending acked entries.
-    const loadP = Promise.all(shards.map((shard) => loadActs.runLoadShard.executeWithOptions({
-      summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`,
-      taskQueue: input.loadTaskQueue ?? LOAD_TASK_QUEUE, startToCloseTimeout: loadMs + 15 * 60_000, heartbeatTimeout: '20s',
-      retry: { initialInterval: '1s', maximumInterval: '10s', nonRetryableErrorTypes: ['InvalidLoadSettings'] },
-    }, [{ ...shard, progress: { workflowId: info.workflowId } }])));
-    s.faults.forEach((f, i) => timelines.push(faultTimeline(f, i)));
-    const faultsDone = Promise.all(timelines);
-
-    // Time to recovery is measured from the last revert, while load may still be running.
-    const recoveryP = s.faults.length === 0 ? Promise.resolve(null) : faultsDone.then(() => probeActs.awaitRecovery.executeWithOptions({
-      summary: `time to recovery: ${s.recovery.probe}${s.recovery.business ? ` then ${s.recovery.business.url}` : ''}`,
-      startToCloseTimeout: s.recovery.timeout + 60_000, heartbeatTimeout: '15s', retry: { maximumAttempts: 3 },
-    }, [{ probe: s.recovery.probe, since: lastRevertAt ?? Date.now(), timeoutMs: s.recovery.timeout, intervalMs: s.recovery.interval,
-      ...(s.recovery.business ? { business: { ...s.recovery.business } } : {}) }]));
-    recoveryP.catch(() => { /* awaited below */ });
-
-    const [results] = await Promise.all([loadP, faultsDone]) as [LoadShardResult[], void[]];
-    // With a fault possibly still in effect, recovery and reconciliation would measure the fault, not the system.
-    const stuck = faults.find((f) => f.revert !== null && !f.revert.reverted && !f.revert.alreadyReverted);
-    if (stuck) {
-      throw ApplicationFailure.create({ type: 'RevertFailed', nonRetryable: true,
-        message: `fault ${stuck.handle.faultId} (${stuck.handle.type} on ${stuck.handle.target}) could not be reverted; later phases skipped` });
-    }
-
-    // 5. Recovery.
-    enter('recovery');
-    const measured = await recoveryP;
-    if (measured) {
-      const loadDerived = firstAckAfterRevertAt !== null && lastRevertAt !== null ? firstAckAfterRevertAt - lastRevertAt : null;
-      recovery = {
-        recovered: measured.recovered,
-        time_to_healthy_ms: measured.time_to_healthy_ms,
-        time_to_first_success_ms: s.recovery.business ? measured.time_to_first_success_ms : loadDerived,
-      };
-      if (!measured.recovered) failures.push(`system did not recover within ${s.recovery.timeout} ms: ${measured.last_error ?? 'unhealthy'}`);
-    }
-    breakerScope.cancel();
-    // Steady-state thresholds leave out each fault from a second before its injection
-    // (requests in flight when it struck) to the end of recovery plus settling.
-    // Not recovered (or never reverted): disturbed to the end of the phase.
-    const rec: RecoveryResult | null = recovery;
-    const recoveryMs = rec === null ? 0 : Math.max(rec.time_to_healthy_ms ?? 0, rec.time_to_first_success_ms ?? 0);
-    const excluded: ExcludedWindow[] = faults.map((f) => ({
-      fromMs: Date.parse(f.handle.injectedAt) - 1000,
-      toMs: f.revertedAtS === null || (rec !== null && !rec.recovered) ? Number.MAX_SAFE_INTEGER
-        : loadStartedAt + f.revertedAtS * 1000 + recoveryMs + s.load.thresholds.settle,
-      why: `${f.handle.type} on ${f.handle.target}: fault, recovery and ${s.load.thresholds.settle / 1000} s settling`,
-    }));
-    load = await loadSummaryActs.summarizeLoad.executeWithOptions(
-      { summary: `merge ${results.length} shard histograms and timelines; judge thresholds (${s.load.thresholds.scope})`,
-        startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } },
-      [results, s.load, excluded]);
-    for (const t of load.thresholds.filter((x) => !x.ok)) failures.push(`threshold ${t.name} broken: ${t.reason}`);
-    if (load.mismatches.length > 0) {
-      failures.push(`load: ${load.mismatches.length} idempotency ${load.mismatches.length === 1 ? 'race was' : 'races were'} answered with different payments, e.g. ${load.mismatches[0]!.message_id}`);
-    }
-
-    // 6. Redelivery: every entry without a definitive answer, with its original idempotency key.
-    enter('redelivery');
-    const redelivered = await loadActs.redeliverUnacknowledged.executeWithOptions({
-        summary: `redeliver unacknowledged entries (same idempotency keys)`, taskQueue: input.loadTaskQueue ?? LOAD_TASK_QUEUE,
-        startToCloseTimeout: s.redelivery.timeout + 60_000, heartbeatTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 5 },
-      }, [{ runId, settings: s.load, ledger: s.ledger, deadlineMs: s.redelivery.timeout }]);
-    redelivery = { resent: redelivered.resent, acked: redelivered.acked, still_unacknowledged: redelivered.stillUnacknowledged };
-
-    // 7. Drain asynchronous pipelines.
-    enter('drain', s.drain.groups.join(', ') || 'nothing to drain');
-    const d = await drainActs.drainPipelines.executeWithOptions({
-      summary: `drain: consumer lag 0 for ${s.drain.groups.join(', ') || '(no groups)'} within ${s.drain.timeout} ms`,
-      startToCloseTimeout: s.drain.timeout + 60_000, heartbeatTimeout: '30s', retry: { maximumAttempts: 5 },
-    }, [{ ...(s.drain.brokers ? { brokers: s.drain.brokers } : {}), groups: s.drain.groups, timeoutMs: s.drain.timeout }]);
-    drained = { lag_zero: d.lag_zero, waited_ms: d.waited_ms };
-    if (!d.lag_zero) notes.push(`drain deadline passed with lag ${JSON.stringify(d.lag)}${d.error ? ` (${d.error})` : ''}; reconciling anyway`);
-
-    // 8. Reconcile ground truth against every system of record.
-    enter('reconcile', s.reconcile.map((r) => r.source).join(', '));
-    reconciled = await reconcileActs.reconcile.executeWithOptions({
-      summary: `reconcile ${s.ledger.messages} entries against ${s.reconcile.map((r) => r.name ?? r.source).join(', ') || 'no sources'}`,
-      startToCloseTimeout: '30m', retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 10 },
-    }, [{ runId, ledger: s.ledger, sources: s.reconcile }]);
-    failures.push(...reconciled.failures);
-  };
-
-  // Overall deadline: a workflow timer, so it holds across worker crashes.
-  const deadlineMs = s.safety.deadline ?? defaultDeadlineMs(s);
-  let deadlineHit = false;
-  const deadlineScope = new CancellationScope();
-  deadlineScope.run(() => sleep(deadlineMs, { summary: `overall deadline ${Math.round(deadlineMs / 1000)} s` })).then(() => {
-    deadlineHit = true;
-    runScope.cancel();
-  }, () => { /* run finished first */ });
-
-  let cancelled = false;
-  try {
-    await runScope.run(body);
-  } catch (err) {
-    if (isCancellation(err)) cancelled = true;
-    else errorReason = `${phase} failed: ${message(err)}`;
-  }
-  deadlineScope.cancel();
-
-  // Whatever happened: stop the stragglers, let in-flight injections land, heal LIFO,
-  // and write what we know — all of it immune to cancellation.
-  return CancellationScope.nonCancellable(async () => {
-    runScope.cancel();
-    await Promise.allSettled(timelines);
-    if (active.length > 0) enter(phase, 'reverting faults');
-    await revertAll(cancelled ? 'experiment stopped' : 'experiment ended');
-
-    const revertFailed = faults.some((f) => f.revert !== null && !f.revert.reverted && !f.revert.alreadyReverted);
-    if (cancelled) {
-      abortReason ??= breakerReason ?? (deadlineHit ? `overall deadline of ${deadlineMs} ms passed` : 'cancelled (workflow cancellation requested, e.g. from the Temporal UI)');
-    }
-    const rc = reconciled as ReconcileResult | null;
-    if (!cancelled && !errorReason && rc && !rc.exactlyOnce && failures.length === 0) failures.push('reconciliation: exactly-once does not hold');
-    verdict = revertFailed || errorReason ? 'ERROR'
-      : cancelled ? 'ABORTED'
-        : failures.length > 0 || !rc ? 'FAIL' : 'PASS';
-    const reasons = [...(errorReason ? [errorReason] : []), ...(abortReason && cancelled ? [abortReason] : []), ...failures, ...notes];
-    if (!load && progress.size > 0) load = partialLoad();
-
-    enter('report');
-    const endedAt = Date.now();
-    const l = ledger as LedgerRef | null;
-    const report: ExperimentReport = {
-      run_id: runId,
-      workflow_id: info.workflowId,
-      scenario: s.name,
-      verdict,
-      reasons,
-      started_at: iso(startedAt),
-      ended_at: iso(endedAt),
-      phases,
-      ledger: l ? { count: l.count, seed: l.seed, totals_by_currency: l.totalsByCurrency, json_path: l.jsonPath, csv_path: l.csvPath } : null,
-      load,
-      faults,
-      recovery,
-      redelivery,
-      drain: drained,
-      reconcile: reconciled,
-    };
-    let paths: ReportPaths | null = null;
-    try {
-      paths = await reportActs.writeReports.executeWithOptions(
-        { summary: `write reports (JSON, HTML, JUnit): ${verdict}`, startToCloseTimeout: '5m', retry: { maximumAttempts: 5 } }, [report]);
-    } catch (err) {
-      reasons.push(`writing reports failed: ${message(err)}`);
-    }
-    upsertSearchAttributes([{ key: OrdealVerdict, value: verdict }]);
-    enter('done', verdict);
-    phases[phases.length - 1]!.ended_at = iso(Date.now());
-    return { run_id: runId, workflow_id: info.workflowId, scenario: s.name, verdict, reasons, report, paths };
-  });
-}
-

@@ -9,13 +9,14 @@ import {
 import type { Verdict } from '../activities/report/types.ts';
 import { chaosExperiment } from './experiment.ts';
 import { detectLeaks } from './leak.ts';
+import { ABORT_SIGNAL, STATUS_QUERY } from './names.ts';
 import type { ProbeActivities } from './phases.ts';
 import { OrdealScenario, OrdealVerdict, type AbortRequest, type RssSample, type SoakInput, type SoakResult, type SoakState } from './types.ts';
 
-export const soakAbortSignal = defineSignal<[AbortRequest]>('abort');
-export const soakStatusQuery = defineQuery<SoakState & { aborted: string | null }>('status');
+export const soakAbortSignal = defineSignal<[AbortRequest]>(ABORT_SIGNAL);
+export const soakStatusQuery = defineQuery<SoakState & { aborted: string | null }>(STATUS_QUERY);
 
-const probe = proxyActivities<ProbeActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
+const { sampleRss } = proxyActivities<ProbeActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
 
 const MAX_SAMPLES = 500;
 
@@ -34,8 +35,7 @@ export async function soakExperiment(input: SoakInput): Promise<SoakResult> {
 
   const sample = async () => {
     try {
-      const rss = await probe.sampleRss.executeWithOptions(
-        { summary: `sample RSS of ${services.join(', ')}`, startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } }, [{ services }]);
+      const rss = await sampleRss.executeWithOptions({ summary: `sample RSS of ${services.join(', ')}` }, [{ services }]);
       state.samples.push({ at: new Date(Date.now()).toISOString(), cycle: state.cycle, rss_bytes: rss } satisfies RssSample);
       if (state.samples.length > MAX_SAMPLES) state.samples.splice(0, state.samples.length - MAX_SAMPLES);
     } catch (err) {

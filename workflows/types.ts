@@ -4,9 +4,6 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type { FaultType } from '../activities/faults/types.ts';
 import type { ExperimentReport, Phase, ReportPaths, Verdict } from '../activities/report/types.ts';
 
-export const ORCHESTRATOR_TASK_QUEUE = 'ordeal';
-export const LOAD_TASK_QUEUE = 'ordeal-load';
-
 export const OrdealScenario = defineSearchAttributeKey('OrdealScenario', SearchAttributeType.KEYWORD);
 export const OrdealVerdict = defineSearchAttributeKey('OrdealVerdict', SearchAttributeType.KEYWORD);
 export const OrdealRunId = defineSearchAttributeKey('OrdealRunId', SearchAttributeType.KEYWORD);

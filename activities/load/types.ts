@@ -114,8 +114,7 @@ export interface LoadProgress {
   rate: number;
   p99_ms: number;
 }
-export const loadProgressSignalName = 'loadProgress';
-export const loadTaskQueue = 'ordeal-load';
+export { LOAD_PROGRESS_SIGNAL as loadProgressSignalName, LOAD_TASK_QUEUE as loadTaskQueue } from '../../workflows/names.ts';
 
 export interface TimelinePoint {
   /** Seconds since the load phase started. */

@@ -1,5 +1,6 @@
 // `ordeal schedule create | list | delete | trigger`: Temporal Schedules (overlap SKIP).
 import type { Command } from 'commander';
+import { EXPERIMENT_WORKFLOW, SOAK_WORKFLOW } from '../../workflows/names.ts';
 import { OrdealClient } from '../client/index.ts';
 import { table } from './table.ts';
 
@@ -13,7 +14,7 @@ export function registerSchedules(program: Command): void {
     .requiredOption('--scenario <name>', 'scenario to run')
     .option('--cron <expr>', "cron expression (repeatable), e.g. '0 2 * * *'", collect, [])
     .option('--every <interval>', 'fixed interval, e.g. 6h')
-    .option('--soak', 'run soakExperiment (continue-as-new cycles, leak check) instead of one chaos experiment')
+    .option('--soak', `run ${SOAK_WORKFLOW} (continue-as-new cycles, leak check) instead of one chaos experiment`)
     .option('--cycles <n>', 'soak: cycles per scheduled run', '12')
     .option('--set <path=value>', 'scenario override (repeatable)', collect, [])
     .option('--paused', 'create paused')
@@ -23,7 +24,7 @@ export function registerSchedules(program: Command): void {
       try {
         await ordeal.createSchedule({
           scheduleId: id,
-          workflow: o.soak ? 'soakExperiment' : 'chaosExperiment',
+          workflow: o.soak ? SOAK_WORKFLOW : EXPERIMENT_WORKFLOW,
           input: o.soak ? { scenario: o.scenario, overrides: o.set, cycles: Number(o.cycles) } : { scenario: o.scenario, overrides: o.set },
           ...(o.cron.length ? { cron: o.cron } : {}),
           ...(o.every ? { every: o.every } : {}),

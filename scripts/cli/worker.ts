@@ -3,13 +3,14 @@
 import type { Command } from 'commander';
 import { startFaultWorker } from '../../workers/fault-worker.ts';
 import { startWorkers, type RunningWorkers } from '../../workers/index.ts';
+import { LOAD_TASK_QUEUE, ORCHESTRATOR_TASK_QUEUE } from '../../workflows/names.ts';
 
 export function registerWorker(program: Command): void {
-  program.command('worker').description('run Ordeal workers: orchestration (task queue ordeal) and load (ordeal-load)')
+  program.command('worker').description(`run Ordeal workers: orchestration (task queue ${ORCHESTRATOR_TASK_QUEUE}) and load (${LOAD_TASK_QUEUE})`)
     .option('--no-orchestrator', 'no orchestrator worker')
     .option('--no-load', 'no load worker')
-    .option('--task-queue <name>', 'orchestrator task queue', 'ordeal')
-    .option('--load-task-queue <name>', 'load task queue', 'ordeal-load')
+    .option('--task-queue <name>', 'orchestrator task queue', ORCHESTRATOR_TASK_QUEUE)
+    .option('--load-task-queue <name>', 'load task queue', LOAD_TASK_QUEUE)
     .option('--no-metrics', 'no Prometheus endpoints (a second worker on this host)')
     .option('--faults', "only a host's fault worker: its services' faults (task queue ordeal-faults-<host>) and its lease watchdog")
     .option('--host <name>', 'with --faults: the fault host this machine is (the `host:` of its services in the system file)')

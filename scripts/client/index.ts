@@ -17,8 +17,11 @@ import '../stack/use-environment.ts';
 import { environment } from '../../activities/environment/index.ts';
 import { temporalConnectionOptions } from '../../activities/environment/temporal.ts';
 import {
-  ORCHESTRATOR_TASK_QUEUE, OrdealRunId, OrdealScenario, OrdealVerdict,
-  type ExperimentInput, type ExperimentResult, type ExperimentStatus, type SoakInput, type SoakResult,
+  ABORT_SIGNAL, EXPERIMENT_WORKFLOW, ORCHESTRATOR_TASK_QUEUE, STATUS_QUERY, WORKFLOW_TYPES, type WorkflowType,
+} from '../../workflows/names.ts';
+import {
+  OrdealRunId, OrdealScenario, OrdealVerdict,
+  type AbortRequest, type ExperimentInput, type ExperimentResult, type ExperimentStatus, type SoakInput, type SoakResult,
 } from '../../workflows/types.ts';
 
 export type { ExperimentInput, ExperimentResult, ExperimentStatus, Verdict, SoakInput, SoakResult };
@@ -67,7 +70,7 @@ export class ExperimentHandle {
   }
 
   status(): Promise<ExperimentStatus> {
-    return this.#client.workflow.getHandle(this.workflowId).query<ExperimentStatus>('status');
+    return this.#client.workflow.getHandle(this.workflowId).query<ExperimentStatus>(STATUS_QUERY);
   }
 
   async describe(): Promise<{ status: string; closed: boolean }> {
@@ -77,7 +80,7 @@ export class ExperimentHandle {
 
   /** The `abort` signal: the run stops, every fault is reverted, verdict ABORTED. */
   abort(reason: string): Promise<void> {
-    return this.#client.workflow.getHandle(this.workflowId).signal('abort', { reason });
+    return this.#client.workflow.getHandle(this.workflowId).signal(ABORT_SIGNAL, { reason } satisfies AbortRequest);
   }
 
   /** Workflow cancellation, as the Web UI's "Request Cancellation" does. */
@@ -96,8 +99,8 @@ export interface ConnectOptions {
 export interface ScheduleSpecInput {
   scheduleId: string;
   input: ExperimentInput | SoakInput;
-  /** chaosExperiment (default) or soakExperiment. */
-  workflow?: 'chaosExperiment' | 'soakExperiment';
+  /** The experiment (default) or the soak. */
+  workflow?: WorkflowType;
   /** Cron expressions, e.g. '0 2 * * *' for 02:00 every night. */
   cron?: string[];
   /** Or a fixed interval like '1h'. */
@@ -143,7 +146,7 @@ export class OrdealClient {
     }
     const workflowId = input.workflowId ?? experimentWorkflowId(name);
     const { workflowId: _w, skipLocalValidation: _s, ...wfInput } = input;
-    await this.client.workflow.start('chaosExperiment', {
+    await this.client.workflow.start(EXPERIMENT_WORKFLOW, {
       taskQueue: this.taskQueue,
       workflowId,
       args: [wfInput satisfies ExperimentInput],
@@ -159,7 +162,7 @@ export class OrdealClient {
 
   /** Recent experiment runs, newest first; filter by scenario and/or verdict (search attributes). */
   async list(o: { scenario?: string; verdict?: string; limit?: number } = {}): Promise<RunSummary[]> {
-    const clauses = [`WorkflowType IN ('chaosExperiment', 'soakExperiment')`];
+    const clauses = [`WorkflowType IN (${WORKFLOW_TYPES.map((t) => `'${t}'`).join(', ')})`];
     if (o.scenario) clauses.push(`OrdealScenario = '${o.scenario.replace(/'/g, '')}'`);
     if (o.verdict) clauses.push(`OrdealVerdict = '${o.verdict.replace(/'/g, '')}'`);
     const out: RunSummary[] = [];
@@ -171,7 +174,7 @@ export class OrdealClient {
   }
 
   async createSchedule(s: ScheduleSpecInput): Promise<void> {
-    const workflowType = s.workflow ?? 'chaosExperiment';
+    const workflowType = s.workflow ?? EXPERIMENT_WORKFLOW;
     const scenarioRef = (s.input as { scenario: unknown }).scenario;
     const name = typeof scenarioRef === 'string' ? scenarioRef : 'inline';
     await this.client.schedule.create({

@@ -9,6 +9,7 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { OrdealClient } from '../../scripts/client/index.ts';
 import { repoRoot } from '../../scripts/stack/config.ts';
 import { config, until } from './harness.ts';
+import { EXPERIMENT_WORKFLOW } from '../../workflows/names.ts';
 
 const cli = (...args: string[]) => spawnSync('bash', [join(repoRoot, 'scripts', 'ordeal'), ...args], { encoding: 'utf8', env: process.env, timeout: 60_000 });
 const id = `nightly-test-${process.pid}`;
@@ -37,7 +38,7 @@ void test('schedule create, list, trigger (overlap SKIP), delete', async () => {
   const d = await ordeal.client.schedule.getHandle(id).describe();
   assert.equal(d.policies.overlap, ScheduleOverlapPolicy.SKIP);
   assert.equal(d.action.type, 'startWorkflow');
-  assert.equal(d.action.type === 'startWorkflow' && d.action.workflowType, 'chaosExperiment');
+  assert.equal(d.action.type === 'startWorkflow' && d.action.workflowType, EXPERIMENT_WORKFLOW);
   assert.equal(d.spec.calendars?.[0]?.hour?.[0]?.start, 2, 'nightly at 02:00');
 
   const listed = cli('schedule', 'list', '--json');

@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OrdealClient } from '../../scripts/client/index.ts';
 import type { RunningWorkers } from '../../workers/index.ts';
+import { SOAK_WORKFLOW } from '../../workflows/names.ts';
 import type { SoakResult } from '../../workflows/types.ts';
 import { detectLeaks } from '../../workflows/leak.ts';
 import { client, inProcessWorkers } from './harness.ts';
@@ -40,7 +41,7 @@ after(async () => {
 void test('a 2-cycle soak continues as new between cycles and samples the system\'s memory', async () => {
   // Cycles use the default load task queue name through the scenario, so point it at this test's load worker.
   const workflowId = `test-soak-${process.pid}-${Date.now()}`;
-  const h = await ordeal.client.workflow.start('soakExperiment', {
+  const h = await ordeal.client.workflow.start(SOAK_WORKFLOW, {
     taskQueue, workflowId,
     args: [{ scenario: 'db_failure_peak_load', cycles: 2, cyclesPerRun: 1,
       overrides: ['ledger.messages=300', 'load.rate=50', 'load.duration=6s', 'load.warmup=0', 'faults=[]', 'load.thresholds={}'],

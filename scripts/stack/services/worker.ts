@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { request } from 'undici';
+import { LOAD_TASK_QUEUE, ORCHESTRATOR_TASK_QUEUE } from '../../../workflows/names.ts';
 import type { ServiceSpec } from '../service.ts';
 
 const workerEnv = (ctx: Parameters<ServiceSpec['launch']>[0]) => ({
@@ -17,7 +18,7 @@ const workerEnv = (ctx: Parameters<ServiceSpec['launch']>[0]) => ({
  */
 export const worker: ServiceSpec = {
   name: 'worker',
-  description: 'Ordeal orchestrator worker (task queue ordeal)',
+  description: `Ordeal orchestrator worker (task queue ${ORCHESTRATOR_TASK_QUEUE})`,
   ports: ['worker_metrics'],
   url: (c) => `http://127.0.0.1:${c.ports.worker_metrics}/metrics`,
   metrics: (c) => `127.0.0.1:${c.ports.worker_metrics}`,
@@ -35,10 +36,10 @@ export const worker: ServiceSpec = {
     const connection = await Connection.connect({ address: `127.0.0.1:${ctx.config.ports.temporal}`, connectTimeout: 2000 });
     try {
       const q = await connection.workflowService.describeTaskQueue({
-        namespace: 'default', taskQueue: { name: 'ordeal' }, taskQueueType: 1, // workflow tasks
+        namespace: 'default', taskQueue: { name: ORCHESTRATOR_TASK_QUEUE }, taskQueueType: 1, // workflow tasks
       });
-      if ((q.pollers ?? []).length === 0) throw new Error('no worker polls task queue ordeal yet');
-      return `${q.pollers!.length} poller(s) on ordeal`;
+      if ((q.pollers ?? []).length === 0) throw new Error(`no worker polls task queue ${ORCHESTRATOR_TASK_QUEUE} yet`);
+      return `${q.pollers!.length} poller(s) on ${ORCHESTRATOR_TASK_QUEUE}`;
     } finally {
       await connection.close();
     }
@@ -51,7 +52,7 @@ export const worker: ServiceSpec = {
 /** The load engine's worker (task queue `ordeal-load`): load shards and redelivery. */
 export const loadWorker: ServiceSpec = {
   name: 'load-worker',
-  description: 'Ordeal load worker (task queue ordeal-load)',
+  description: `Ordeal load worker (task queue ${LOAD_TASK_QUEUE})`,
   ports: ['load_worker_metrics'],
   url: (c) => `http://127.0.0.1:${c.ports.load_worker_metrics}/metrics`,
   metrics: (c) => `127.0.0.1:${c.ports.load_worker_metrics}`,
@@ -69,10 +70,10 @@ export const loadWorker: ServiceSpec = {
     const connection = await Connection.connect({ address: `127.0.0.1:${ctx.config.ports.temporal}`, connectTimeout: 2000 });
     try {
       const q = await connection.workflowService.describeTaskQueue({
-        namespace: 'default', taskQueue: { name: 'ordeal-load' }, taskQueueType: 2, // activity tasks
+        namespace: 'default', taskQueue: { name: LOAD_TASK_QUEUE }, taskQueueType: 2, // activity tasks
       });
-      if ((q.pollers ?? []).length === 0) throw new Error('no worker polls task queue ordeal-load yet');
-      return `${q.pollers!.length} poller(s) on ordeal-load`;
+      if ((q.pollers ?? []).length === 0) throw new Error(`no worker polls task queue ${LOAD_TASK_QUEUE} yet`);
+      return `${q.pollers!.length} poller(s) on ${LOAD_TASK_QUEUE}`;
     } finally {
       await connection.close();
     }

@@ -6,15 +6,16 @@ import type { LoadActivities } from '../../../activities/load/index.ts';
 import { planLoadShards } from '../../../activities/load/plan.ts';
 import type { LedgerSpec } from '../../../activities/ledger/types.ts';
 import type { LoadProgress, LoadSettings, LoadShardResult, LoadSummary } from '../../../activities/load/types.ts';
+import { LOAD_PROGRESS_SIGNAL, LOAD_TASK_QUEUE } from '../../../workflows/names.ts';
 
 const { runLoadShard, summarizeLoad } = proxyActivities<LoadActivities>({
-  taskQueue: 'ordeal-load',
+  taskQueue: LOAD_TASK_QUEUE,
   startToCloseTimeout: '5m',
   heartbeatTimeout: '3s',
   retry: { initialInterval: '200ms', backoffCoefficient: 1, maximumAttempts: 10 },
 });
 
-export const loadProgress = defineSignal<[LoadProgress]>('loadProgress');
+export const loadProgress = defineSignal<[LoadProgress]>(LOAD_PROGRESS_SIGNAL);
 
 export async function loadPhaseTestWorkflow(input: { runId: string; settings: LoadSettings; ledger: LedgerSpec }):
   Promise<{ summary: LoadSummary; shardWorkers: string[][]; attempts: number[]; progressSignals: number }> {
@@ -28,7 +29,7 @@ export async function loadPhaseTestWorkflow(input: { runId: string; settings: Lo
 }
 
 const cancellable = proxyActivities<LoadActivities>({
-  taskQueue: 'ordeal-load',
+  taskQueue: LOAD_TASK_QUEUE,
   startToCloseTimeout: '5m',
   heartbeatTimeout: '3s',
   // Wait for the shard to stop and flush: it then returns its partial result.

@@ -1,0 +1,71 @@
+// The experiment's live state, in one object: what the status query answers and the
+// report's phase list. Signals and phase changes write it; nothing else does.
+import { setCurrentDetails } from '@temporalio/workflow';
+import type { LoadProgress } from '../activities/load/types.ts';
+import type { ExperimentReport, Phase, Verdict } from '../activities/report/types.ts';
+import type { FaultLifecycle } from './fault-lifecycle.ts';
+import { progressTotals } from './progress.ts';
+import type { ExperimentStatus } from './types.ts';
+
+export class LiveState {
+  readonly runId: string;
+  readonly startedAt: number;
+  scenario: string | null = null;
+  phase: Phase = 'validating';
+  readonly phases: ExperimentReport['phases'] = [];
+  /** Each shard's last progress signal. */
+  readonly progress = new Map<number, LoadProgress>();
+  plannedShards = 0;
+  abortReason: string | null = null;
+  verdict: Verdict | null = null;
+  /** Without a business probe, time to first success is the first acknowledgement after the last revert. */
+  firstAckAfterRevertAt: number | null = null;
+  #revertedAt: number | null = null;
+  #ackedAtRevert = 0;
+
+  constructor(runId: string, startedAt: number) {
+    this.runId = runId;
+    this.startedAt = startedAt;
+  }
+
+  /** Closes the open phase and opens the next; the Web UI shows it as the run's current details. */
+  enter(phase: Phase, details?: string): void {
+    const now = new Date(Date.now()).toISOString();
+    const open = this.phases[this.phases.length - 1];
+    if (open && open.ended_at === null) open.ended_at = now;
+    this.phases.push({ phase, started_at: now, ended_at: null });
+    this.phase = phase;
+    setCurrentDetails(`**${phase}**${details ? ` — ${details}` : ''} (run ${this.runId})`);
+  }
+
+  onProgress(progress: LoadProgress): void {
+    this.progress.set(progress.shard, progress);
+    if (this.#revertedAt !== null && this.firstAckAfterRevertAt === null && progressTotals(this.progress.values()).acked > this.#ackedAtRevert) {
+      this.firstAckAfterRevertAt = Date.now();
+    }
+  }
+
+  onReverted(at: number): void {
+    this.#revertedAt = at;
+    this.#ackedAtRevert = progressTotals(this.progress.values()).acked;
+    this.firstAckAfterRevertAt = null;
+  }
+
+  status(faults: FaultLifecycle): ExperimentStatus {
+    const t = progressTotals(this.progress.values());
+    const now = Date.now();
+    return {
+      run_id: this.runId,
+      scenario: this.scenario,
+      phase: this.phase,
+      elapsed_ms: now - this.startedAt,
+      started_at: new Date(this.startedAt).toISOString(),
+      sent: t.sent, acked: t.acked, failed: t.failed, unacknowledged: t.unknown, never_sent: t.dropped,
+      rate: Math.round(t.rate), p99_ms: t.p99_ms,
+      active_faults: faults.activeFaults(now),
+      verdict: this.verdict,
+      abort_reason: this.abortReason,
+      shards: { reporting: this.progress.size, planned: this.plannedShards },
+    };
+  }
+}
