@@ -38,6 +38,8 @@ export interface OrdealEnvironment {
   placeholders(): Record<string, string>;
   /** Optional faster/safer restart for services the host itself supervises; undefined = use the declaration. */
   restart?: RestartHook;
+  /** True for the services `restart` brings back (they need no `start` in their declaration). */
+  ownsService?(service: string, decl: ServiceDecl): boolean;
   /** Processes whose RSS the soak samples, by service name (the stack's pid records). */
   pidOf?(service: string): number | undefined;
 }

@@ -51,6 +51,8 @@ export interface FaultHandle {
   leaseExpiresAt: string;
   /** Backend-specific data needed to revert (pid, toxic name, container id...). */
   revert: Record<string, string | number | boolean>;
+  /** The fault host whose worker injected it and must revert it (absent: 'local'). */
+  host?: string;
 }
 
 export interface FaultEvidence {

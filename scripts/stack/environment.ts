@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { OrdealEnvironment, TemporalSettings } from '../../activities/environment/index.ts';
-import { parseSystem, type SystemFile } from '../../activities/system/index.ts';
+import { parseSystem, type ServiceDecl, type SystemFile } from '../../activities/system/index.ts';
 import { loadStackConfig, type StackConfig } from './config.ts';
 import { isOurProcessAlive, readPidFile } from './process.ts';
 import { stackServices } from './services/index.ts';
@@ -47,6 +47,11 @@ function readWritten(config: StackConfig): SystemFile {
   return outcome.system;
 }
 
+/** A service the stack supervisor started: one of its own, declared by its own pid file. */
+function owns(config: StackConfig, service: string, decl: ServiceDecl): boolean {
+  return stackServices.some((s) => s.name === service) && decl.kind === 'process' && decl.pid_file === pidFileOf(config, service);
+}
+
 export function stackEnvironment(env: NodeJS.ProcessEnv = process.env, config: StackConfig = loadStackConfig(env)): OrdealEnvironment {
   const infra = infraSettings(config, env);
   return {
@@ -58,9 +63,9 @@ export function stackEnvironment(env: NodeJS.ProcessEnv = process.env, config: S
     placeholders: () => Object.fromEntries(Object.entries(config.ports).map(([k, v]) => [`ports.${k}`, String(v)])),
     // The stack's own services restart through its supervisor (its real readiness
     // checks, its defects); anything else through its declaration.
+    ownsService: (service, decl) => owns(config, service, decl),
     async restart(service, decl) {
-      const spec = stackServices.find((s) => s.name === service);
-      if (!spec || decl.kind !== 'process' || decl.pid_file !== pidFileOf(config, service)) return undefined;
+      if (!owns(config, service, decl)) return undefined;
       const rows = await up({ config, services: stackServices, only: [service] });
       const row = rows.find((r) => r.service === service);
       if (row?.state !== 'up' || row.pid === null) throw new Error(`restarted ${service}, but it is ${row?.state ?? 'missing'}: ${row?.detail ?? ''}`);

@@ -10,7 +10,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { processTree, procStartTime } from '../../proc/index.ts';
 import { protectedComponents, splitHostPort, type ProcessServiceDecl, type ServiceDecl, type SystemFile } from '../../system/schema.ts';
 import { FaultPreconditionError, paramProblems, type BackendRevert, type FaultBackend, type FaultContext, type Observation } from '../backend.ts';
-import type { FaultHandle } from '../types.ts';
+import type { FaultHandle, FaultSpec } from '../types.ts';
+import { DEFAULT_READY_TIMEOUT_MS, endpointOf, serviceLogOf, startDeclared } from './restart.ts';
+import { findService } from './target.ts';
+
+export { findService, matchingRoots, readServicePid, type ServiceProcess } from './target.ts';
+export { readyOnce } from './restart.ts';
 
 /** Kept for callers of the old name: Ordeal's own components, never faulted. */
 export const protectedServices = protectedComponents;
@@ -24,43 +29,33 @@ function targetProblems(target: string, system: SystemFile): string[] {
   return [];
 }
 
-/** A pid file holds a bare pid, or the stack supervisor's JSON record { pid, starttime }. */
-function pidFromFile(path: string): { pid: number; starttime?: string } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-  if (/^\d+$/.test(text)) return { pid: Number(text) };
-  try {
-    const rec = JSON.parse(text) as { pid?: unknown; starttime?: unknown };
-    if (typeof rec.pid === 'number') return { pid: rec.pid, ...(typeof rec.starttime === 'string' ? { starttime: rec.starttime } : {}) };
-  } catch { /* fall through */ }
-  return undefined;
-}
-
 /**
- * The live root process of a declared service, or why there is none. pid_file here;
- * match and systemd_unit through the process-target module when it is wired in.
+ * The live root process of a declared service (by pid file, command-line match or
+ * systemd unit, see target.ts), or why there is none.
  */
-export function locateService(service: string, decl: ProcessServiceDecl): { pid: number; starttime: string } | { problem: string } {
-  if (!decl.pid_file) {
-    return { problem: `${service} is declared by ${decl.match !== undefined ? 'match' : 'systemd_unit'}, which this build cannot resolve yet (declare pid_file)` };
+export function locateService(service: string, decl: ProcessServiceDecl): { pid: number; starttime: string; how: string } | { problem: string } {
+  try {
+    const found = findService(service, decl);
+    if (found) return found;
+    const how = decl.pid_file !== undefined ? `pid file ${decl.pid_file}` : decl.match !== undefined ? `match /${decl.match}/` : `systemd unit ${decl.systemd_unit}`;
+    return { problem: `no live process by its ${how}` };
+  } catch (err) {
+    return { problem: (err as Error).message };
   }
-  const rec = pidFromFile(decl.pid_file);
-  if (!rec) return { problem: `no pid in ${decl.pid_file}` };
-  const starttime = procStartTime(rec.pid);
-  if (starttime === undefined) return { problem: `pid ${rec.pid} from ${decl.pid_file} is not running` };
-  // The supervisor's record names a start time: a later process that reused the pid is not ours.
-  if (rec.starttime !== undefined && rec.starttime !== starttime) return { problem: `pid ${rec.pid} from ${decl.pid_file} is a different process now (start time changed)` };
-  return { pid: rec.pid, starttime };
 }
 
-function runningRoot(service: string, decl: ProcessServiceDecl): { pid: number; starttime: string } {
-  const found = locateService(service, decl);
-  if ('problem' in found) throw new FaultPreconditionError(`target ${service} is not running (${found.problem}); start it first`);
+function runningRoot(service: string, decl: ProcessServiceDecl): { pid: number; starttime: string; how: string } {
+  // An ambiguous pattern or an unreachable systemd is refused with its own message.
+  const found = findService(service, decl);
+  if (!found) throw new FaultPreconditionError(`target ${service} is not running (${(locateService(service, decl) as { problem: string }).problem}); start it first`);
   return found;
+}
+
+/** A kill must be revertible: the host restarts it, or its declaration says how. */
+function restartProblems(spec: FaultSpec, decl: ProcessServiceDecl, ctx: FaultContext): string[] {
+  if (spec.type === 'process_pause' || !spec.restart || decl.systemd_unit !== undefined || decl.start) return [];
+  if (ctx.env.ownsService?.(spec.target, decl)) return [];
+  return [`service ${spec.target} has no start command, so a kill could not be reverted; declare services.${spec.target}.start, or set restart: false on the fault`];
 }
 
 /** The declaration a handle carries (older handles: the stack's, looked up in this environment). */
@@ -73,42 +68,17 @@ function declOf(handle: FaultHandle, ctx: FaultContext): ProcessServiceDecl {
   return raw;
 }
 
-/** The host's own restart (the stack's supervisor), else the declaration's `start`. */
-async function restartService(service: string, decl: ProcessServiceDecl, ctx: FaultContext): Promise<string> {
+/** The host's own restart (the stack's supervisor), else the declaration's `start` or unit. */
+async function restartService(service: string, decl: ProcessServiceDecl, handle: FaultHandle, ctx: FaultContext): Promise<string> {
   const hosted = await ctx.env.restart?.(service, decl);
   if (hosted) return hosted.detail;
-  if (!decl.start) throw new FaultPreconditionError(`${service} was killed and its declaration has no start command; restart it by hand (or declare start:)`);
-  const { spawn } = await import('node:child_process');
-  const child = spawn('/bin/sh', ['-c', decl.start], { cwd: decl.cwd, env: { ...process.env, ...decl.env }, detached: true, stdio: 'ignore' });
-  child.unref();
-  await awaitReady(service, decl, 60_000);
-  return `started ${service} with \`${decl.start}\``;
-}
-
-/** Waits for the declared readiness (a 2xx from ready.http, or a TCP accept on ready.tcp). */
-async function awaitReady(service: string, decl: ProcessServiceDecl, ms: number): Promise<void> {
-  if (!decl.ready) return;
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await isReady(decl)) return;
-    if (Date.now() > deadline) throw new Error(`${service} did not become ready (${JSON.stringify(decl.ready)}) within ${ms / 1000} s of its start`);
-    await sleep(200);
+  if (!decl.start && decl.systemd_unit === undefined) {
+    throw new FaultPreconditionError(`${service} was killed and its declaration has no start command; restart it by hand (or declare start:)`);
   }
-}
-
-async function isReady(decl: ProcessServiceDecl): Promise<boolean> {
-  const r = decl.ready;
-  if (!r) return true;
-  if ('http' in r) {
-    try {
-      const res = await fetch(r.http, { signal: AbortSignal.timeout(2000) });
-      return res.status >= 200 && res.status < 300;
-    } catch {
-      return false;
-    }
-  }
-  const hp = splitHostPort(r.tcp);
-  return hp ? !(await refusesConnections(hp.port, hp.host)) : false;
+  const timeoutMs = Number(handle.revert.ready_timeout_ms ?? DEFAULT_READY_TIMEOUT_MS);
+  const { proc, detail } = await startDeclared(service, decl, serviceLogOf(ctx.env.stateDir, service), timeoutMs);
+  const how = decl.systemd_unit !== undefined ? `systemctl start ${decl.systemd_unit}` : 'its start command';
+  return `restarted ${service} by ${how} (pid ${proc.pid}; ${detail})`;
 }
 
 function procState(pid: number): string | undefined {
@@ -162,7 +132,10 @@ export function processBackend(): FaultBackend {
     types: ['database_kill', 'service_kill', 'process_pause'],
 
     check(spec, ctx) {
-      return [...targetProblems(spec.target, ctx.system), ...paramProblems(spec, {})];
+      const problems = [...targetProblems(spec.target, ctx.system), ...paramProblems(spec, { ready_timeout_ms: [1000, 600_000] })];
+      const decl = ctx.system.services[spec.target];
+      if (!problems.length && decl?.kind === 'process') problems.push(...restartProblems(spec, decl, ctx));
+      return problems;
     },
 
     async probe(spec, ctx) {
@@ -182,7 +155,9 @@ export function processBackend(): FaultBackend {
         decl: JSON.stringify(decl),
         pid: rec.pid,
         starttime: rec.starttime,
+        found_by: rec.how,
         restart: spec.restart,
+        ready_timeout_ms: Number(spec.params.ready_timeout_ms ?? DEFAULT_READY_TIMEOUT_MS),
         // The tree at planning time; revert also re-reads the (stopped) root's tree.
         pids: tree.map((p) => `${p.pid}:${p.starttime}`).join(','),
       };
@@ -246,7 +221,7 @@ export function processBackend(): FaultBackend {
       if (!(await awaitReaped(killed, 15_000))) {
         throw new Error(`${service}'s killed processes (${killed.map((p) => p.pid).join(', ')}) are still not reaped after 15 s; cannot restart it yet`);
       }
-      const how = await restartService(service, decl, ctx);
+      const how = await restartService(service, decl, handle, ctx);
       return { alreadyReverted: false, detail: `${how}, ready after ${((Date.now() - t0) / 1000).toFixed(1)} s` };
     },
 
@@ -271,13 +246,13 @@ export function processBackend(): FaultBackend {
       const replaced = rootGone && !('problem' in now) ? now.pid : undefined;
       out.push({
         ok: rootGone && replaced === undefined,
-        description: `${service} pid ${String(handle.revert.pid)} ${rootGone ? 'gone' : 'still alive'}; ${alive}/${pids.length} of its processes alive` +
+        description: `${service} pid ${String(handle.revert.pid)} ${rootGone ? 'gone' : 'still alive'}${handle.revert.found_by ? ` (found by ${String(handle.revert.found_by)})` : ''}; ${alive}/${pids.length} of its processes alive` +
           (replaced ? `; ${service} running again as pid ${replaced}` : ''),
       });
-      const tcp = decl.ready && 'tcp' in decl.ready ? splitHostPort(decl.ready.tcp) : undefined;
+      const tcp = endpointOf(decl);
       if (tcp) {
         const refused = await refusesConnections(tcp.port, tcp.host);
-        out.push({ ok: refused, description: `${service} port ${tcp.port} ${refused ? 'refuses connections' : 'accepts connections'}` });
+        out.push({ ok: refused, description: `${service} ${tcp.host}:${tcp.port} ${refused ? 'refuses connections' : 'accepts connections'}` });
       }
       return out;
     },

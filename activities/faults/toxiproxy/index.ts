@@ -5,6 +5,7 @@
 import { connect } from 'node:net';
 import { protectedComponents, type ProxyDecl, type SystemFile } from '../../system/schema.ts';
 import { FaultPreconditionError, paramProblems, type FaultBackend, type FaultContext, type Observation } from '../backend.ts';
+import { runProxyName } from '../proxies/index.ts';
 import type { FaultHandle, FaultSpec, FaultType } from '../types.ts';
 import { ToxiproxyClient, ToxiproxyError, type Toxic, type ToxicType } from './client.ts';
 
@@ -42,8 +43,6 @@ export function declaredProxies(system: SystemFile): string[] {
 
 const urlOf = (ctx: FaultContext) => ctx.env.toxiproxyUrl;
 
-/** The name a run's own proxy has in Toxiproxy (created when the run starts). */
-export const runProxyName = (runId: string, name: string) => `ordeal-${runId}-${name}`;
 
 /**
  * The Toxiproxy proxy that carries a declared proxy: the run's own one, else one by
