@@ -2,7 +2,7 @@
 // activities (a worker, the watchdog, the CLI, a test) and handed over with
 // setEnvironment(). The core never looks for Ordeal's infrastructure or the
 // system under test by itself: the embedded stack is one implementation
-// (scripts/stack/environment.ts), a user's Temporal cluster + database another.
+// (stackEnvironment() in the stack supervisor), a user's Temporal cluster + database another.
 import type { ServiceDecl, SystemFile } from '../system/schema.ts';
 
 export interface TemporalSettings {
@@ -56,7 +56,7 @@ export class EnvironmentMissingError extends Error {
 export function environment(): OrdealEnvironment {
   if (!current) {
     throw new EnvironmentMissingError('no Ordeal environment in this process: the worker, watchdog, CLI or test that hosts '
-      + 'the activities must call setEnvironment() once (the embedded stack: setEnvironment(stackEnvironment()) from scripts/stack)');
+      + 'the activities must call setEnvironment() once (the embedded stack: setEnvironment(stackEnvironment()) in the stack supervisor)');
   }
   return current;
 }

@@ -1,5 +1,5 @@
 // Entry point of the fault watchdog: `node --import <host's environment> watchdog-main.ts --port N`.
-// The host (the embedded stack: scripts/stack/services/watchdog.ts) sets the environment up.
+// The host (the embedded stack: its watchdog service) sets the environment up.
 import { parseArgs } from 'node:util';
 import { closeFaults } from './engine.ts';
 import { startWatchdog } from './watchdog.ts';
