@@ -200,7 +200,7 @@ async function loadUnderFaults(run: Run): Promise<LoadPhase> {
   const shardsDone = Promise.all(shards.map((shard) => run.load.runLoadShard.executeWithOptions({
     summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`, startToCloseTimeout,
   }, [{ ...shard, progress: { workflowId: run.workflowId } }])));
-  const faultsDone = run.faults.start(s.faults, { loadStartedAt: startedAt, maxFaultDurationMs: s.safety.max_fault_duration });
+  const faultsDone = run.faults.start(s.faults, { loadStartedAt: startedAt, maxFaultDurationMs: s.safety.max_fault_duration, ...(s.system ? { system: s.system } : {}) });
 
   const recovery = s.faults.length === 0 ? Promise.resolve(null) : faultsDone.then(() => acts.awaitRecovery.executeWithOptions({
     summary: `time to recovery: ${s.recovery.probe}${s.recovery.business ? ` then ${s.recovery.business.url}` : ''}`,

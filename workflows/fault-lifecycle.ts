@@ -67,8 +67,10 @@ export class FaultLifecycle {
   }
 
   /** Starts one timeline per fault, relative to the load phase's start; resolves when all reverted. */
-  start(specs: readonly FaultSpec[], o: { loadStartedAt: number; maxFaultDurationMs: number }): Promise<void[]> {
+  start(specs: readonly FaultSpec[], o: { loadStartedAt: number; maxFaultDurationMs: number; system?: SystemFile }): Promise<void[]> {
     this.#loadStartedAt = o.loadStartedAt;
+    // The scenario's system travels with each injection: only what it declares may be faulted.
+    this.#system = o.system;
     this.#maxFaultDurationMs = o.maxFaultDurationMs;
     specs.forEach((spec, index) => this.#timelines.push(this.#timeline(spec, index)));
     return Promise.all(this.#timelines);

@@ -8,6 +8,8 @@ import { parse as parseYaml } from 'yaml';
 import { environment } from '../environment/index.ts';
 import { loadSystemFile, parseSystem, substitute, systemPlaceholders, type SystemFile, type SystemOutcome } from '../system/index.ts';
 import { semanticProblems as semanticLoadProblems } from '../load/plan.ts';
+import { crossSectionProblems } from './checks.ts';
+import { preflight, type PreflightReport } from '../preflight/index.ts';
 import { validateFaultTargets } from '../faults/index.ts';
 import { scenarioSchema, type Scenario, type ScenarioProblem } from './schema.ts';
 
@@ -23,8 +25,8 @@ export interface ResolveInput {
 }
 
 export type ResolveOutcome =
-  | { ok: true; scenario: Scenario; source: string }
-  | { ok: false; problems: ScenarioProblem[]; source: string };
+  | { ok: true; scenario: Scenario; source: string; live?: PreflightReport }
+  | { ok: false; problems: ScenarioProblem[]; source: string; live?: PreflightReport; /** Set when the schema held (other checks failed): live checks can still run. */ parsed?: Scenario };
 
 export class ScenarioError extends Error {
   override name = 'ScenarioError';
@@ -236,8 +238,10 @@ export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: strin
     }
     return { ok: false, source, problems: [...problems, ...cross] };
   }
-  problems.push(...cross, ...loadProblems(parsed.data.load));
-  if (problems.length > 0) return { ok: false, source, problems };
+  const load = loadProblems(parsed.data.load);
+  // The cross-section checks read executor settings the load checks vouch for.
+  problems.push(...cross, ...load, ...(load.length ? [] : crossSectionProblems(parsed.data)));
+  if (problems.length > 0) return { ok: false, source, problems, parsed: parsed.data };
   return { ok: true, source, scenario: parsed.data };
 }
 
@@ -246,20 +250,41 @@ export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: strin
  * target validation (type/backend/target/params; read-only probes for docker),
  * every problem at once.
  */
-export async function validateScenario(input: ResolveInput, opts: { dir?: string } = {}): Promise<ResolveOutcome> {
+export async function validateScenario(input: ResolveInput, opts: { dir?: string; live?: boolean } = {}): Promise<ResolveOutcome> {
+  const checked = await validateStatic(input, opts);
+  const scenario = checked.ok ? checked.scenario : checked.parsed;
+  if (!opts.live || !scenario) return checked;
+  // Live: whatever passed the schema is checked against the world (nothing touched).
+  const live = await preflight(scenario);
+  const known = new Set((checked.ok ? [] : checked.problems).map((p) => p.path));
+  const fresh = live.problems.filter((p) => !(p.path.startsWith('faults.') && [...known].some((k) => k.startsWith(`${p.path}.`))));
+  const problems = [...(checked.ok ? [] : checked.problems), ...fresh];
+  return problems.length ? { ok: false, source: checked.source, problems, live } : { ...checked, live };
+}
+
+async function validateStatic(input: ResolveInput, opts: { dir?: string }): Promise<ResolveOutcome> {
   const outcome = resolveScenarioDocument(input, opts);
   const loaded = loadDocument(input.scenario, opts.dir ?? scenariosDir);
   let faults: unknown[] = [];
-  if (outcome.ok) faults = outcome.scenario.faults;
-  else if ('doc' in loaded) {
+  let system: SystemFile | undefined;
+  if (outcome.ok) {
+    faults = outcome.scenario.faults;
+    system = outcome.scenario.system;
+  } else if ('doc' in loaded) {
     const doc = obj(loaded.doc);
     for (const o of input.overrides ?? []) applyOverride(doc, o);
-    faults = arr(doc.faults);
+    // Faults are checked against the scenario's own system; a broken system file is reported already.
+    const resolved = resolveSystem(doc.system, loaded.dir);
+    if (resolved.ok) {
+      faults = arr(doc.faults);
+      system = resolved.system;
+    }
   }
-  const issues = faults.length ? await validateFaultTargets(faults) : [];
+  const issues = faults.length ? await validateFaultTargets(faults, system ? { system } : {}) : [];
   const faultProblems = issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
   const known = new Set((outcome.ok ? [] : outcome.problems).map((p) => `${p.path}\u0000${p.message}`));
   const fresh = faultProblems.filter((p) => !known.has(`${p.path}\u0000${p.message}`));
   if (fresh.length === 0) return outcome;
-  return { ok: false, source: outcome.source, problems: [...(outcome.ok ? [] : outcome.problems), ...fresh] };
+  const parsed = outcome.ok ? outcome.scenario : outcome.parsed;
+  return { ok: false, source: outcome.source, problems: [...(outcome.ok ? [] : outcome.problems), ...fresh], ...(parsed ? { parsed } : {}) };
 }

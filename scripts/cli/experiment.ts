@@ -1,6 +1,7 @@
 // `ordeal run | watch | list | abort | report`: experiments from the command line.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { validateCommand } from './validate.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { reportJson } from '../../activities/report/write.ts';
 import type { ExperimentReport } from '../../activities/report/types.ts';
@@ -100,7 +101,12 @@ export function registerExperiments(program: Command): void {
     .option('--set <path=value>', 'override a scenario field (repeatable), e.g. --set load.rate=200', collect, [])
     .option('--id <workflowId>', 'workflow id (default ordeal-<scenario>-<time>-<rand>)')
     .option('--quiet', 'no progress lines')
-    .action(async (scenario: string, o: { wait?: boolean; json?: boolean; set: string[]; id?: string; quiet?: boolean }) => {
+    .option('--dry-run', 'start nothing: validate and check every target, proxy, source and probe live (as validate --live)')
+    .action(async (scenario: string, o: { wait?: boolean; json?: boolean; set: string[]; id?: string; quiet?: boolean; dryRun?: boolean }) => {
+      if (o.dryRun) {
+        process.exitCode = await validateCommand(scenario, { set: o.set, live: true, ...(o.json ? { json: true } : {}) });
+        return;
+      }
       const ordeal = await OrdealClient.connect();
       try {
         let h: ExperimentHandle;
