@@ -10,11 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
-import type { OrdealClient } from '../../scripts/client/index.ts';
 import { repoRoot } from '../../scripts/stack/config.ts';
 import type { SystemFile } from '../../activities/system/index.ts';
-import type { RunningWorkers } from '../../workers/index.ts';
-import { client, inProcessWorkers, leasesOf } from '../experiment/harness.ts';
+import { experimentRig, leasesOf } from '../experiment/harness.ts';
 import { findService } from '../../activities/faults/process/index.ts';
 import { acmeHome, acmePayDecl, acmePorts, startAcmeDb, startService, stopAcmeDb, stopService, writeSystemFile } from './acme.ts';
 
@@ -56,23 +54,17 @@ const killScenario = (service: 'acme-pay' | 'acme-pay-fixed') => scenarioFile(`a
   recovery: { probe: `\${services.${service}.url}/healthz`, timeout: '30s' },
 });
 
-let ordeal: OrdealClient;
-let workers: RunningWorkers;
-let loadTaskQueue: string;
+let rig: Awaited<ReturnType<typeof experimentRig>> | undefined;
+const run = async (scenario: string) => (await rig!.ordeal.start({ scenario, loadTaskQueue: rig!.loadTaskQueue })).result();
 
 before(async () => {
   writeSystemFile(system);
   await startAcmeDb();
   await Promise.all([startService('acme-pay', pay), startService('acme-pay-fixed', fixed)]);
-  const w = await inProcessWorkers('test-foreign');
-  workers = w.workers;
-  loadTaskQueue = w.loadTaskQueue;
-  ordeal = await client(w.taskQueue);
+  rig = await experimentRig('test-foreign');
 });
 after(async () => {
-  workers?.shutdown();
-  await workers?.done;
-  await ordeal?.close();
+  await rig?.close();
   await stopService('acme-pay', pay);
   await stopService('acme-pay-fixed', fixed);
   await stopAcmeDb();
@@ -92,8 +84,7 @@ void test('the dry run lists every target of the system file and touches nothing
 });
 
 void test('killed and restarted by Ordeal mid-load: the in-memory idempotency defect FAILs with duplicates', async (t) => {
-  const h = await ordeal.start({ scenario: killScenario('acme-pay'), loadTaskQueue });
-  const r = await h.result();
+  const r = await run(killScenario('acme-pay'));
   assert.equal(r.verdict, 'FAIL', r.reasons.join('\n'));
   const pg = r.report.reconcile!.sources.find((s) => s.source === 'postgres')!;
   t.diagnostic(`duplicated ${pg.classes.duplicated.count}, ok ${pg.classes.ok.count}; ${r.reasons.join(' | ')}`);
@@ -108,8 +99,7 @@ void test('killed and restarted by Ordeal mid-load: the in-memory idempotency de
 });
 
 void test('the fixed twin under the same kill: PASS', async () => {
-  const h = await ordeal.start({ scenario: killScenario('acme-pay-fixed'), loadTaskQueue });
-  const r = await h.result();
+  const r = await run(killScenario('acme-pay-fixed'));
   assert.equal(r.verdict, 'PASS', r.reasons.join('\n'));
   const pg = r.report.reconcile!.sources.find((s) => s.source === 'postgres')!;
   assert.equal(pg.classes.duplicated.count, 0);
@@ -124,8 +114,7 @@ void test('network_latency on a declared proxy: the run creates it, the latency 
     faults: [{ type: 'network_latency', target: 'acme-edge', at: '3s', duration: '4s', params: { latency_ms: 400 } }],
     recovery: { probe: `${edge}/healthz`, timeout: '30s' },
   });
-  const h = await ordeal.start({ scenario: file, loadTaskQueue });
-  const r = await h.result();
+  const r = await run(file);
   assert.equal(r.verdict, 'PASS', r.reasons.join('\n'));
   const timeline = r.report.load!.timeline;
   const during = timeline.filter((p) => p.t >= 4 && p.t < 7 && p.ok > 0);
