@@ -40,8 +40,6 @@ export interface OrdealEnvironment {
   restart?: RestartHook;
   /** True for the services `restart` brings back (they need no `start` in their declaration). */
   ownsService?(service: string, decl: ServiceDecl): boolean;
-  /** Processes whose RSS the soak samples, by service name (the stack's pid records). */
-  pidOf?(service: string): number | undefined;
 }
 
 let current: OrdealEnvironment | undefined;

@@ -103,7 +103,7 @@ export function describeFault(f: FaultSpec, system: SystemFile, scenario: Pick<S
   switch (backendOf(f)) {
     case 'process': {
       const restart = f.restart === false ? 'then leave it down (restart: false)'
-        : `then restart it (${decl?.kind === 'process' && decl.start ? `\`${decl.start}\`` : "the host's supervisor"})${decl?.ready ? ` and wait until ${'http' in decl.ready ? `GET ${decl.ready.http} answers 2xx` : `${decl.ready.tcp} accepts`}` : ''}`;
+        : `then restart it (${decl?.kind !== 'process' ? 'docker start' : decl.start ? `\`${decl.start}\`` : decl.systemd_unit ? `systemctl start ${decl.systemd_unit}` : "its host's supervisor"})${decl?.ready ? ` and wait until ${'http' in decl.ready ? `GET ${decl.ready.http} answers 2xx` : `${decl.ready.tcp} accepts`}` : ''}`;
       return f.type === 'process_pause'
         ? `SIGSTOP every process of ${f.target}'s tree ${when} (gray failure: sockets open, nothing answers), then SIGCONT`
         : `SIGKILL every process of ${f.target}'s tree ${when}, ${restart}`;

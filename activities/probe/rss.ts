@@ -1,8 +1,11 @@
 // Memory of the system under test, for soak runs: the resident set of each named
-// service (its whole process tree), read from /proc; the environment says which pid is whose.
+// service of the system (its whole process tree), read from /proc; the system file
+// says how to find each service's process.
 import { readFileSync } from 'node:fs';
 import { environment } from '../environment/index.ts';
+import { locateService } from '../faults/process/index.ts';
 import { processTree } from '../proc/index.ts';
+import type { SystemFile } from '../system/schema.ts';
 
 function rssBytes(pid: number): number {
   try {
@@ -14,15 +17,17 @@ function rssBytes(pid: number): number {
 }
 
 /** RSS per service; a service that is not running reports 0. */
-export async function sampleRss(input: { services: string[] }): Promise<Record<string, number>> {
-  const env = environment();
-  const known = Object.keys(env.defaultSystem().services);
+export async function sampleRss(input: { services: string[]; system?: SystemFile }): Promise<Record<string, number>> {
+  const system = input.system ?? environment().defaultSystem();
   const out: Record<string, number> = {};
   for (const name of input.services) {
-    if (!known.includes(name)) throw new Error(`sampleRss: no service named ${name} in ${env.description} (known: ${known.join(', ')})`);
-    const pid = env.pidOf?.(name);
-    out[name] = pid === undefined ? 0 : processTree(pid).reduce((sum, p) => sum + rssBytes(p.pid), 0);
+    const decl = system.services[name];
+    if (decl?.kind !== 'process') {
+      const known = Object.entries(system.services).filter(([, d]) => d.kind === 'process').map(([n]) => n);
+      throw new Error(`sampleRss: system ${system.name} declares no process service ${name} (known: ${known.join(', ')})`);
+    }
+    const found = locateService(name, decl);
+    out[name] = 'problem' in found ? 0 : processTree(found.pid).reduce((sum, p) => sum + rssBytes(p.pid), 0);
   }
   return out;
 }
-

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { environment } from '../environment/index.ts';
-import { loadSystemFile, parseSystem, substitute, systemPlaceholders, type SystemFile, type SystemOutcome } from '../system/index.ts';
+import { loadSystemFile, parseSystem, problemsOf, substitute, systemPlaceholders, type SystemFile, type SystemOutcome } from '../system/index.ts';
 import { semanticProblems as semanticLoadProblems } from '../load/plan.ts';
 import { crossSectionProblems } from './checks.ts';
 import { preflight, type PreflightReport } from '../preflight/index.ts';
@@ -227,15 +227,7 @@ export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: strin
   const parsed = scenarioSchema.safeParse(substituted);
   const cross = loopbackProblems(obj(substituted));
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const path = issue.path.map(String);
-      // One problem per unknown key, addressed by the key itself, reads better than one for its parent.
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) problems.push({ path: [...path, key].join('.'), message: `unknown field "${key}"` });
-      } else {
-        problems.push({ path: path.join('.'), message: issue.message });
-      }
-    }
+    problems.push(...problemsOf(parsed.error.issues));
     return { ok: false, source, problems: [...problems, ...cross] };
   }
   const load = loadProblems(parsed.data.load);

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
 import { systemFileSchema, type SystemFile } from './schema.ts';
 
 export interface SystemProblem {
@@ -26,21 +27,24 @@ export class SystemFileError extends Error {
   }
 }
 
+/** zod issues as problems by path; one problem per unknown key, addressed by the key itself (reads better than its parent). */
+export function problemsOf(issues: readonly z.core.$ZodIssue[]): SystemProblem[] {
+  const problems: SystemProblem[] = [];
+  for (const issue of issues) {
+    const path = issue.path.map(String);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) problems.push({ path: [...path, key].join('.'), message: `unknown field "${key}"` });
+    } else {
+      problems.push({ path: path.join('.'), message: issue.message });
+    }
+  }
+  return problems;
+}
+
 /** Validates a parsed document; `baseDir` anchors relative pid_file/cwd paths. */
 export function parseSystem(doc: unknown, source: string, baseDir?: string): SystemOutcome {
   const parsed = systemFileSchema.safeParse(doc ?? {});
-  if (!parsed.success) {
-    const problems: SystemProblem[] = [];
-    for (const issue of parsed.error.issues) {
-      const path = issue.path.map(String);
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) problems.push({ path: [...path, key].join('.'), message: `unknown field "${key}"` });
-      } else {
-        problems.push({ path: path.join('.'), message: issue.message });
-      }
-    }
-    return { ok: false, problems, source };
-  }
+  if (!parsed.success) return { ok: false, problems: problemsOf(parsed.error.issues), source };
   const system = parsed.data;
   if (baseDir) {
     for (const decl of Object.values(system.services)) {

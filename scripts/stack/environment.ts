@@ -9,7 +9,6 @@ import { parse as parseYaml } from 'yaml';
 import type { OrdealEnvironment, TemporalSettings } from '../../activities/environment/index.ts';
 import { parseSystem, type ServiceDecl, type SystemFile } from '../../activities/system/index.ts';
 import { loadStackConfig, type StackConfig } from './config.ts';
-import { isOurProcessAlive, readPidFile } from './process.ts';
 import { stackServices } from './services/index.ts';
 import { ordealDbUrl } from './services/postgres.ts';
 import { up } from './supervisor.ts';
@@ -70,10 +69,6 @@ export function stackEnvironment(env: NodeJS.ProcessEnv = process.env, config: S
       const row = rows.find((r) => r.service === service);
       if (row?.state !== 'up' || row.pid === null) throw new Error(`restarted ${service}, but it is ${row?.state ?? 'missing'}: ${row?.detail ?? ''}`);
       return { pid: row.pid, detail: `restarted ${service} (pid ${row.pid}) through the stack supervisor` };
-    },
-    pidOf(service) {
-      const rec = readPidFile(pidFileOf(config, service));
-      return rec && isOurProcessAlive(rec) ? rec.pid : undefined;
     },
   };
 }

@@ -2,7 +2,7 @@
 // file holding its pid and kernel start time, so that `down` ends exactly the
 // processes this supervisor started — never a later process that reused the pid.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isOurProcessAlive, processTree, procStartTime, readPidFile, type PidRecord, type ProcEntry } from '../../activities/proc/index.ts';
 

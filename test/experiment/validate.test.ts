@@ -118,7 +118,7 @@ void test('run --dry-run on a system file: every declared target listed, each re
   const r = ordeal('run', join(dir, 'acme.yaml'), '--dry-run');
   assert.equal(r.status, 2, r.stdout + r.stderr);
   assert.match(r.stdout, /live check against system acme \(nothing was touched\)/);
-  assert.match(r.stdout, /service +api +UNREACHABLE +not running: no pid in .*api\.pid/);
+  assert.match(r.stdout, /service +api +UNREACHABLE +not running: .*api\.pid/);
   assert.match(r.stdout, /fault 0: REFUSED: service_kill on api \(process\): not running/);
   assert.match(r.stdout, new RegExp(`proxy +acme-db +UNREACHABLE +127\\.0\\.0\\.1:${listen} → 127\\.0\\.0\\.1:${dbPort}: Toxiproxy creates it when the run starts; upstream: nothing listens`));
   assert.match(r.stdout, /fault 1: would add a latency toxic \(latency_ms=200\) on proxy acme-db/);
