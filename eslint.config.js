@@ -31,8 +31,9 @@ export default tseslint.config(
           message: 'Workflow code must be deterministic: do I/O in an activity.',
         })),
         patterns: [{
-          // plan.ts is pure (no Node built-ins, no I/O): the workflow fans the load phase out with it.
-          regex: '(^|/)activities/(?!load/plan\\.ts$)',
+          // plan.ts is pure (no Node built-ins, no I/O): the workflow fans the load phase out with it;
+          // faults/routing.ts too: it picks the task queue of each fault activity (per-host fault workers).
+          regex: '(^|/)activities/(?!load/plan\\.ts$|faults/routing\\.ts$)',
           allowTypeImports: true,
           message: 'Workflows import activity types only (proxyActivities<typeof activities>).',
         }],

@@ -74,6 +74,9 @@ interface LoadPhase {
   breaker: CancellationScope;
 }
 
+/** Run proxies outlive the overall deadline by this much before the watchdog may remove them. */
+const RUN_PROXY_LEASE_GRACE_MS = 5 * 60_000;
+
 export async function chaosExperiment(input: ExperimentInput): Promise<ExperimentResult> {
   const runId = input.runId ?? defaultRunId();
   const live = new LiveState(runId, Date.now());
@@ -109,6 +112,8 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
   let cancelled = false;
   let error: string | null = null;
   try {
+    // The system's proxies for this run, leased past the deadline (issue 11).
+    await scope.run(() => faults.useSystem(scenario.system, deadline.ms + RUN_PROXY_LEASE_GRACE_MS));
     await scope.run(() => runPhases(run));
   } catch (err) {
     if (isCancellation(err)) cancelled = true;
@@ -123,6 +128,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     await faults.settled();
     if (faults.active.length > 0) live.enter(live.phase, 'reverting faults');
     await faults.revertAll(cancelled ? 'experiment stopped' : 'experiment ended');
+    await faults.removeProxies();
     if (cancelled) {
       live.abortReason ??= run.breakerReason
         ?? (deadline.hit ? `overall deadline of ${deadline.ms} ms passed` : 'cancelled (workflow cancellation requested, e.g. from the Temporal UI)');

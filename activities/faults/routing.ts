@@ -3,7 +3,10 @@
 // `ordeal-faults-<name>`; everything else (Ordeal's Toxiproxy, the provider's admin
 // API, undeclared stack services) on the orchestrator's own queue, as before.
 // Pure and free of I/O: workflows import it to pick the queue of each fault activity.
-import { LOCAL_HOST, type SystemFile } from '../system/schema.ts';
+import type { SystemFile } from '../system/schema.ts';
+
+/** system/schema.ts's LOCAL_HOST: a value import would pull zod into the workflow bundle. */
+const LOCAL_HOST = 'local';
 
 export const FAULT_TASK_QUEUE_PREFIX = 'ordeal-faults-';
 

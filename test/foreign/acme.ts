@@ -15,8 +15,14 @@ import { loadStackConfig, repoRoot } from '../../scripts/stack/config.ts';
 
 const config = loadStackConfig();
 const offset = Number(process.env.ORDEAL_PORT_OFFSET ?? 0);
-/** The foreign system's ports, out of the stack's ranges, shifted like the stack's. */
-export const acmePorts = { db: 41000 + offset, pay: 41010 + offset, payFixed: 41011 + offset, dbProxy: 41020 + offset, payProxy: 41021 + offset };
+/**
+ * The foreign system's ports, out of the stack's ranges, shifted like the stack's,
+ * and below the kernel's ephemeral range (32768-60999): a client that retries a
+ * connection to a port in that range while nothing listens can connect the socket to
+ * itself (TCP simultaneous open) and then holds the port, so the restarted service
+ * cannot bind it.
+ */
+export const acmePorts = { db: 31000 + offset, pay: 31010 + offset, payFixed: 31011 + offset, dbProxy: 31020 + offset, payProxy: 31021 + offset };
 /** Its data, logs and pid files: beside the test stack's. */
 export const acmeHome = join(config.home, 'foreign');
 
