@@ -4,10 +4,16 @@
 // answer (2,000 req/s for 30 s, server SIGSTOPped for 1.5 s). One run each: a
 // benchmark, not a test. Writes bench/results/load.json. cpu_per_1k_req is the
 // generator's CPU milliseconds (user + system) per 1,000 requests.
+//
+// BENCH_BASELINE=<another checkout> compares a change to the engine: that checkout's
+// engine runs beside this one in the same invocation, alternating, BENCH_ROUNDS times
+// (default 3, in ABBA order) for each of Ordeal's rows (throughput, accuracy, coordinated omission);
+// the other tools run once. The medians per engine are printed and kept in load.json.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../scripts/stack/config.ts';
+import { cpuSeconds } from '../process-table/index.ts';
 
 const benchHome = join(repoRoot, '.ordeal', 'bench');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -17,6 +23,14 @@ const CO_SECONDS = Number(process.env.BENCH_CO_SECONDS ?? 30);
 const GEN_CORE = process.env.BENCH_GEN_CORE ?? '0';
 const SERVER_CORE = process.env.BENCH_SERVER_CORE ?? '1';
 const node = process.execPath;
+const BASELINE = process.env.BENCH_BASELINE;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (BASELINE ? 3 : 1));
+/** Ordeal's engines to measure, by the checkout their bench/ordeal-gen.ts (and so their engine) comes from. */
+const engines = [{ tool: 'ordeal', root: repoRoot }, ...(BASELINE ? [{ tool: 'ordeal (baseline)', root: BASELINE }] : [])];
+const median = (xs: number[]) => { const v = [...xs].sort((a, b) => a - b); return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2; };
+/** The engines in round `round`'s order: reversed every other round (ABBA), so neither always runs first. */
+const inOrder = (round: number) => (round % 2 ? [...engines].reverse() : engines);
+const ordealGen = (root: string, ...args: string[]) => [node, '--disable-warning=TimeoutNegativeWarning', join(root, 'bench/ordeal-gen.ts'), ...args];
 // The request every generator sends; Ordeal's has the same shape with ledger values (bench/ordeal-gen.ts).
 const BODY = '{"message_id":"m","amount_cents":100,"currency":"usd"}';
 mkdirSync(benchHome, { recursive: true });
@@ -92,13 +106,6 @@ function result(out: string): { requests: number; seconds: number; latency_ms: {
  */
 interface Row { tool: string; rps: number; cpu_per_1k_req: number; requests: number; server_cpu_share: number }
 
-/** A process's CPU seconds so far (user + system), from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /** Runs one generator and reports the server's CPU share over the same wall time. */
 async function watched<T>(serverPid: number, run: () => Promise<T>): Promise<T & { serverShare: number }> {
   const cpu0 = cpuSeconds(serverPid);
@@ -122,10 +129,12 @@ async function throughput(server: string): Promise<Row[]> {
     // A fresh server (page faults, Go runtime growth, TCP state) is slower for its first
     // seconds; whoever ran first paid for it (ordeal, ~9% in a quiet run). Unmeasured.
     await pinned(['wrk', '-t1', `-c${CONNECTIONS}`, `-d${WARMUP_SECONDS}s`, url]);
-    {
-      const { out, cpu, serverShare } = await watched(pid, () => pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'throughput', url, String(SECONDS), String(CONNECTIONS)]));
-      const r = result(out);
-      add('ordeal', r.requests, r.seconds, cpu, serverShare);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const engine of inOrder(round)) {
+        const { out, cpu, serverShare } = await watched(pid, () => pinned(ordealGen(engine.root, 'throughput', url, String(SECONDS), String(CONNECTIONS))));
+        const r = result(out);
+        add(engine.tool, r.requests, r.seconds, cpu, serverShare);
+      }
     }
     {
       const { out, cpu, serverShare } = await watched(pid, () => pinned([node, join(repoRoot, 'node_modules/autocannon/autocannon.js'), '-j', '-c', String(CONNECTIONS), '-d', String(SECONDS),
@@ -159,10 +168,12 @@ async function throughput(server: string): Promise<Row[]> {
   return rows;
 }
 
-async function accuracy(server: string): Promise<{ p50_ms: number; p50_uncorrected_ms: number; reference_wrk_p50_ms: number | null }> {
+interface Accuracy { p50_ms: number; p50_uncorrected_ms: number; reference_wrk_p50_ms: number | null }
+
+async function accuracy(server: string, root: string): Promise<Accuracy> {
   const srv = await startServer(server, '50ms');
   try {
-    const { out } = await pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'rate', `${srv.url}/payments`, '200', String(SECONDS)]);
+    const { out } = await pinned(ordealGen(root, 'rate', `${srv.url}/payments`, '200', String(SECONDS)));
     const r = result(out);
     // Control: what wrk (C, closed loop) sees from the same server on this machine right now.
     const w = await pinned(['wrk', '-t1', '-c10', '-d3s', '--latency', `${srv.url}/payments`]);
@@ -173,13 +184,15 @@ async function accuracy(server: string): Promise<{ p50_ms: number; p50_uncorrect
   } finally { await stop(srv.proc); }
 }
 
-async function coordinatedOmission(server: string): Promise<{ p99_corrected_ms: number; p99_uncorrected_ms: number }> {
+interface Omission { p99_corrected_ms: number; p99_uncorrected_ms: number }
+
+async function coordinatedOmission(server: string, root: string): Promise<Omission> {
   const srv = await startServer(server);
   try {
     const pauseAt = Math.floor((CO_SECONDS * 1000) / 3);
     // 100 requests in flight at most, like wrk2's README example (-c100): arrivals queue
     // behind the stall, so the uncorrected number shows what a closed-loop tool would report.
-    const { out } = await pinned([node, '--disable-warning=TimeoutNegativeWarning', join(repoRoot, 'bench/ordeal-gen.ts'), 'rate', `${srv.url}/payments`, '2000', String(CO_SECONDS), '100'], {
+    const { out } = await pinned(ordealGen(root, 'rate', `${srv.url}/payments`, '2000', String(CO_SECONDS), '100'), {
       after: pauseAt,
       then: () => {
         // SIGSTOP the server process itself (taskset exec'd it), SIGCONT 1.5 s later.
@@ -197,10 +210,16 @@ const server = ensureServer();
 ensureLocust();
 const load = spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.trim();
 const rows = await throughput(server);
-const acc = await accuracy(server);
-const co = await coordinatedOmission(server);
+const accs = new Map<string, Accuracy[]>(engines.map((e) => [e.tool, []]));
+const cos = new Map<string, Omission[]>(engines.map((e) => [e.tool, []]));
+for (let round = 0; round < ROUNDS; round++) for (const e of inOrder(round)) accs.get(e.tool)!.push(await accuracy(server, e.root));
+for (let round = 0; round < ROUNDS; round++) for (const e of inOrder(round)) cos.get(e.tool)!.push(await coordinatedOmission(server, e.root));
+/** The middle run by `by` (the lower middle of an even count; one run: that run). */
+const medianOf = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((p, q) => by(p) - by(q))[Math.floor((xs.length - 1) / 2)]!;
+const acc = medianOf(accs.get('ordeal')!, (a) => a.p50_ms);
+const co = medianOf(cos.get('ordeal')!, (c) => c.p99_corrected_ms);
 // The issue's aims, judged from this run's rows (printed and kept beside them).
-const ordealRow = rows.find((r) => r.tool === 'ordeal')!;
+const ordealRow = medianOf(rows.filter((r) => r.tool === 'ordeal'), (r) => r.rps);
 const autocannonRow = rows.find((r) => r.tool === 'autocannon')!;
 const locustRow = rows.find((r) => r.tool.startsWith('locust'))!;
 const aims = {
@@ -210,7 +229,15 @@ const aims = {
   accuracy_p50_within_1ms: Math.abs(acc.p50_ms - 50) <= 1,
   co_corrected_p99_at_least_1s: co.p99_corrected_ms >= 1000,
 };
-const report = { rows, aims, accuracy: acc, coordinated_omission: co,
+const comparison = BASELINE ? engines.map((e) => {
+  const own = rows.filter((r) => r.tool === e.tool);
+  return { tool: e.tool, root: e.root, rounds: ROUNDS, rps: own.map((r) => r.rps), cpu_per_1k_req: own.map((r) => r.cpu_per_1k_req),
+    accuracy_p50_ms: accs.get(e.tool)!.map((a) => a.p50_ms), co_p99_corrected_ms: cos.get(e.tool)!.map((c) => c.p99_corrected_ms),
+    co_p99_uncorrected_ms: cos.get(e.tool)!.map((c) => c.p99_uncorrected_ms),
+    median: { rps: median(own.map((r) => r.rps)), cpu_per_1k_req: median(own.map((r) => r.cpu_per_1k_req)),
+      accuracy_p50_ms: median(accs.get(e.tool)!.map((a) => a.p50_ms)), co_p99_corrected_ms: median(cos.get(e.tool)!.map((c) => c.p99_corrected_ms)) } };
+}) : undefined;
+const report = { rows, aims, accuracy: acc, coordinated_omission: co, ...(comparison ? { comparison } : {}),
   conditions: { server: 'raw HTTP/1.1 responder (bench/server.go; net/http with -delay for accuracy)', seconds: SECONDS, server_warmup_seconds: WARMUP_SECONDS, connections: CONNECTIONS, generator_core: GEN_CORE, server_core: SERVER_CORE, loadavg_before: load, date: new Date().toISOString() } };
 mkdirSync(join(repoRoot, 'bench', 'results'), { recursive: true });
 writeFileSync(join(repoRoot, 'bench', 'results', 'load.json'), JSON.stringify(report, null, 2) + '\n');
@@ -226,4 +253,8 @@ console.log(`coordinated omission (2,000 req/s, ${CO_SECONDS} s, server SIGSTOPp
 console.log(`aims: ≥ 40k req/s on one core ${aims.rps_per_core_at_least_40k ? 'met' : 'NOT met'} (${ordealRow.rps}); ahead of autocannon ${aims.ahead_of_autocannon ? 'met' : 'NOT met'} `
   + `(${((ordealRow.rps / autocannonRow.rps - 1) * 100).toFixed(1)}% req/s, ${((ordealRow.cpu_per_1k_req / autocannonRow.cpu_per_1k_req - 1) * 100).toFixed(1)}% CPU per request); `
   + `${aims.times_locust_rps}× Locust's req/s`);
-console.log(`(load average before: ${load}; ${SECONDS} s per tool after a ${WARMUP_SECONDS} s unmeasured server warm-up, ${CONNECTIONS} connections, generator on core ${GEN_CORE}, server on core ${SERVER_CORE})`);
+for (const c of comparison ?? []) {
+  console.log(`${c.tool.padEnd(18)} median of ${c.rounds}: ${c.median.rps} req/s, ${c.median.cpu_per_1k_req} ms CPU / 1k req, accuracy p50 ${c.median.accuracy_p50_ms} ms, `
+    + `CO p99 ${c.median.co_p99_corrected_ms} ms  (req/s ${c.rps.join(', ')}; CPU ${c.cpu_per_1k_req.join(', ')}; p50 ${c.accuracy_p50_ms.join(', ')}; p99 ${c.co_p99_corrected_ms.join(', ')})`);
+}
+console.log(`(load average before: ${load}; after: ${spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.trim()}; ${SECONDS} s per tool after a ${WARMUP_SECONDS} s unmeasured server warm-up, ${CONNECTIONS} connections, generator on core ${GEN_CORE}, server on core ${SERVER_CORE})`);

@@ -5,7 +5,7 @@
 // Prints a table; writes bench/results/stripe-emulator.json. Numbers are noisy when
 // the machine is shared.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,6 +13,7 @@ import { Command } from 'commander';
 import * as hdr from 'hdr-histogram-js';
 import { Pool } from 'undici';
 import { repoRoot } from '../scripts/stack/config.ts';
+import { cpuSeconds } from '../process-table/index.ts';
 
 const o = new Command()
   .option('--seconds <n>', 'duration of each step', (v) => Number(v), 8)
@@ -63,9 +64,7 @@ interface Row { rate_req_s: number; achieved_req_s: number; p50_ms: number; p99_
 
 /** The emulator's CPU seconds so far (user + system): per-request cost is what a busy machine cannot distort much. */
 function emulatorCpuSeconds(): number {
-  const stat = readFileSync(`/proc/${proc.pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return cpuSeconds(proc.pid!);
 }
 
 /** Open model: payments start on schedule whatever the latency; latency counted from the intended start. */

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type LogLevel, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import * as drain from '../activities/drain/activities.ts';
+import { experimentMetricsInterceptor } from '../activities/experiment-metrics/index.ts';
 import { faultActivities } from '../activities/faults/index.ts';
 import { loadActivities } from '../activities/load/index.ts';
 import { reconcileActivities } from '../activities/reconcile/index.ts';
+import { notifyActivities } from '../activities/notify/index.ts';
 import { reportActivities } from '../activities/report/index.ts';
 import * as ledger from '../activities/ledger/activities.ts';
 import * as probe from '../activities/probe/activities.ts';
@@ -30,6 +32,7 @@ export const orchestratorActivities = {
   ...faultActivities,
   ...reconcileActivities,
   ...reportActivities,
+  ...notifyActivities,
   // Merging shard results runs here; shards themselves run on the load task queue.
   summarizeLoad: loadActivities.summarizeLoad,
 };
@@ -71,6 +74,8 @@ export async function createOrchestratorWorker(o: OrchestratorOptions = {}): Pro
     taskQueue: o.taskQueue ?? ORCHESTRATOR_TASK_QUEUE,
     workflowBundle: await workflowBundle(),
     activities: { ...orchestratorActivities, ...o.activities },
+    // Finished runs become experiment metrics (runs by verdict, last run's outcomes) as their report is written.
+    interceptors: { activity: [experimentMetricsInterceptor] },
     // A crashed worker's sticky tasks move to another worker after this long.
     stickyQueueScheduleToStartTimeout: '5s',
     shutdownGraceTime: '10s',

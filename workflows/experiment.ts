@@ -199,7 +199,7 @@ async function loadUnderFaults(run: Run): Promise<LoadPhase> {
   const startToCloseTimeout = loadDurationMs(s) + 15 * 60_000;
   const shardsDone = Promise.all(shards.map((shard) => run.load.runLoadShard.executeWithOptions({
     summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`, startToCloseTimeout,
-  }, [{ ...shard, progress: { workflowId: run.workflowId } }])));
+  }, [{ ...shard, scenario: run.scenario.name, progress: { workflowId: run.workflowId } }])));
   const faultsDone = run.faults.start(s.faults, { loadStartedAt: startedAt, maxFaultDurationMs: s.safety.max_fault_duration, ...(s.system ? { system: s.system } : {}) });
 
   const recovery = s.faults.length === 0 ? Promise.resolve(null) : faultsDone.then(() => acts.awaitRecovery.executeWithOptions({
@@ -325,6 +325,13 @@ async function writeReport(run: Run, verdict: ExperimentReport['verdict'], reaso
     paths = await acts.writeReports.executeWithOptions({ summary: `write reports (JSON, HTML, JUnit): ${verdict}` }, [report]);
   } catch (err) {
     reasons.push(`writing reports failed: ${messageOf(err)}`);
+  }
+  // Notifications (docs/observability.md): a failed one is a note in the report, never another verdict.
+  if ((run.scenario.notify ?? []).length > 0) {
+    const n = await acts.notifyRun.executeWithOptions({ summary: `notify ${run.scenario.notify.length} target(s): ${verdict}` },
+      [{ report, paths, targets: run.scenario.notify }]).catch((err: unknown) => ({ results: [], notes: [`notifications failed: ${messageOf(err)}; the verdict stands`] }));
+    reasons.push(...n.notes);
+    if (n.results.length > 0) report.notifications = n.results;
   }
   upsertSearchAttributes([{ key: OrdealVerdict, value: verdict }]);
   live.enter('done', verdict);

@@ -8,6 +8,7 @@ import type { reportActivities } from '../activities/report/index.ts';
 import type { faultActivities } from '../activities/faults/index.ts';
 import type { LoadActivities as LoadActivitiesT } from '../activities/load/index.ts';
 import type { reconcileActivities } from '../activities/reconcile/index.ts';
+import type { notifyActivities } from '../activities/notify/index.ts';
 
 export type ScenarioActivities = typeof scenario;
 export type LedgerActivities = typeof ledger;
@@ -17,3 +18,4 @@ export type ReportActivities = typeof reportActivities;
 export type LoadActivities = LoadActivitiesT;
 export type FaultActivities = typeof faultActivities;
 export type ReconcileActivities = typeof reconcileActivities;
+export type NotifyActivities = typeof notifyActivities;

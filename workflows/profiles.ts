@@ -5,8 +5,8 @@
 // the value here is only a ceiling that the call always replaces.
 import { proxyActivities } from '@temporalio/workflow';
 import type {
-  DrainActivities, FaultActivities, LedgerActivities, LoadActivities, ProbeActivities, ReconcileActivities, ReportActivities,
-  ScenarioActivities,
+  DrainActivities, FaultActivities, LedgerActivities, LoadActivities, NotifyActivities, ProbeActivities, ReconcileActivities,
+  ReportActivities, ScenarioActivities,
 } from './phases.ts';
 
 export const experimentActivities = {
@@ -50,6 +50,8 @@ export const experimentActivities = {
     startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry: { initialInterval: '1s', maximumInterval: '15s', maximumAttempts: 10 },
   }).reconcile,
   writeReports: proxyActivities<ReportActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 5 } }).writeReports,
+  // Deliveries are retried inside the activity, per target: retrying the whole activity would page twice.
+  notifyRun: proxyActivities<NotifyActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 1 } }).notifyRun,
 };
 
 /**

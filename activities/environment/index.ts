@@ -26,6 +26,8 @@ export interface OrdealEnvironment {
   ordealDbUrl: string;
   /** Where reports are written. */
   reportsDir: string;
+  /** The Temporal Web UI's base URL, for links in reports and notifications. */
+  temporalUiUrl?: string;
   /** Ordeal's Toxiproxy admin API (network faults, run proxies). */
   toxiproxyUrl: string;
   /** Local state of fault backends (fault volumes, docker socket proxy), per machine. */

@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import pino from 'pino';
 import { LoadEngine } from './engine.ts';
-import { promEngineMetrics, outcomesWritten, shardsActive } from './metrics.ts';
+import { shardMetrics, shardsActive } from './metrics.ts';
 import { maxBatch, outcomeDb, shardRowsFrom, writeOutcomes } from './outcomes.ts';
 import { CHECKPOINT_HIST_SECONDS, LoadStats, type EncodedStats, type EntryOutcome } from './stats.ts';
 import { loadProgressSignalName, type LoadProgress, type LoadShardInput, type LoadShardResult } from './types.ts';
@@ -93,7 +93,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
       }
       for (const o of rows) { done[o.seq - from] = 1; stats.add(o); }
       counted = b;
-      outcomesWritten.inc(rows.length);
+      metrics.outcomesWritten(rows.length);
       advance();
     });
     return flushing;
@@ -104,6 +104,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
   // fails with WorkflowNotFoundError, and not one more request may go out.
   const orphaned = new AbortController();
   const attemptStart = performance.now();
+  const metrics = shardMetrics(input.scenario ?? 'unknown', runId);
   const engine = new LoadEngine({
     runId, settings: input.settings, ledger: input.ledger, from, to: end, shards: input.shards,
     isDone: (seq) => done[seq - from] === 1,
@@ -114,7 +115,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
     // in this attempt, and must not use up a duration-capped schedule.
     arrivalOffset: done.reduce((a, d) => a + d, 0),
     elapsedMs: hb?.activeMs ?? 0,
-    metrics: promEngineMetrics,
+    metrics,
   });
 
   let lastRequests = stats.counts.requests;
@@ -151,6 +152,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
     clearInterval(flusher);
     clearInterval(beat);
     shardsActive.dec();
+    metrics.release();
   }
   if (flushError) throw flushError;
   ctx?.heartbeat(checkpoint(engine));

@@ -93,6 +93,8 @@ export type LoadSettingsInput = z.input<typeof loadSettingsSchema>;
 /** One activity's share of the load phase: a contiguous ledger slice at rate/N. */
 export interface LoadShardInput {
   runId: string;
+  /** The scenario's name, for the live metrics' `scenario` label. */
+  scenario?: string;
   shard: number;
   shards: number;
   /** Ledger seq range [from, to). */

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { environment } from '../environment/index.ts';
 import { backendOf, validateFaultTargets } from '../faults/index.ts';
 import type { FaultSpec } from '../faults/types.ts';
-import { processTree } from '../proc/index.ts';
+import { processTree } from '../../process-table/index.ts';
 import type { Scenario, ScenarioProblem } from '../scenario/schema.ts';
 import { LOCAL_HOST, splitHostPort, type ServiceDecl, type SystemFile } from '../system/schema.ts';
 import { locateService } from '../faults/process/index.ts';

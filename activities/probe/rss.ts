@@ -1,20 +1,10 @@
 // Memory of the system under test, for soak runs: the resident set of each named
 // service of the system (its whole process tree), read from /proc; the system file
 // says how to find each service's process.
-import { readFileSync } from 'node:fs';
 import { environment } from '../environment/index.ts';
 import { locateService } from '../faults/process/index.ts';
-import { processTree } from '../proc/index.ts';
+import { processTree, rssBytes } from '../../process-table/index.ts';
 import type { SystemFile } from '../system/schema.ts';
-
-function rssBytes(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0; // exited while we looked
-  }
-}
 
 /** RSS per service; a service that is not running reports 0. */
 export async function sampleRss(input: { services: string[]; system?: SystemFile }): Promise<Record<string, number>> {
@@ -27,7 +17,7 @@ export async function sampleRss(input: { services: string[]; system?: SystemFile
       throw new Error(`sampleRss: system ${system.name} declares no process service ${name} (known: ${known.join(', ')})`);
     }
     const found = locateService(name, decl);
-    out[name] = 'problem' in found ? 0 : processTree(found.pid).reduce((sum, p) => sum + rssBytes(p.pid), 0);
+    out[name] = 'problem' in found ? 0 : processTree(found.pid).reduce((sum, p) => sum + (rssBytes(p.pid) ?? 0), 0);
   }
   return out;
 }

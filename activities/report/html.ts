@@ -4,13 +4,16 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { formatMoney } from '../reconcile/money.ts';
+import { dashboards, runLinks } from './links.ts';
+import { moneyProjection } from './projection.ts';
 import { failingClasses, outcomeClasses } from '../reconcile/types.ts';
 import type { SourceReconciliation } from '../reconcile/types.ts';
 import { ms } from './checks.ts';
 import type { ExperimentReport, ReportCheck } from './types.ts';
 
 let echartsSource: string | undefined;
-function echartsLibrary(): string {
+/** The echarts library, ready to inline in a <script> element. */
+export function echartsLibrary(): string {
   if (echartsSource === undefined) {
     const path = createRequire(import.meta.url).resolve('echarts/dist/echarts.common.min');
     echartsSource = inlineScript(readFileSync(path, 'utf8'));
@@ -19,8 +22,21 @@ function echartsLibrary(): string {
 }
 
 /** Text that must not end the <script> element it is inlined in. */
-function inlineScript(js: string): string {
+export function inlineScript(js: string): string {
   return js.replace(/<\/script/gi, '<\\/script').replace(/<!--/g, '<\\!--');
+}
+
+/** JSON that can sit inside a <script type="application/json"> element. */
+export const jsonForScript = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c');
+
+/** The start of a page, up to its title (the report and the live view share it). */
+export function htmlHead(title: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>`;
 }
 
 export function esc(s: unknown): string {
@@ -148,17 +164,29 @@ export function reportHtml(r: ExperimentReport, checks: ReportCheck[]): string {
       + `${num(rec.outcomes.unknown)} unknown, ${num(rec.outcomes.none)} never answered. Exactly once: `
       + `<strong class="${rec.exactlyOnce ? 'good-text' : 'bad-text'}">${rec.exactlyOnce ? 'yes' : 'no'}</strong>.</p>\n${rec.sources.map(sourceTable).join('\n')}`;
 
+  const proj = moneyProjection(r);
+  const projection = !proj ? '' : `<h3>Business impact (projection)</h3>
+<p class="muted" id="projection-label">${esc(proj.label)}</p>
+<table class="projection"><thead><tr><th>source</th><th>class</th><th class="n">messages</th><th class="n">this run</th>`
+    + `<th class="n">projected per day</th><th class="n">projected per year</th></tr></thead><tbody>${proj.classes.map((p) =>
+    `<tr class="bad"><td>${esc(p.source)}</td><td>${esc(p.class)}</td><td class="n">${num(p.count)}</td><td class="n">${esc(formatMoney(p.money))}</td>`
+    + `<td class="n">${esc(formatMoney(p.per_day))}</td><td class="n">${esc(formatMoney(p.per_year))}</td></tr>`).join('\n')}</tbody></table>`;
+
+  const notified = (r.notifications ?? []).length === 0 ? '' : `<h2>Notifications</h2>
+<table><thead><tr><th>name</th><th>format</th><th>destination</th><th class="n">attempts</th><th>result</th></tr></thead><tbody>${r.notifications!.map((n) =>
+    `<tr class="${n.sent ? '' : 'bad'}"><td>${esc(n.name)}</td><td>${esc(n.format)}</td><td><code>${esc(n.destination)}</code></td><td class="n">${num(n.attempts)}</td>`
+    + `<td class="status ${n.sent ? 'passed' : 'failed'}">${n.sent ? 'sent' : `not sent <span class="muted">${esc(n.error ?? '')} (the verdict stands)</span>`}</td></tr>`).join('\n')}</tbody></table>`;
+
+  const links = runLinks(r);
+  const linkLine = `<div class="meta links"><a href="${esc(links.temporal_ui)}">Temporal UI</a> · dashboards for this run: `
+    + `${Object.entries(links.dashboards).map(([k, u]) => `<a class="dashboard" data-dashboard="${esc(k)}" href="${esc(u)}">${esc(dashboards[k as keyof typeof dashboards].title)}</a>`).join(' · ')}</div>`;
+
   const reasons = r.reasons.length > 0 ? `<ul class="reasons">${r.reasons.map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` : '';
   // Per-second histograms are for merging shards, not for drawing: they would only bloat the page.
   const lean = r.load ? { ...r, load: { ...r.load, timeline: r.load.timeline.map(({ hist: _hist, ...p }) => p) } } : r;
-  const data = JSON.stringify(lean).replace(/</g, '\\u003c');
+  const data = jsonForScript(lean);
 
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(r.verdict)} · ${esc(r.scenario)} · ${esc(r.run_id)} — Ordeal</title>
+  return `${htmlHead(`${r.verdict} · ${r.scenario} · ${r.run_id} — Ordeal`)}
 <style>
   :root { --fg: #1f2328; --muted: #57606a; --line: #d0d7de; --bad: #cf222e; --good: #1a7f37; }
   * { box-sizing: border-box; }
@@ -204,6 +232,7 @@ export function reportHtml(r: ExperimentReport, checks: ReportCheck[]): string {
   <div>
     <h1>${esc(r.scenario)}</h1>
     <div class="meta">run <code>${esc(r.run_id)}</code> · workflow <code>${esc(r.workflow_id)}</code> · ${esc(r.started_at)} → ${esc(r.ended_at)} (${ms(durationS * 1000)})</div>
+    ${linkLine}
     ${reasons}
   </div>
 </header>
@@ -218,6 +247,7 @@ export function reportHtml(r: ExperimentReport, checks: ReportCheck[]): string {
 
 <h2>Reconciliation</h2>
 ${reconcile}
+${projection}
 
 <h2>Checks</h2>
 ${checksTable(checks)}
@@ -231,6 +261,7 @@ ${judging}
 
 ${mismatches}
 ${stress}
+${notified}
 ${phases ? `<h2>Phases</h2>\n${phases}` : ''}
 
 <footer>Generated by Ordeal at ${esc(new Date().toISOString())}. Latency is measured from the intended send time (coordinated omission corrected). Red bands are fault windows; grey bands are seconds left out of the steady-state thresholds (warm-up, fault, recovery, settling).</footer>
@@ -243,10 +274,15 @@ ${phases ? `<h2>Phases</h2>\n${phases}` : ''}
 `;
 }
 
-/** Runs in the browser: draws the two timeline charts with the fault windows shaded. */
-const CHART_SCRIPT = String.raw`
+/**
+ * Runs in the browser: draws the two timeline charts with the fault windows shaded.
+ * `window.ordealCharts(report)` redraws them from a report-shaped object, so the live
+ * view (scripts/live) feeds the same code as it polls.
+ */
+export const CHART_SCRIPT = String.raw`
 (function () {
   var body = document.body;
+  var charts = {};
   function fail(err) {
     body.setAttribute('data-charts-error', String(err && err.message || err));
     var box = document.createElement('pre');
@@ -254,8 +290,7 @@ const CHART_SCRIPT = String.raw`
     box.style.color = '#cf222e';
     document.querySelector('main').prepend(box);
   }
-  try {
-    var report = JSON.parse(document.getElementById('ordeal-report').textContent);
+  function render(report) {
     var timeline = (report.load && report.load.timeline) || [];
     if (!timeline.length || typeof echarts === 'undefined') {
       if (typeof echarts === 'undefined') fail('echarts did not load');
@@ -277,7 +312,8 @@ const CHART_SCRIPT = String.raw`
         marks.push({ name: 'first success', xAxis: lastRevert + report.recovery.time_to_first_success_ms / 1000, label: { position: 'insideStartTop' } });
       }
     }
-    var excluded = ((report.load && report.load.windows && report.load.windows.excluded) || []).map(function (e) {
+    var excludedRanges = (report.load && report.load.windows && report.load.windows.excluded) || [];
+    var excluded = excludedRanges.map(function (e) {
       return [{ name: '', xAxis: e.from_s }, { xAxis: Math.min(e.to_s, lastT + 1) }];
     });
     var grey = { silent: true, itemStyle: { color: 'rgba(87, 96, 106, 0.10)' }, data: excluded };
@@ -300,9 +336,12 @@ const CHART_SCRIPT = String.raw`
     };
     var drawn = 0;
     function draw(id, option) {
-      var chart = echarts.init(document.getElementById(id), null, { renderer: 'svg' });
-      chart.setOption(Object.assign({}, base, option));
-      window.addEventListener('resize', function () { chart.resize(); });
+      var chart = charts[id];
+      if (!chart) {
+        chart = charts[id] = echarts.init(document.getElementById(id), null, { renderer: 'svg' });
+        window.addEventListener('resize', function () { chart.resize(); });
+      }
+      chart.setOption(Object.assign({}, base, option), true);
       drawn++;
     }
     draw('chart-latency', {
@@ -322,8 +361,15 @@ const CHART_SCRIPT = String.raw`
       ],
     });
     body.setAttribute('data-charts-rendered', String(drawn));
-  } catch (err) {
-    fail(err);
+    // What is on the charts, for tests and for people reading the DOM.
+    body.setAttribute('data-timeline-points', String(timeline.length));
+    body.setAttribute('data-fault-bands', String(windows.length));
+    body.setAttribute('data-excluded-bands', String(excluded.length));
   }
+  window.ordealCharts = function (report) {
+    try { render(report); } catch (err) { fail(err); }
+  };
+  var embedded = document.getElementById('ordeal-report');
+  if (embedded) window.ordealCharts(JSON.parse(embedded.textContent));
 })();
 `;

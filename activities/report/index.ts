@@ -3,7 +3,9 @@
 import { createReportActivities } from './write.ts';
 
 export const reportActivities = createReportActivities();
-export { createReportActivities, reportJson, reportsDir } from './write.ts';
+export { createReportActivities, reportJson, reportsDir, writeReportTo } from './write.ts';
+export { moneyProjection, type MoneyProjection } from './projection.ts';
+export { dashboardLink, dashboards, linkBases, runLinks, temporalUiLink } from './links.ts';
 export { reportChecks } from './checks.ts';
 export { junitXml } from './junit.ts';
 export { reportHtml } from './html.ts';

@@ -2,6 +2,7 @@
 // report activity renders it (JSON, HTML, JUnit). report.json is this object.
 import type { FaultEvidence, FaultHandle, RevertResult } from '../faults/types.ts';
 import type { LoadSummary } from '../load/types.ts';
+import type { NotificationResult } from '../notify/types.ts';
 import type { ReconcileResult } from '../reconcile/types.ts';
 
 export const verdicts = ['PASS', 'FAIL', 'ABORTED', 'ERROR'] as const;
@@ -45,6 +46,8 @@ export interface ExperimentReport {
   redelivery: { resent: number; acked: number; still_unacknowledged: number } | null;
   drain: { lag_zero: boolean; waited_ms: number } | null;
   reconcile: ReconcileResult | null;
+  /** Added after the reports were first written, when the run sent notifications. */
+  notifications?: NotificationResult[];
 }
 
 export interface ReportPaths {
@@ -74,6 +77,9 @@ export interface ReportCheck {
  */
 export type ReportJson = ExperimentReport & {
   counts: Record<string, Record<import('../reconcile/types.ts').OutcomeClass, number>>;
+  /** The money at risk projected to a day and a year at this run's rate (null: nothing at risk). */
+  projection: import('./projection.ts').MoneyProjection | null;
+  links: import('./links.ts').RunLinks;
   generated_at: string;
 };
 

@@ -9,6 +9,8 @@ import type { OutcomeClass } from '../reconcile/types.ts';
 import { reportChecks } from './checks.ts';
 import { reportHtml } from './html.ts';
 import { junitXml } from './junit.ts';
+import { runLinks } from './links.ts';
+import { moneyProjection } from './projection.ts';
 import type { ExperimentReport, ReportJson, ReportOptions, ReportPaths } from './types.ts';
 
 export function reportsDir(opts: ReportOptions = {}): string {
@@ -20,13 +22,24 @@ export function reportJson(r: ExperimentReport): ReportJson {
   for (const s of r.reconcile?.sources ?? []) {
     counts[s.source] = Object.fromEntries(Object.entries(s.classes).map(([c, t]) => [c, t.count])) as Record<OutcomeClass, number>;
   }
-  return { ...r, counts, generated_at: new Date().toISOString() };
+  return { ...r, counts, projection: moneyProjection(r), links: runLinks(r), generated_at: new Date().toISOString() };
 }
 
 function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
+}
+
+/** Writes (or rewrites, e.g. with the notifications' outcome) a run's three reports into `dir`. */
+export function writeReportTo(dir: string, report: ExperimentReport): ReportPaths {
+  mkdirSync(dir, { recursive: true });
+  const paths: ReportPaths = { dir, json: join(dir, 'report.json'), html: join(dir, 'report.html'), junit: join(dir, 'junit.xml') };
+  const checks = reportChecks(report);
+  writeAtomic(paths.json, `${JSON.stringify(reportJson(report), null, 2)}\n`);
+  writeAtomic(paths.junit, junitXml(report, checks));
+  writeAtomic(paths.html, reportHtml(report, checks));
+  return paths;
 }
 
 export function createReportActivities(opts: ReportOptions = {}) {
@@ -37,14 +50,7 @@ export function createReportActivities(opts: ReportOptions = {}) {
           `report.run_id must be a plain name (letters, digits, _ . : -) to become a directory; got ${JSON.stringify(report?.run_id)}`,
           'ReportInputError');
       }
-      const dir = join(reportsDir(opts), report.run_id);
-      mkdirSync(dir, { recursive: true });
-      const paths: ReportPaths = { dir, json: join(dir, 'report.json'), html: join(dir, 'report.html'), junit: join(dir, 'junit.xml') };
-      const checks = reportChecks(report);
-      writeAtomic(paths.json, `${JSON.stringify(reportJson(report), null, 2)}\n`);
-      writeAtomic(paths.junit, junitXml(report, checks));
-      writeAtomic(paths.html, reportHtml(report, checks));
-      return paths;
+      return writeReportTo(join(reportsDir(opts), report.run_id), report);
     },
   };
 }

@@ -2,7 +2,7 @@
 // whose faults start after the load is over, retries the redelivery deadline
 // cannot fit, a ledger the load would run out of. Pure: the numbers are in the
 // messages, so a person sees what to change.
-import { arrivalSchedule } from '../load/engine.ts';
+import { arrivalSchedule } from '../load/schedule.ts';
 import { formatDuration } from './duration.ts';
 import type { Scenario, ScenarioProblem } from './schema.ts';
 

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { faultSpecSchema } from '../faults/types.ts';
 import { ledgerSpecSchema } from '../ledger/types.ts';
+import { notifyTargetSchema } from '../notify/types.ts';
 import { loadSettingsSchema } from '../load/types.ts';
 import { reconcileSourceSchema } from '../reconcile/types.ts';
 import { systemFileSchema } from '../system/schema.ts';
@@ -95,6 +96,8 @@ export const scenarioSchema = z
     reconcile: z.array(reconcileSourceSchema).min(1, 'at least one system of record to reconcile against'),
     /** The system under test, resolved from `system: <file>` (or the environment's default) by the resolver. */
     system: systemFileSchema.optional(),
+    /** Webhooks told about the verdict after the reports are written (docs/observability.md). */
+    notify: z.array(notifyTargetSchema).default([]),
     /** Free-form labels copied into the report. */
     labels: z.record(z.string(), z.string()).default({}),
   })

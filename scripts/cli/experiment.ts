@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { reportJson } from '../../activities/report/write.ts';
 import type { ExperimentReport } from '../../activities/report/types.ts';
 import { exitCodeOf, OrdealClient, ScenarioError, type ExperimentHandle, type ExperimentResult, type ExperimentStatus } from '../client/index.ts';
+import { startLiveView, type LiveView } from '../live/server.ts';
 import { table } from './table.ts';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -93,6 +94,13 @@ function printScenarioError(e: ScenarioError): void {
   process.exitCode = 2;
 }
 
+/** The live view of a run, reading the stack's Prometheus (ORDEAL_PROMETHEUS_URL overrides). */
+function liveView(ordeal: OrdealClient, h: ExperimentHandle, port: string): Promise<LiveView> {
+  const n = Number(port);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port: expected a port number 0-65535, got ${JSON.stringify(port)}`);
+  return startLiveView({ handle: h, port: n, prometheusUrl: process.env.ORDEAL_PROMETHEUS_URL ?? `http://127.0.0.1:${ordeal.config.ports.prometheus}` });
+}
+
 export function registerExperiments(program: Command): void {
   program.command('run').description('start a chaos experiment (a scenario name, a YAML file)')
     .argument('<scenario>')
@@ -101,8 +109,10 @@ export function registerExperiments(program: Command): void {
     .option('--set <path=value>', 'override a scenario field (repeatable), e.g. --set load.rate=200', collect, [])
     .option('--id <workflowId>', 'workflow id (default ordeal-<scenario>-<time>-<rand>)')
     .option('--quiet', 'no progress lines')
+    .option('--web', 'with --wait: serve the live view (a local page) while the run goes on')
+    .option('--port <n>', 'with --web: the live view\'s port (default: any free one)', '0')
     .option('--dry-run', 'start nothing: validate and check every target, proxy, source and probe live (as validate --live)')
-    .action(async (scenario: string, o: { wait?: boolean; json?: boolean; set: string[]; id?: string; quiet?: boolean; dryRun?: boolean }) => {
+    .action(async (scenario: string, o: { wait?: boolean; json?: boolean; set: string[]; id?: string; quiet?: boolean; web?: boolean; port: string; dryRun?: boolean }) => {
       if (o.dryRun) {
         process.exitCode = await validateCommand(scenario, { set: o.set, live: true, ...(o.json ? { json: true } : {}) });
         return;
@@ -117,6 +127,8 @@ export function registerExperiments(program: Command): void {
           throw e;
         }
         err(`started ${h.workflowId}\nTemporal UI: ${h.uiUrl}`);
+        const web = o.wait && o.web ? await liveView(ordeal, h, o.port) : null;
+        err(web ? `live view: ${web.url}` : `live view: npx ordeal watch ${h.workflowId} --web`);
         if (!o.wait) {
           process.stdout.write(h.workflowId + '\n');
           return;
@@ -130,6 +142,7 @@ export function registerExperiments(program: Command): void {
           throw e;
         } finally {
           await following;
+          await web?.close();
         }
         if (o.json) process.stdout.write(reportJsonText(r));
         else process.stdout.write(summarize(r, h.uiUrl) + '\n');
@@ -141,15 +154,29 @@ export function registerExperiments(program: Command): void {
 
   program.command('watch').description('live progress of a run: phase, rate, p99, errors, active faults')
     .argument('<workflowId>')
-    .action(async (id: string) => {
+    .option('--web', 'also serve the live view: a local page with the report\'s charts, fed as the run goes on')
+    .option('--port <n>', 'with --web: the live view\'s port (default: any free one)', '0')
+    .action(async (id: string, o: { web?: boolean; port: string }) => {
       const ordeal = await OrdealClient.connect();
+      let web: LiveView | null = null;
       try {
         const h = ordeal.handle(id);
+        if (o.web) {
+          web = await liveView(ordeal, h, o.port);
+          err(`live view: ${web.url}`);
+        }
         await follow(h, (l) => process.stdout.write(l + '\n'));
+        if (web) await web.done;
         const r = await h.result();
         process.stdout.write(summarize(r, h.uiUrl) + '\n');
         process.exitCode = exitCodeOf(r.verdict);
+        // The page keeps showing the verdict until the command is stopped.
+        if (web) {
+          err(`run closed; the live view stays at ${web.url} until Ctrl-C`);
+          await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        }
       } finally {
+        await web?.close();
         await ordeal.close();
       }
     });

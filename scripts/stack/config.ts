@@ -30,6 +30,7 @@ export const defaultPorts = {
   payment_api: 18000,
   stream_processor: 18010,
   worker_metrics: 18020,
+  experiment_metrics: 18025,
   load_worker_metrics: 18030,
   watchdog: 18040,
 } as const;

@@ -35,6 +35,7 @@ export function infraSettings(config: StackConfig, env: NodeJS.ProcessEnv = proc
     ordealDbUrl: env.ORDEAL_DB_URL || ordealDbUrl(config),
     reportsDir: resolve(env.ORDEAL_REPORTS_DIR || join(config.home, 'reports')),
     toxiproxyUrl: env.ORDEAL_TOXIPROXY_URL || `http://127.0.0.1:${config.ports.toxiproxy}`,
+    temporalUiUrl: env.ORDEAL_TEMPORAL_UI_URL || `http://127.0.0.1:${config.ports.temporal_ui}`,
   };
 }
 

@@ -4,10 +4,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { isOurProcessAlive, processTree, procStartTime, readPidFile, type PidRecord, type ProcEntry } from '../../activities/proc/index.ts';
-
-export { isOurProcessAlive, processTree, procStartTime, readPidFile, type PidRecord };
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processTree, procStartTime, type ProcStat } from '../../process-table/index.ts';
+
+// Callers that know the supervisor find the process table here too.
+export { processTree, procStartTime };
 
 export interface LaunchSpec {
   file: string;
@@ -16,6 +17,30 @@ export interface LaunchSpec {
   cwd?: string;
   uid?: number;
   gid?: number;
+}
+
+export interface PidRecord {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks since boot when the process started. */
+  starttime: string;
+  command: string;
+  startedAt: string;
+  /** Seeded defects the process was started with (services that carry defects only). */
+  defects?: string[];
+}
+
+export function readPidFile(path: string): PidRecord | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as PidRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the pid file names a process that is still the one we started. */
+export function isOurProcessAlive(rec: PidRecord | undefined): boolean {
+  return rec !== undefined && procStartTime(rec.pid) === rec.starttime;
 }
 
 /**
@@ -81,7 +106,7 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function liveOf(tree: ProcEntry[]): ProcEntry[] {
+function liveOf(tree: ProcStat[]): ProcStat[] {
   return tree.filter((p) => procStartTime(p.pid) === p.starttime);
 }
 

@@ -35,8 +35,8 @@ export interface ServiceSpec {
   url(config: StackConfig): string;
   /** Services whose readiness this one's readiness check depends on. */
   after?: readonly string[];
-  /** host:port of a Prometheus /metrics endpoint. */
-  metrics?(config: StackConfig): string;
+  /** host:port of the Prometheus /metrics endpoint(s). */
+  metrics?(config: StackConfig): string | string[];
   /** One-time or every-start preparation of the data dir (initdb, config files). */
   prepare?(ctx: ServiceContext): Promise<void>;
   launch(ctx: ServiceContext): LaunchSpec;

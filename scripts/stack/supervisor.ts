@@ -118,11 +118,6 @@ function select(services: readonly ServiceSpec[], only?: readonly string[]): Ser
   return services.filter((s) => wanted.has(s.name));
 }
 
-/** Every port a service needs free before it starts, its proxy's listen port included. */
-function portsOf(spec: ServiceSpec): PortName[] {
-  return spec.proxy ? [...spec.ports, spec.proxy.listen] : [...spec.ports];
-}
-
 export function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();

@@ -79,8 +79,8 @@ export async function startPaymentApi(options: PaymentApiOptions & { logger?: Lo
 
   const pool = createPool(config.databaseUrl, config.dbPoolMax, config.inFlightWaitMs, config.dbPoolMin);
   let relay: OutboxRelay | null = null;
-  const metrics = createMetrics(() => pool.totalCount - pool.idleCount, () => relay?.pending ?? 0);
   const cache = new IdempotencyCache(config.redisUrl, log);
+  const metrics = createMetrics(() => pool.totalCount - pool.idleCount, () => relay?.pending ?? 0, () => cache.memoryUsedBytes());
   const charger = new Charger(config, metrics, log);
   let app: ReturnType<typeof buildApp> | undefined;
   let service: PaymentService | undefined;

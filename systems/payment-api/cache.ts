@@ -44,6 +44,13 @@ export class IdempotencyCache {
     this.redis?.on('error', (err: Error) => this.warn('redis error', err));
   }
 
+  /** Redis's used_memory (INFO memory), null without Redis or while it is unreachable. */
+  async memoryUsedBytes(): Promise<number | null> {
+    if (!this.redis || this.redis.status !== 'ready') return null;
+    const m = /^used_memory:(\d+)/m.exec(await this.redis.info('memory'));
+    return m ? Number(m[1]) : null;
+  }
+
   private warn(msg: string, err: unknown): void {
     // A Redis outage produces an error per command; one line per second is enough.
     if (Date.now() - this.lastErrorLog < 1000) return;

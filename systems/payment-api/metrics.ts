@@ -11,6 +11,7 @@ export interface PaymentMetrics {
   cacheHits: Counter;
   stripeErrors: Counter<'error_type'>;
   poolActive: Gauge;
+  redisMemory: Gauge;
   outboxPublished: Counter;
   outboxPending: Gauge;
   outboxErrors: Counter;
@@ -19,7 +20,8 @@ export interface PaymentMetrics {
   outboxBatch: Histogram;
 }
 
-export function createMetrics(poolActive: () => number, outboxPending: () => number): PaymentMetrics {
+export function createMetrics(poolActive: () => number, outboxPending: () => number,
+  redisMemory: () => Promise<number | null> = async () => null): PaymentMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -40,6 +42,11 @@ export function createMetrics(poolActive: () => number, outboxPending: () => num
     poolActive: new Gauge({
       name: 'database_connection_pool_active', help: 'PostgreSQL connections checked out of the pool', registers,
       collect() { this.set(poolActive()); },
+    }),
+    // Redis's own figure (INFO memory), read at scrape time: the stack runs no Redis exporter.
+    redisMemory: new Gauge({
+      name: 'redis_memory_used_bytes', help: 'Memory Redis reports in use (INFO memory used_memory); absent while Redis is unreachable', registers,
+      async collect() { const v = await redisMemory().catch(() => null); if (v === null) this.reset(); else this.set(v); },
     }),
     outboxPublished: new Counter({ name: 'outbox_published_total', help: 'Outbox events published to Kafka', registers }),
     outboxPending: new Gauge({

@@ -1,6 +1,7 @@
 // The Stripe endpoints: each handler is synchronous (reads and changes the store in
 // one go, so concurrent requests never interleave inside one) and returns the
 // status and object to answer, or throws a StripeApiError.
+import type { ListQuery } from './collection.ts';
 import { invalidRequest, resourceMissing, StripeApiError, unexpectedState } from './errors.ts';
 import type { FormObject } from './form.ts';
 import { randomId } from './ids.ts';
@@ -183,9 +184,7 @@ function charge(store: Store, pi: PaymentIntent, pmAlias: string | undefined): H
 }
 
 function getPaymentIntent(store: Store, id: string): PaymentIntent {
-  const pi = store.paymentIntents.get(id);
-  if (!pi) throw resourceMissing('payment_intent', id, 'intent');
-  return pi;
+  return store.paymentIntents.find(id, 'intent');
 }
 
 /** A copy to change: the stored object stays as it was until putPaymentIntent. */
@@ -286,16 +285,15 @@ function updatePaymentIntent(store: Store, raw: FormObject, id: string): Handler
   return ok(pi);
 }
 
+/** The parameters every list endpoint takes (limit, created, cursors); `filter` applies the endpoint's own. */
+function listQuery<T>(p: Params, filter: ((o: T) => boolean) | undefined): ListQuery<T> {
+  return { limit: limitParam(p), created: p.range('created'), startingAfter: p.str('starting_after'), endingBefore: p.str('ending_before'), filter };
+}
+
 function listPaymentIntents(store: Store, raw: FormObject): HandlerResult {
   const p = new Params(raw, ['limit', 'starting_after', 'ending_before', 'created', 'customer', 'expand']);
   const customer = p.str('customer');
-  const { data, hasMore } = store.paymentIntents.list({
-    limit: limitParam(p),
-    created: p.range('created'),
-    startingAfter: p.str('starting_after'),
-    endingBefore: p.str('ending_before'),
-    filter: customer ? (pi) => pi.customer === customer : undefined,
-  });
+  const { data, hasMore } = store.paymentIntents.list(listQuery(p, customer ? (pi) => pi.customer === customer : undefined));
   const body: ListResult<PaymentIntent> = { object: 'list', data, has_more: hasMore, url: '/v1/payment_intents' };
   return ok(body);
 }
@@ -365,8 +363,7 @@ function createRefund(store: Store, raw: FormObject): HandlerResult {
   }
   let pi: PaymentIntent | undefined;
   if (piId) {
-    pi = store.paymentIntents.get(piId);
-    if (!pi) throw resourceMissing('payment_intent', piId, 'payment_intent');
+    pi = store.paymentIntents.find(piId, 'payment_intent');
   } else {
     const owner = store.charges.get(chargeId!);
     pi = owner ? store.paymentIntents.get(owner) : undefined;
@@ -409,9 +406,7 @@ function createRefund(store: Store, raw: FormObject): HandlerResult {
 }
 
 function getRefund(store: Store, id: string): Refund {
-  const re = store.refunds.get(id);
-  if (!re) throw resourceMissing('refund', id, 'refund');
-  return re;
+  return store.refunds.find(id, 'refund');
 }
 
 function updateRefund(store: Store, raw: FormObject, id: string): HandlerResult {
@@ -426,13 +421,8 @@ function listRefunds(store: Store, raw: FormObject): HandlerResult {
   const p = new Params(raw, ['limit', 'starting_after', 'ending_before', 'created', 'payment_intent', 'charge', 'expand']);
   const piId = p.str('payment_intent');
   const chargeId = p.str('charge');
-  const { data, hasMore } = store.refunds.list({
-    limit: limitParam(p),
-    created: p.range('created'),
-    startingAfter: p.str('starting_after'),
-    endingBefore: p.str('ending_before'),
-    filter: piId || chargeId ? (re) => (!piId || re.payment_intent === piId) && (!chargeId || re.charge === chargeId) : undefined,
-  });
+  const { data, hasMore } = store.refunds.list(listQuery(p,
+    piId || chargeId ? (re) => (!piId || re.payment_intent === piId) && (!chargeId || re.charge === chargeId) : undefined));
   const body: ListResult<Refund> = { object: 'list', data, has_more: hasMore, url: '/v1/refunds' };
   return ok(body);
 }

@@ -35,6 +35,13 @@ export class Collection<T extends { id: string; created: number }> {
     return i === undefined ? undefined : this.items[i];
   }
 
+  /** The object with this id, or Stripe's 404 naming the object and `param`, the request field that named it. */
+  find(id: string, param: string): T {
+    const found = this.get(id);
+    if (!found) throw resourceMissing(this.kind, id, param);
+    return found;
+  }
+
   seqOf(id: string): number | undefined {
     return this.index.get(id);
   }

@@ -1,27 +1,12 @@
 // The soak workflow: cycles of chaos experiments as child workflows, RSS samples
-// between cycles, continue-as-new between runs, and leak detection on the samples.
+// between cycles, continue-as-new between runs (leak detection itself: leak.unit.test.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OrdealClient } from '../../scripts/client/index.ts';
 import type { RunningWorkers } from '../../workers/index.ts';
 import { SOAK_WORKFLOW } from '../../workflows/names.ts';
 import type { SoakResult } from '../../workflows/types.ts';
-import { detectLeaks } from '../../workflows/leak.ts';
 import { client, inProcessWorkers } from './harness.ts';
-
-const MB = 1024 * 1024;
-const series = (ys: number[]) => ys.map((y) => ({ rss_bytes: { api: y * MB } }));
-
-void test('leak detection: steady growth is a leak; a sawtooth, flat memory or few samples are not', () => {
-  const leak = detectLeaks(series([200, 240, 290, 330, 370, 420]));
-  assert.equal(leak.length, 1);
-  assert.equal(leak[0]!.service, 'api');
-  assert.equal(leak[0]!.growth_bytes, 220 * MB);
-  assert.ok(leak[0]!.slope_bytes_per_cycle > 40 * MB);
-  assert.deepEqual(detectLeaks(series([200, 260, 210, 270, 205, 265])), [], 'sawtooth (GC)');
-  assert.deepEqual(detectLeaks(series([200, 201, 200, 202, 201, 203])), [], 'flat');
-  assert.deepEqual(detectLeaks(series([200, 400, 600])), [], 'too few samples');
-});
 
 let ordeal: OrdealClient;
 let workers: RunningWorkers;

@@ -2,7 +2,6 @@
 // no toxic, no disabled proxy, no stopped or dead service, no open lease.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -10,6 +9,7 @@ import { closeFaults, listOpenFaults, revertOpenFaults } from '../../activities/
 import { ToxiproxyClient } from '../../activities/faults/toxiproxy/client.ts';
 import { loadStackConfig, stackServices, status } from '../../scripts/stack/index.ts';
 import { isOurProcessAlive, processTree, readPidFile } from '../../scripts/stack/process.ts';
+import { readStat } from '../../process-table/index.ts';
 
 export const config = loadStackConfig();
 export const toxiproxy = new ToxiproxyClient(`http://127.0.0.1:${config.ports.toxiproxy}`);
@@ -70,10 +70,7 @@ function stoppedProcesses(): string[] {
     const rec = readPidFile(join(config.home, 'run', `${s.name}.pid`));
     if (!rec || !isOurProcessAlive(rec)) continue;
     for (const p of processTree(rec.pid)) {
-      try {
-        const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) out.push(`${s.name} pid ${p.pid}`);
-      } catch { /* exited */ }
+      if (readStat(p.pid)?.state === 'T') out.push(`${s.name} pid ${p.pid}`);
     }
   }
   return out;

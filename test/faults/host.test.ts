@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureFaultVolume, faultEvidence, injectFault, removeFaultVolume, revertFault } from '../../activities/faults/index.ts';
+import { readStat } from '../../process-table/index.ts';
 import { assertNoFaultLeft, config, servicesUp } from './helpers.ts';
 
 let upBefore: Set<string>;
@@ -35,7 +36,7 @@ void test('memory_pressure holds the asked memory resident in a bounded hog, end
   const r = await revertFault(handle);
   assert.match(r.detail ?? '', new RegExp(`ended memory hog pid ${pid}`));
   // Gone, or at most a zombie waiting for this process to reap it: it holds no memory either way.
-  const state = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone';
+  const state = readStat(pid)?.state ?? 'gone';
   assert.ok(state === 'gone' || state === 'Z', `hog pid ${pid} state ${state}`);
   assert.equal((await revertFault(handle)).alreadyReverted, true);
 });

@@ -112,10 +112,10 @@ void test('shards spread over two load workers; a SIGKILLed worker\'s shards res
 
       // Live Prometheus metrics from the surviving worker.
       const metrics = await (await fetch(metricsUrls.get('load-B')!)).text();
-      const ok = Number(/ordeal_load_requests_total\{class="ok"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+      const ok = Number(new RegExp(`ordeal_load_requests_total\\{scenario="[^"]*",run_id="${runId}",class="ok"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
       assert.ok(ok > 1000, `load-B counted ${ok} ok requests:\n${metrics.slice(0, 500)}`);
       assert.match(metrics, /ordeal_load_latency_seconds_bucket/);
-      assert.match(metrics, /ordeal_load_outcomes_written_total \d+/);
+      assert.match(metrics, /ordeal_load_outcomes_written_total\{[^}]*run_id="[^"]+"\} \d+/);
       console.log(`kill at ${sentAtKill} sent, ${persistedAtKill.size} persisted acks; re-sent in-flight entries: ${twice}; ` +
         `workers per shard ${JSON.stringify(shardWorkers)}; attempts ${attempts.join(',')}; progress signals ${progressSignals}; ` +
         `p99 ${summary.latency_ms.p99} ms`);

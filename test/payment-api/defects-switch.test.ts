@@ -1,12 +1,12 @@
 // The defects switch for the whole stack: `ordeal stack up --defects a,b` starts each
 // process with its own share in ORDEAL_DEFECTS, `ordeal stack status` shows what is
-// on, a restart after a kill keeps them, and `--defects none` turns them off again.
+// on, a restart after a kill keeps them, and `--defects none` turns them off again
+// (parsing the names: defects-parse.unit.test.ts).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { request } from 'undici';
-import { activeDefects, defectCatalog, defectNames, defectsOf, parseDefects, UnknownDefectError } from '../../systems/defects.ts';
 import { readPidFile, terminate } from '../../scripts/stack/process.ts';
 import { config } from './helpers.ts';
 
@@ -19,19 +19,6 @@ async function apiDefects(): Promise<string[]> {
 }
 
 void describe('seeded defects switch', () => {
-  void test('parsing: names validated against the catalog, each system gets its own', () => {
-    assert.deepEqual(parseDefects(''), []);
-    assert.deepEqual(parseDefects('none'), []);
-    assert.deepEqual(parseDefects(' ack_before_commit, idempotency_cache_only,ack_before_commit '), ['ack_before_commit', 'idempotency_cache_only']);
-    assert.throws(() => parseDefects('ack_before_commit,typo'), (e: Error) => e instanceof UnknownDefectError && /typo/.test(e.message)
-      && defectNames.every((n) => e.message.includes(n)));
-    assert.equal(defectNames.length, 7);
-    assert.deepEqual(defectsOf('stream-processor', parseDefects(defectNames)), ['consumer_at_least_once', 'consumer_commit_before_process']);
-    assert.deepEqual([...activeDefects('payment-api', { ORDEAL_DEFECTS: 'consumer_at_least_once,outbox_mark_sent_on_error' })],
-      ['outbox_mark_sent_on_error']);
-    for (const d of defectNames) assert.ok(defectCatalog[d].trigger.length > 10, `${d} names its trigger`);
-  });
-
   void test('stack up --defects turns them on in the owning process; status shows them; a restart keeps them; none turns them off', async () => {
     try {
       const on = cli('stack', 'up', 'payment-api', '--defects', 'ack_before_commit,consumer_commit_before_process');

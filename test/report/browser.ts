@@ -1,6 +1,7 @@
 // Headless Chromium for report tests: the page's DOM after its scripts ran, and a
-// screenshot decoded to pixels. Every host name resolves to nothing and any proxy
-// use goes to a closed loopback port, so the browser cannot reach the network.
+// screenshot decoded to pixels. Every host name resolves to nothing (but 127.0.0.1, for
+// the live view's local server) and any proxy use goes to a closed loopback port, so the
+// browser cannot reach the network.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ export const CHROMIUM = process.env.ORDEAL_CHROMIUM ?? '/usr/bin/chromium';
 function flags(profile: string): string[] {
   return ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
     '--disable-sync', '--no-first-run', '--no-default-browser-check', '--hide-scrollbars', '--mute-audio',
-    '--host-resolver-rules=MAP * ~NOTFOUND', '--proxy-server=http://127.0.0.1:9', '--dns-prefetch-disable',
+    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', '--proxy-server=http://127.0.0.1:9', '--dns-prefetch-disable',
     `--user-data-dir=${profile}`, '--virtual-time-budget=10000'];
 }
 
@@ -28,9 +29,12 @@ async function withProfile<T>(fn: (profile: string) => Promise<T>): Promise<T> {
   }
 }
 
+/** A file path, or an http:// URL (a loopback server: the proxy flags leave loopback alone). */
+const target = (pathOrUrl: string) => (/^https?:\/\//.test(pathOrUrl) ? pathOrUrl : pathToFileURL(pathOrUrl).href);
+
 export async function dumpDom(htmlPath: string): Promise<string> {
   return withProfile(async (profile) => {
-    const { stdout } = await run(CHROMIUM, [...flags(profile), '--dump-dom', pathToFileURL(htmlPath).href],
+    const { stdout } = await run(CHROMIUM, [...flags(profile), '--dump-dom', target(htmlPath)],
       { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
     return stdout;
   });
@@ -38,7 +42,7 @@ export async function dumpDom(htmlPath: string): Promise<string> {
 
 export async function screenshot(htmlPath: string, pngPath: string, size = '1280,1300'): Promise<Png> {
   return withProfile(async (profile) => {
-    await run(CHROMIUM, [...flags(profile), `--screenshot=${pngPath}`, `--window-size=${size}`, pathToFileURL(htmlPath).href],
+    await run(CHROMIUM, [...flags(profile), `--screenshot=${pngPath}`, `--window-size=${size}`, target(htmlPath)],
       { timeout: 120_000 });
     return decodePng(readFileSync(pngPath));
   });

@@ -10,8 +10,7 @@ import { after, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StreamDefect } from '../../systems/stream-processor/index.ts';
 import {
-  createTopics, deleteTopics, kafkaClient, metricSum, ProcessorChild, randomBetween, Relay, summary, uniquePipeline, verify,
-  waitLagZero, type Verdict,
+  kafkaClient, metricSum, openPipeline, ProcessorChild, randomBetween, summary, verify, waitLagZero, type Verdict,
 } from './harness.ts';
 
 const kafka = kafkaClient();
@@ -24,11 +23,7 @@ after(async () => {
 type KillWhen = (m: Map<string, number>, threshold: number) => boolean;
 
 async function killRounds(t: TestContext, defect: StreamDefect, killWhen: KillWhen, manifested: (v: Verdict) => boolean): Promise<Verdict> {
-  const p = uniquePipeline(defect.replaceAll('_', '-'));
-  await createTopics(kafka, p);
-  const relay = new Relay(kafka, p);
-  await relay.connect();
-  t.after(async () => { await relay.disconnect(); await deleteTopics(kafka, p); });
+  const { p, relay } = await openPipeline(t, kafka, defect.replaceAll('_', '-'));
   let v: Verdict | undefined;
   for (let round = 1; round <= 4; round++) {
     // A backlog, so the killed process is busy settling when the kill comes.

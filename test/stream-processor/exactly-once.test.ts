@@ -8,8 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ToxiproxyClient } from '../../activities/faults/toxiproxy/client.ts';
 import { loadStackConfig } from '../../scripts/stack/config.ts';
 import {
-  abortedRecords, countRecords, createTopics, deadLetterTopic, deleteTopics, kafkaClient, metricSum, ProcessorChild, randomBetween, Relay, summary,
-  uniquePipeline, verify, waitLagZero,
+  abortedRecords, countRecords, deadLetterTopic, drainAndStop, kafkaClient, metricSum, openPipeline, ProcessorChild, randomBetween, streamPayments,
+  summary, verify,
 } from './harness.ts';
 
 const kafka = kafkaClient();
@@ -21,26 +21,10 @@ after(async () => {
 });
 
 void test('processor SIGKILL mid-stream → payments.settled exactly once', { timeout: 240000 }, async (t) => {
-  const p = uniquePipeline('eo');
-  await createTopics(kafka, p);
-  const relay = new Relay(kafka, p);
-  await relay.connect();
-  t.after(async () => {
-    const t0 = Date.now();
-    await relay.disconnect();
-    await deleteTopics(kafka, p);
-    t.diagnostic(`cleanup took ${Date.now() - t0} ms`);
-  });
-
+  const { p, relay } = await openPipeline(t, kafka, 'eo');
   const poison = await relay.sendPoison();
   // The relay streams ~1,500 payments/s (10 % duplicates) for the whole kill phase.
-  let producing = true;
-  const producer = (async () => {
-    while (producing) {
-      await relay.send(150);
-      await sleep(100);
-    }
-  })();
+  const stream = streamPayments(relay, 150);
 
   const KILLS = 4;
   let child = ProcessorChild.start(p);
@@ -90,13 +74,10 @@ void test('processor SIGKILL mid-stream → payments.settled exactly once', { ti
     await child.waitHealthy();
     await sleep(1000);
   } finally {
-    producing = false;
-    await producer;
+    await stream.stop();
   }
 
-  await waitLagZero(kafka, p, child);
-  const m = await child.metrics();
-  assert.equal(await child.stop(), 0, `graceful stop failed:\n${child.tail()}`);
+  const m = await drainAndStop(kafka, p, child);
   const v = await verify(kafka, p, relay.sent);
   // Evidence that kills landed inside transactions: records of aborted transactions in the
   // output, or a successor whose InitProducerId met the predecessor's open transaction.
@@ -120,23 +101,13 @@ void test('processor SIGKILL mid-stream → payments.settled exactly once', { ti
 });
 
 void test('processor paused (SIGSTOP) past its session and transaction timeouts, then resumed → exactly once', { timeout: 240000 }, async (t) => {
-  const p = uniquePipeline('pause');
-  await createTopics(kafka, p);
-  const relay = new Relay(kafka, p);
-  await relay.connect();
-  t.after(async () => { await relay.disconnect(); await deleteTopics(kafka, p); });
+  const { p, relay } = await openPipeline(t, kafka, 'pause');
   const child = ProcessorChild.start(p);
   children.push(child);
   t.after(() => { if (child.alive()) process.kill(child.pid, 'SIGCONT'); });
   await child.waitHealthy();
 
-  let producing = true;
-  const producer = (async () => {
-    while (producing) {
-      await relay.send(150);
-      await sleep(100);
-    }
-  })();
+  const stream = streamPayments(relay, 150);
   let before: Map<string, number>;
   try {
     await sleep(2000);
@@ -150,12 +121,9 @@ void test('processor paused (SIGSTOP) past its session and transaction timeouts,
     await child.waitHealthy(90000);
     await sleep(2000);
   } finally {
-    producing = false;
-    await producer;
+    await stream.stop();
   }
-  await waitLagZero(kafka, p, child);
-  const m = await child.metrics();
-  assert.equal(await child.stop(), 0, `graceful stop failed:\n${child.tail()}`);
+  const m = await drainAndStop(kafka, p, child);
   const v = await verify(kafka, p, relay.sent);
   t.diagnostic(`${summary(v)}; before the pause ${metricSum(before, 'stream_processor_transactions_committed_total')} transactions; ` +
     `session restarts ${metricSum(m, 'stream_processor_session_restarts_total')}, aborted ${metricSum(m, 'stream_processor_transactions_aborted_total')}`);

@@ -2,9 +2,12 @@
 // own (the stack's processor keeps `payments` for itself), plays the payment API's
 // outbox relay (PaymentEvents, key = message_id, with deliberate duplicates), and
 // reads `payments.settled` back as a read_committed consumer.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
@@ -353,4 +356,71 @@ export function metricSum(m: Map<string, number>, name: string): number {
 
 export function randomBetween(minMs: number, maxMs: number): number {
   return minMs + Math.floor(Math.random() * (maxMs - minMs));
+}
+
+/**
+ * True when a Kafka broker answers on this port within timeoutMs: a raw ApiVersions
+ * (v0) request, no client library, so nothing is retried or cached. False when the
+ * connection is refused, reset or the answer never comes (a cut or blackholed proxy).
+ */
+export function kafkaAnswers(port: number, timeoutMs = 1500): Promise<boolean> {
+  const clientId = Buffer.from('ordeal-probe');
+  const req = Buffer.alloc(4 + 10 + clientId.length);
+  req.writeInt32BE(req.length - 4, 0);
+  req.writeInt16BE(18, 4); // ApiVersions
+  req.writeInt16BE(0, 6); // v0
+  req.writeInt32BE(1, 8); // correlation id
+  req.writeInt16BE(clientId.length, 12);
+  clientId.copy(req, 14);
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    let got = 0;
+    const done = (answered: boolean) => { clearTimeout(timer); sock.destroy(); resolve(answered); };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.once('connect', () => sock.write(req));
+    // The response's size prefix and correlation id are enough to know the broker spoke.
+    sock.on('data', (b: Buffer) => { got += b.length; if (got >= 8) done(true); });
+    sock.once('error', () => done(false));
+    sock.once('close', () => done(got >= 8));
+  });
+}
+
+/** A pipeline of this test's own (topics created now, deleted after the test) and a connected relay for it. */
+export async function openPipeline(t: TestContext, kafka: Kafka, name: string): Promise<{ p: Pipeline; relay: Relay }> {
+  const p = uniquePipeline(name);
+  await createTopics(kafka, p);
+  const relay = new Relay(kafka, p);
+  await relay.connect();
+  t.after(async () => {
+    const t0 = Date.now();
+    await relay.disconnect();
+    await deleteTopics(kafka, p);
+    t.diagnostic(`cleanup took ${Date.now() - t0} ms`);
+  });
+  return { p, relay };
+}
+
+/**
+ * The relay streaming `batch` payments every 100 ms until stopped. A failed send fails
+ * the stream (stop() rejects) unless `tolerateErrors`: then it is counted and the
+ * stream goes on (what counts then is what reached the topic).
+ */
+export function streamPayments(relay: Relay, batch: number, tolerateErrors = false): { stop: () => Promise<void>; errors: () => number } {
+  let producing = true;
+  let errors = 0;
+  const running = (async () => {
+    while (producing) {
+      await (tolerateErrors ? relay.send(batch).catch(() => { errors++; }) : relay.send(batch));
+      await sleep(100);
+    }
+  })();
+  return { stop: async () => { producing = false; await running; }, errors: () => errors };
+}
+
+/** The end of a run: the group caught up, the processor stopped gracefully; its last metrics. */
+export async function drainAndStop(kafka: Kafka, p: Pipeline, child: ProcessorChild): Promise<Map<string, number>> {
+  await waitLagZero(kafka, p, child);
+  const m = await child.metrics();
+  assert.equal(await child.stop(), 0, `graceful stop failed:\n${child.tail()}`);
+  return m;
 }

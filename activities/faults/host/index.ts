@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 type StateDir = { home: string };
 import { FaultPreconditionError, paramProblems, type FaultBackend, type Observation, type RevertData } from '../backend.ts';
 import type { FaultHandle } from '../types.ts';
+import { CLOCK_TICKS_PER_SECOND, commandLine, hasExited, pids, readStat, rssBytes } from '../../../process-table/index.ts';
 
 const hogScript = join(dirname(fileURLToPath(import.meta.url)), 'hog.ts');
 const HOG_MARKER = 'ordeal-fault-hog';
@@ -24,34 +25,23 @@ interface Hog { pid: number; starttime: string }
 
 function hogsOf(faultId: string): Hog[] {
   const out: Hog[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const i = argv.indexOf(HOG_MARKER);
-      if (i < 0 || argv[i + 1] !== faultId) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (f[0] === 'Z' || f[0] === 'X') continue;
-      out.push({ pid: Number(entry), starttime: f[19] ?? '' });
-    } catch { /* exited while we looked */ }
+  for (const pid of pids()) {
+    const argv = commandLine(pid) ?? [];
+    const i = argv.indexOf(HOG_MARKER);
+    if (i < 0 || argv[i + 1] !== faultId) continue;
+    const stat = readStat(pid);
+    if (stat && !hasExited(stat)) out.push({ pid, starttime: stat.starttime });
   }
   return out;
 }
 
 function cpuTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // utime + stime
-  } catch { return undefined; }
+  return readStat(pid)?.cpuTicks;
 }
 
 function rssMb(pid: number): number | undefined {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : undefined;
-  } catch { return undefined; }
+  const bytes = rssBytes(pid);
+  return bytes === undefined ? undefined : bytes / 1024 / 1024;
 }
 
 // --- disk volumes ---------------------------------------------------------------
@@ -229,7 +219,7 @@ export function hostBackend(): FaultBackend {
       }
       const before = cpuTicks(pid) ?? 0;
       await sleep(500);
-      const cores = ((cpuTicks(pid) ?? 0) - before) / 100 / 0.5; // USER_HZ is 100 on Linux
+      const cores = ((cpuTicks(pid) ?? 0) - before) / CLOCK_TICKS_PER_SECOND / 0.5;
       // On a shared machine the hog competes with everything else: any sustained burn is proof.
       return [{ ok: cores >= 0.2, description: `cpu hog pid ${pid} (${String(r.amount)} threads) burning ${cores.toFixed(2)} cores` }];
     },

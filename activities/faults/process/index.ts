@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processTree, procStartTime } from '../../proc/index.ts';
+import { processTree, procStartTime, readStat } from '../../../process-table/index.ts';
 import { protectedComponents, splitHostPort, type ProcessServiceDecl, type ServiceDecl, type SystemFile } from '../../system/schema.ts';
 import { FaultPreconditionError, paramProblems, type BackendRevert, type FaultBackend, type FaultContext, type Observation } from '../backend.ts';
 import type { FaultHandle, FaultSpec } from '../types.ts';
@@ -82,12 +82,7 @@ async function restartService(service: string, decl: ProcessServiceDecl, handle:
 }
 
 function procState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
+  return readStat(pid)?.state;
 }
 
 export function refusesConnections(port: number, host = '127.0.0.1'): Promise<boolean> {
@@ -101,12 +96,7 @@ export function refusesConnections(port: number, host = '127.0.0.1'): Promise<bo
 
 /** True once the pid has left /proc entirely: a zombie still holds it (and e.g. PostgreSQL's lock file). */
 function reaped(pid: number, starttime: string): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] !== starttime;
-  } catch {
-    return true;
-  }
+  return readStat(pid)?.starttime !== starttime;
 }
 
 async function awaitReaped(pids: { pid: number; starttime: string }[], ms: number): Promise<boolean> {

@@ -4,7 +4,7 @@
 // for the service.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { procStartTime } from '../../proc/index.ts';
+import { procStartTime } from '../../../process-table/index.ts';
 import { FaultPreconditionError } from '../backend.ts';
 import type { ProcessServiceDecl } from '../../system/schema.ts';
 

@@ -1,5 +1,5 @@
-// The embedded stack, in start order. Later services (reference systems, workers)
-// are added here.
+// The embedded stack's services, in start order (each after the services it needs).
+// A new service is a ServiceSpec in its own file here, listed below.
 import type { ServiceSpec } from '../service.ts';
 import { kafka } from './kafka.ts';
 import { ordealDb, postgres } from './postgres.ts';

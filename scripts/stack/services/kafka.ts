@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { ServiceContext, ServiceSpec } from '../service.ts';
@@ -88,10 +88,4 @@ function jvmArgs(ctx: ServiceContext): string[] {
   if (!existsSync(libs)) throw new Error(`Kafka jars not found in ${libs}: run scripts/bootstrap`);
   return ['-Djava.awt.headless=true', `-Dlog4j.configuration=file:${join(ctx.dataDir, 'log4j.properties')}`,
     '-cp', `${libs}/*`];
-}
-
-export function kafkaClusterId(ctx: ServiceContext): string | undefined {
-  const meta = join(ctx.dataDir, 'logs', 'meta.properties');
-  if (!existsSync(meta)) return undefined;
-  return /cluster\.id=(\S+)/.exec(readFileSync(meta, 'utf8'))?.[1];
 }

@@ -15,7 +15,7 @@ export const prometheus: ServiceSpec = {
     mkdirSync(join(ctx.dataDir, 'tsdb'), { recursive: true });
     const scrape_configs = ctx.services
       .filter((s) => s.metrics)
-      .map((s) => ({ job_name: s.name, static_configs: [{ targets: [s.metrics!(ctx.config)] }] }));
+      .map((s) => ({ job_name: s.name, static_configs: [{ targets: [s.metrics!(ctx.config)].flat() }] }));
     writeFileSync(join(ctx.dataDir, 'prometheus.yml'), stringify({ global: { scrape_interval: '5s' }, scrape_configs }));
   },
   launch: (ctx) => ({

@@ -19,9 +19,10 @@ const workerEnv = (ctx: Parameters<ServiceSpec['launch']>[0]) => ({
 export const worker: ServiceSpec = {
   name: 'worker',
   description: `Ordeal orchestrator worker (task queue ${ORCHESTRATOR_TASK_QUEUE})`,
-  ports: ['worker_metrics'],
+  ports: ['worker_metrics', 'experiment_metrics'],
   url: (c) => `http://127.0.0.1:${c.ports.worker_metrics}/metrics`,
-  metrics: (c) => `127.0.0.1:${c.ports.worker_metrics}`,
+  // The SDK core's worker metrics, and the experiments' own (activities/experiment-metrics).
+  metrics: (c) => [`127.0.0.1:${c.ports.worker_metrics}`, `127.0.0.1:${c.ports.experiment_metrics}`],
   after: ['temporal', 'ordeal-db'],
   launch: (ctx) => ({
     file: ctx.tool('node'),

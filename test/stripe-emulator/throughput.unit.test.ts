@@ -4,19 +4,14 @@
 // Wall-clock throughput is printed for information only.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { Pool } from 'undici';
 import { repoRoot } from '../../scripts/stack/config.ts';
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
+import { cpuSeconds } from '../../process-table/index.ts';
 
 test('emulator CPU per request stays under 500 µs (>= 2,000 requests/s on one core)', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ordeal-stripe-tput-'));

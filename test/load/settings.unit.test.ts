@@ -5,7 +5,7 @@ import { parseLoadSettings, planLoadShards, LoadSettingsError } from '../../acti
 import { compileTemplate } from '../../activities/load/template.ts';
 import { ledgerEntry } from '../../activities/ledger/generate.ts';
 import { ledgerSpecSchema } from '../../activities/ledger/types.ts';
-import { arrivalSchedule } from '../../activities/load/engine.ts';
+import { arrivalSchedule } from '../../activities/load/schedule.ts';
 
 const target = 'http://127.0.0.1:1';
 const problems = (input: unknown): string => {
