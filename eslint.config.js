@@ -1,5 +1,7 @@
-// Lint guards two rules the design depends on: workflow code stays deterministic
-// (no Node built-ins, no I/O libraries in workflows/), and no promise is left floating.
+// Lint guards three rules the design depends on: workflow code stays deterministic
+// (no Node built-ins, no I/O libraries in workflows/), the core (activities/) never
+// imports the embedded stack (scripts/: it receives its environment from its host),
+// and no promise is left floating.
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
@@ -29,10 +31,22 @@ export default tseslint.config(
           message: 'Workflow code must be deterministic: do I/O in an activity.',
         })),
         patterns: [{
-          // plan.ts is pure (no Node built-ins, no I/O): the workflow fans the load phase out with it.
-          regex: '(^|/)activities/(?!load/plan\\.ts$)',
+          // plan.ts is pure (no Node built-ins, no I/O): the workflow fans the load phase out with it;
+          // faults/routing.ts too: it picks the task queue of each fault activity (per-host fault workers).
+          regex: '(^|/)activities/(?!load/plan\\.ts$|faults/routing\\.ts$)',
           allowTypeImports: true,
           message: 'Workflows import activity types only (proxyActivities<typeof activities>).',
+        }],
+      }],
+    },
+  },
+  {
+    files: ['activities/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [{
+          regex: '(^|/)scripts/',
+          message: 'The core does not know the embedded stack: take what you need from environment() (activities/environment), which the host sets.',
         }],
       }],
     },

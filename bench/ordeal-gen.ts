@@ -2,6 +2,7 @@
 // one core). Outcomes go nowhere (no outcome log): this measures the engine itself.
 //   node bench/ordeal-gen.ts throughput <url> <seconds> <connections>
 //   node bench/ordeal-gen.ts rate <url> <rate> <seconds> [max_in_flight]
+import '../scripts/stack/use-environment.ts';
 import { runLoad } from '../activities/load/engine.ts';
 import { parseLoadSettings } from '../activities/load/plan.ts';
 import { latencySummary } from '../activities/load/stats.ts';

@@ -13,6 +13,7 @@
 // (1,000/s) missed 100 ms in its first second in every run (234-492 ms).
 //
 //   npm run bench:pipeline -- --rates 250,500,1000,2000 --duration 10s
+import '../scripts/stack/use-environment.ts';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';

@@ -16,7 +16,9 @@ import type { LedgerSpec } from '../activities/ledger/index.ts';
 import { buildSource, reconcileSourceSchema, reconcileStreams } from '../activities/reconcile/index.ts';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import '../scripts/stack/use-environment.ts';
 import { loadStackConfig } from '../scripts/stack/config.ts';
+import { embeddedSystem } from '../scripts/stack/system-file.ts';
 import { kafka as kafkaService } from '../scripts/stack/services/kafka.ts';
 import { postgres as postgresService } from '../scripts/stack/services/postgres.ts';
 import type { OutcomeRecord, OutcomeSource, RecordSource } from '../activities/reconcile/index.ts';
@@ -170,7 +172,7 @@ async function realSources(): Promise<RecordSource[]> {
     { source: 'postgres', name: 'postgres', query: `SELECT message_id, amount_cents, currency FROM ${table} WHERE test_run_id = $1` },
     { source: 'kafka', name: 'kafka', topic, timeout: 600_000 },
   ].map((x) => reconcileSourceSchema.parse(x));
-  return specs.map((x) => buildSource(x, stack));
+  return specs.map((x) => buildSource(x, embeddedSystem(stack)));
 }
 
 const sources = opts.real

@@ -8,6 +8,8 @@ import { experimentRegistry, observeRunningExperiments } from '../activities/exp
 import { closeOutcomeDbs, loadActivities, loadRegistry } from '../activities/load/index.ts';
 import { closeFaults } from '../activities/faults/index.ts';
 import { loadStackConfig } from '../scripts/stack/config.ts';
+import { environment } from '../activities/environment/index.ts';
+import { temporalConnectionOptions } from '../activities/environment/temporal.ts';
 import { LOAD_TASK_QUEUE } from '../workflows/names.ts';
 import { createOrchestratorWorker, installRuntime, log } from './orchestrator.ts';
 
@@ -50,10 +52,10 @@ export async function startWorkers(o: { orchestrator?: boolean; load?: boolean; 
     servers.push(await metricsServer(experimentRegistry, config.ports.experiment_metrics));
   }
   if (o.load !== false) {
-    const connection = await NativeConnection.connect({ address: `127.0.0.1:${config.ports.temporal}` });
+    const connection = await NativeConnection.connect(temporalConnectionOptions(environment().temporal));
     connections.push(connection);
     workers.push(await Worker.create({
-      connection, taskQueue: o.loadTaskQueue ?? LOAD_TASK_QUEUE, activities: loadActivities, shutdownGraceTime: '10s',
+      connection, namespace: environment().temporal.namespace, taskQueue: o.loadTaskQueue ?? LOAD_TASK_QUEUE, activities: loadActivities, shutdownGraceTime: '10s',
       maxConcurrentActivityTaskExecutions: 8,
       // Heartbeats carry cancellation back: throttled to 0.8 × heartbeatTimeout (16 s) by default,
       // an aborted experiment's load would go on for that long.

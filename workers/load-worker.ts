@@ -6,7 +6,10 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
+import '../scripts/stack/use-environment.ts';
 import { loadStackConfig } from '../scripts/stack/index.ts';
+import { environment } from '../activities/environment/index.ts';
+import { temporalConnectionOptions } from '../activities/environment/temporal.ts';
 import { closeOutcomeDbs, loadActivities, loadRegistry, loadTaskQueue, workerIdentity } from '../activities/load/index.ts';
 
 const log = pino({ name: 'load-worker' });
@@ -36,10 +39,11 @@ await new Promise<void>((resolve) => {
 const addr = metrics.address();
 log.info({ identity, metrics: typeof addr === 'object' && addr ? `http://127.0.0.1:${addr.port}/metrics` : addr }, 'load worker metrics');
 
-const connection = await NativeConnection.connect({ address: `127.0.0.1:${config.ports.temporal}` });
+const { temporal } = environment();
+const connection = await NativeConnection.connect(temporalConnectionOptions(temporal));
 const worker = await Worker.create({
   connection,
-  namespace: 'default',
+  namespace: temporal.namespace,
   taskQueue: loadTaskQueue,
   identity,
   activities: loadActivities,
@@ -51,7 +55,7 @@ const worker = await Worker.create({
   maxHeartbeatThrottleInterval: '1s',
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { log.info({ sig }, 'shutting down'); worker.shutdown(); });
-log.info({ identity, taskQueue: loadTaskQueue, temporal: `127.0.0.1:${config.ports.temporal}` }, 'load worker ready');
+log.info({ identity, taskQueue: loadTaskQueue, temporal: temporal.address, namespace: temporal.namespace }, 'load worker ready');
 console.log(`READY ${identity}`);
 try {
   await worker.run();

@@ -13,6 +13,9 @@ import { reportActivities } from '../activities/report/index.ts';
 import * as ledger from '../activities/ledger/activities.ts';
 import * as probe from '../activities/probe/activities.ts';
 import * as scenario from '../activities/scenario/activities.ts';
+import '../scripts/stack/use-environment.ts';
+import { environment } from '../activities/environment/index.ts';
+import { temporalConnectionOptions } from '../activities/environment/temporal.ts';
 import { loadStackConfig, type StackConfig } from '../scripts/stack/config.ts';
 import { ORCHESTRATOR_TASK_QUEUE } from '../workflows/names.ts';
 
@@ -63,11 +66,11 @@ export interface OrchestratorOptions {
 }
 
 export async function createOrchestratorWorker(o: OrchestratorOptions = {}): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const config = o.config ?? loadStackConfig();
-  const connection = await NativeConnection.connect({ address: o.address ?? `127.0.0.1:${config.ports.temporal}` });
+  const { temporal } = environment();
+  const connection = await NativeConnection.connect({ ...temporalConnectionOptions(temporal), ...(o.address ? { address: o.address } : {}) });
   const worker = await Worker.create({
     connection,
-    namespace: o.namespace ?? 'default',
+    namespace: o.namespace ?? temporal.namespace,
     taskQueue: o.taskQueue ?? ORCHESTRATOR_TASK_QUEUE,
     workflowBundle: await workflowBundle(),
     activities: { ...orchestratorActivities, ...o.activities },

@@ -83,6 +83,9 @@ interface LoadPhase {
   breaker: CancellationScope;
 }
 
+/** Run proxies outlive the overall deadline by this much before the watchdog may remove them. */
+const RUN_PROXY_LEASE_GRACE_MS = 5 * 60_000;
+
 export async function chaosExperiment(input: ExperimentInput): Promise<ExperimentResult> {
   const runId = input.runId ?? defaultRunId();
   const live = new LiveState(runId, Date.now());
@@ -118,6 +121,8 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
   let cancelled = false;
   let error: string | null = null;
   try {
+    // The system's proxies for this run, leased past the deadline (issue 11).
+    await scope.run(() => faults.useSystem(scenario.system, deadline.ms + RUN_PROXY_LEASE_GRACE_MS));
     await scope.run(() => runPhases(run));
   } catch (err) {
     if (isCancellation(err)) cancelled = true;
@@ -141,6 +146,8 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
     const plan = partialProofPlan({ stopped: cancelled, revertFailed, error, loadStarted: run.loadSettled !== null });
     const partial = plan.attempt ? await partialProof(run) : { why: plan.why, neverSent: 0 };
     run.findings.proof = proofSummary(run.findings.reconcile, partial.why ?? '', partial.neverSent);
+    // After the partial proof: its sources may reach the system through these proxies.
+    await faults.removeProxies();
     const { verdict, reasons } = decideVerdict({
       revertFailed, error, stopped: cancelled ? live.abortReason : null, failures, notes, reconciled: run.findings.reconcile,
     });
@@ -209,7 +216,7 @@ async function loadUnderFaults(run: Run): Promise<LoadPhase> {
   }, [{ ...shard, scenario: run.scenario.name, progress: { workflowId: run.workflowId } }]));
   run.loadSettled = Promise.allSettled(shardCalls);
   const shardsDone = Promise.all(shardCalls);
-  const faultsDone = run.faults.start(s.faults, { loadStartedAt: startedAt, maxFaultDurationMs: s.safety.max_fault_duration });
+  const faultsDone = run.faults.start(s.faults, { loadStartedAt: startedAt, maxFaultDurationMs: s.safety.max_fault_duration, ...(s.system ? { system: s.system } : {}) });
 
   const recovery = s.faults.length === 0 ? Promise.resolve(null) : faultsDone.then(() => acts.awaitRecovery.executeWithOptions({
     summary: `time to recovery: ${s.recovery.probe}${s.recovery.business ? ` then ${s.recovery.business.url}` : ''}`,

@@ -4,7 +4,9 @@
 // fault that could not be reverted is Ordeal's failure (verdict ERROR), named in the
 // reasons with its lease, so the stack's watchdog is the last line of defence.
 import { ApplicationFailure, CancellationScope, isCancellation, setCurrentDetails, sleep } from '@temporalio/workflow';
+import { faultQueueOf, handleQueueOf } from '../activities/faults/routing.ts';
 import type { FaultSpec } from '../activities/faults/types.ts';
+import type { SystemFile } from '../activities/system/schema.ts';
 import type { FaultRecord } from '../activities/report/types.ts';
 import { messageOf } from './failure.ts';
 import { experimentActivities as acts } from './profiles.ts';
@@ -35,13 +37,40 @@ export class FaultLifecycle {
   #maxFaultDurationMs = 0;
   lastRevertAt: number | null = null;
 
+  /** The scenario's system: what its faults act on, and which host's worker runs each (issue 11). */
+  #system: SystemFile | undefined;
+
   constructor(options: FaultLifecycleOptions) {
     this.#options = options;
   }
 
+  /**
+   * Before the load phase: the system's declared proxies, created in Ordeal's
+   * Toxiproxy for this run (idempotent; leased, so the watchdog removes them if the
+   * run dies before `removeProxies`).
+   */
+  async useSystem(system: SystemFile | undefined, leaseMs: number): Promise<void> {
+    this.#system = system;
+    if (system && Object.keys(system.proxies).length > 0) {
+      await acts.createRunProxies({ runId: this.#options.runId, proxies: system.proxies, leaseMs });
+    }
+  }
+
+  /** After every revert: the run's proxies go (a no-op without any; adopted ones stay). */
+  async removeProxies(): Promise<void> {
+    if (!this.#system || Object.keys(this.#system.proxies).length === 0) return;
+    try {
+      await acts.removeRunProxies(this.#options.runId);
+    } catch (err) {
+      this.#options.notes.push(`run proxies of ${this.#options.runId} not removed (${messageOf(err)}); the watchdog removes them when their lease ends`);
+    }
+  }
+
   /** Starts one timeline per fault, relative to the load phase's start; resolves when all reverted. */
-  start(specs: readonly FaultSpec[], o: { loadStartedAt: number; maxFaultDurationMs: number }): Promise<void[]> {
+  start(specs: readonly FaultSpec[], o: { loadStartedAt: number; maxFaultDurationMs: number; system?: SystemFile }): Promise<void[]> {
     this.#loadStartedAt = o.loadStartedAt;
+    // The scenario's system travels with each injection: only what it declares may be faulted.
+    this.#system = o.system;
     this.#maxFaultDurationMs = o.maxFaultDurationMs;
     specs.forEach((spec, index) => this.#timelines.push(this.#timeline(spec, index)));
     return Promise.all(this.#timelines);
@@ -69,7 +98,7 @@ export class FaultLifecycle {
     if (rec.revert !== null) return;
     const { type, target, faultId, leaseExpiresAt } = rec.handle;
     try {
-      const result = await acts.revertFault.executeWithOptions({ summary: `revert ${type} on ${target} (${why})` }, [rec.handle]);
+      const result = await acts.revertFault.executeWithOptions({ summary: `revert ${type} on ${target} (${why})`, ...onQueue(handleQueueOf(rec.handle)) }, [rec.handle]);
       rec.revert = result;
       if (!result.reverted && !result.alreadyReverted) {
         this.#options.failures.push(`revert of fault ${faultId} (${type} on ${target}) failed: ${result.error ?? 'not reverted'}; it may still be active`);
@@ -99,8 +128,8 @@ export class FaultLifecycle {
     if (effective < spec.duration) notes.push(`fault ${index} (${what}) capped at max_fault_duration ${maxFaultDurationMs} ms`);
     // Injection may not be interrupted halfway: once it started, we must learn the handle to revert it.
     const handle = await CancellationScope.nonCancellable(() => acts.injectFault.executeWithOptions(
-      { summary: `inject ${what} for ${effective} ms` },
-      [{ runId, spec: { ...spec, duration: effective }, leaseMs: effective + LEASE_GRACE_MS }],
+      { summary: `inject ${what} for ${effective} ms`, ...onQueue(faultQueueOf(spec, this.#system)) },
+      [{ runId, spec: { ...spec, duration: effective }, leaseMs: effective + LEASE_GRACE_MS, ...(this.#system ? { system: this.#system } : {}) }],
     )).catch((err: unknown) => {
       throw ApplicationFailure.create({ type: 'FaultInjectionFailed', nonRetryable: true,
         message: `injecting fault ${index} (${what}) failed: ${messageOf(err)}` });
@@ -114,7 +143,7 @@ export class FaultLifecycle {
     this.#revertDue.set(handle.faultId, Date.now() + effective);
     setCurrentDetails(`**load** — ${what} active (run ${runId})`);
     try {
-      rec.evidence.push(...await acts.faultEvidence.executeWithOptions({ summary: `evidence: ${what} in effect?` }, [handle]));
+      rec.evidence.push(...await acts.faultEvidence.executeWithOptions({ summary: `evidence: ${what} in effect?`, ...onQueue(handleQueueOf(handle)) }, [handle]));
     } catch (err) {
       if (isCancellation(err)) throw err;
       rec.evidence.push({ faultId: handle.faultId, observedAt: new Date(Date.now()).toISOString(), description: `evidence unavailable: ${messageOf(err)}`, ok: false });
@@ -123,4 +152,9 @@ export class FaultLifecycle {
     await sleep(Math.max(1, effective - Math.max(0, elapsed)), { summary: `hold ${what}` });
     await CancellationScope.nonCancellable(() => this.revert(rec, 'fault duration elapsed'));
   }
+}
+
+/** A fault on another host runs on that host's fault worker queue; a local one on the run's own. */
+function onQueue(taskQueue: string | undefined): { taskQueue?: string } {
+  return taskQueue ? { taskQueue } : {};
 }

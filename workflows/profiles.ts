@@ -38,6 +38,9 @@ export const experimentActivities = {
     startToCloseTimeout: '30s', retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 },
   }).revertFault,
   faultEvidence: proxyActivities<FaultActivities>({ startToCloseTimeout: '15s', retry: { maximumAttempts: 2 } }).faultEvidence,
+  // Run proxies (issue 11): created before load, removed after the last revert; both idempotent.
+  createRunProxies: proxyActivities<FaultActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumAttempts: 5 } }).createRunProxies,
+  removeRunProxies: proxyActivities<FaultActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumAttempts: 8 } }).removeRunProxies,
   summarizeLoad: proxyActivities<LoadActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } }).summarizeLoad,
   /** startToClose: the scenario's drain timeout + 60 s. */
   drainPipelines: proxyActivities<DrainActivities>({

@@ -1,13 +1,24 @@
 // The small interface every fault backend implements. A backend knows how to put
 // one kind of fault in effect, prove it is in effect, and undo it from nothing but
 // the handle's plain data — in any process, possibly long after the injector died.
-import type { StackConfig } from '../../scripts/stack/config.ts';
+import type { OrdealEnvironment } from '../environment/index.ts';
+import type { SystemFile } from '../system/schema.ts';
 import type { FaultBackendName, FaultHandle, FaultSpec, FaultType } from './types.ts';
 
 export type RevertData = FaultHandle['revert'];
 
 export interface FaultContext {
-  config: StackConfig;
+  /** Ordeal's infrastructure and this machine's state dir, from the host. */
+  env: OrdealEnvironment;
+  /** The fault host this process serves ('local' unless `ordeal worker --faults --host`). */
+  host: string;
+  /**
+   * What may be faulted: the scenario's system (inject, validate). Revert and
+   * evidence read the handle, which carries its target's declaration.
+   */
+  system: SystemFile;
+  /** The experiment run injecting (run proxies are named after it). */
+  runId?: string;
 }
 
 export interface Observation {

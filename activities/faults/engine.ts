@@ -6,13 +6,16 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
-import { loadStackConfig } from '../../scripts/stack/config.ts';
+import { environment } from '../environment/index.ts';
+import { LOCAL_HOST, type ProxyDecl, type SystemFile } from '../system/schema.ts';
 import { FaultPreconditionError, type FaultBackend, type FaultContext } from './backend.ts';
 import { dockerBackend } from './docker/index.ts';
 import { hostBackend } from './host/index.ts';
 import { LeaseStore, type LeaseRow, type PanicState } from './leases.ts';
 import { processBackend } from './process/index.ts';
 import { providerBackend } from './provider/index.ts';
+import { createRunProxies as createProxies, removeRunProxies as removeProxiesOfRun, sweepRunProxies, type RunProxy } from './proxies/index.ts';
+import { hostOfFault } from './routing.ts';
 import { toxiproxyBackend } from './toxiproxy/index.ts';
 import {
   faultSpecSchema, type FaultBackendName, type FaultEvidence, type FaultHandle, type FaultSpec, type FaultType,
@@ -44,12 +47,21 @@ const MAX_LEASE_MS = 24 * 3600_000;
 
 let shared: { ctx: FaultContext; store: LeaseStore } | undefined;
 
-function state(): { ctx: FaultContext; store: LeaseStore } {
+/**
+ * The environment's context, built once per process; the system defaults to the
+ * environment's (the embedded stack's) until a call names the scenario's.
+ */
+function state(system?: SystemFile): { ctx: FaultContext; store: LeaseStore } {
   if (!shared) {
-    const config = loadStackConfig();
-    shared = { ctx: { config }, store: LeaseStore.forStack(config) };
+    const env = environment();
+    shared = { ctx: { env, host: env.host, get system() { return env.defaultSystem(); } }, store: new LeaseStore(env.ordealDbUrl) };
   }
-  return shared;
+  return system ? { ctx: { ...shared.ctx, system }, store: shared.store } : shared;
+}
+
+/** The fault host this process serves (the environment's: 'local' unless `ordeal worker --faults --host`). */
+export function faultHost(): string {
+  return state().ctx.host;
 }
 
 /** Ends this process's connection pool to Ordeal's database (tests, CLI). */
@@ -65,7 +77,7 @@ export function faultStore(): LeaseStore {
 
 // --- validation -------------------------------------------------------------------------
 
-function staticIssues(raw: unknown, index: number, base: (string | number)[]): { spec?: FaultSpec; issues: FaultValidationIssue[] } {
+function staticIssues(raw: unknown, index: number, base: (string | number)[], system?: SystemFile): { spec?: FaultSpec; issues: FaultValidationIssue[] } {
   const at = [...base, index];
   const parsed = faultSpecSchema.safeParse(raw);
   if (!parsed.success) {
@@ -78,7 +90,7 @@ function staticIssues(raw: unknown, index: number, base: (string | number)[]): {
     const able = (Object.values(backends) as FaultBackend[]).filter((b) => b.types.includes(spec.type)).map((b) => b.name);
     return { spec, issues: [{ path: [...at, 'backend'], message: `backend ${name} cannot inject ${spec.type} (backends that can: ${able.join(', ')}; ${name} does: ${backend.types.join(', ')})` }] };
   }
-  const issues = backend.check(spec, state().ctx).map((message) => ({
+  const issues = backend.check(spec, state(system).ctx).map((message) => ({
     path: [...at, message.startsWith('params.') ? 'params' : 'target'],
     message: `${spec.type} on ${spec.target} (${name}): ${message}`,
   }));
@@ -91,16 +103,17 @@ function staticIssues(raw: unknown, index: number, base: (string | number)[]): {
  * (container exists, proxy exists) for docker targets, which cannot be known
  * statically, and for every backend when `live` is set. An empty list means valid.
  */
-export async function validateFaultTargets(specs: unknown[], opts: { live?: boolean; pathPrefix?: (string | number)[] } = {}): Promise<FaultValidationIssue[]> {
+export async function validateFaultTargets(specs: unknown[], opts: { live?: boolean; pathPrefix?: (string | number)[]; system?: SystemFile } = {}): Promise<FaultValidationIssue[]> {
   const base = opts.pathPrefix ?? ['faults'];
   const out: FaultValidationIssue[] = [];
   for (const [i, raw] of specs.entries()) {
-    const { spec, issues } = staticIssues(raw, i, base);
+    const { spec, issues } = staticIssues(raw, i, base, opts.system);
     out.push(...issues);
     if (!spec || issues.length) continue;
     const backend = backends[backendOf(spec)];
-    if (backend.probe && (opts.live || backend.name === 'docker')) {
-      for (const message of await backend.probe(spec, state().ctx)) out.push({ path: [...base, i, 'target'], message: `${spec.type} on ${spec.target} (${backend.name}): ${message}` });
+    // A probe reads this machine: another host's service is probed by that host's fault worker.
+    if (backend.probe && (opts.live || backend.name === 'docker') && hostOfFault(spec, opts.system ?? state().ctx.system) === faultHost()) {
+      for (const message of await backend.probe(spec, state(opts.system).ctx)) out.push({ path: [...base, i, 'target'], message: `${spec.type} on ${spec.target} (${backend.name}): ${message}` });
     }
   }
   return out;
@@ -109,6 +122,11 @@ export async function validateFaultTargets(specs: unknown[], opts: { live?: bool
 function nonRetryable(err: unknown, what: string): never {
   const message = `${what}: ${err instanceof Error ? err.message : String(err)}`;
   throw ApplicationFailure.nonRetryable(message, 'FaultPrecondition');
+}
+
+function wrongHost(host: string, what: string): never {
+  nonRetryable(new Error(`it belongs to fault host "${host}", and this fault worker serves host "${faultHost()}" ` +
+    `(route it to task queue ordeal-faults-${host}, served by: ordeal worker --faults --host ${host})`), what);
 }
 
 // --- injection ----------------------------------------------------------------------
@@ -130,15 +148,18 @@ function faultIdFor(spec: FaultSpec): string {
 }
 
 export async function injectFault(input: InjectFaultInput): Promise<FaultHandle> {
-  const { ctx, store } = state();
+  const { ctx: base, store } = state(input.system);
+  const ctx: FaultContext = { ...base, runId: input.runId };
   const parsed = faultSpecSchema.safeParse(input.spec);
   if (!parsed.success) nonRetryable(new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')), 'invalid fault spec');
   const spec = parsed.data;
   if (!Number.isFinite(input.leaseMs) || input.leaseMs <= 0 || input.leaseMs > MAX_LEASE_MS) {
     nonRetryable(new Error(`leaseMs must be in 1..${MAX_LEASE_MS}, got ${input.leaseMs}`), `cannot inject ${spec.type} on ${spec.target}`);
   }
-  const problems = staticIssues(spec, 0, ['spec']).issues;
+  const problems = staticIssues(spec, 0, ['spec'], input.system).issues;
   if (problems.length) nonRetryable(new Error(problems.map((p) => p.message).join('; ')), 'invalid fault');
+  const host = hostOfFault(spec, ctx.system);
+  if (host !== ctx.host) wrongHost(host, `refusing to inject ${spec.type} on ${spec.target}`);
   const panic = await store.panic();
   if (panic.active) nonRetryable(new Error(`ordeal panic is active since ${panic.since?.toISOString()} (${panic.reason ?? 'no reason'}); clear it with: ordeal panic --clear`), `refusing to inject ${spec.type} on ${spec.target}`);
 
@@ -167,6 +188,7 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
   const handle: FaultHandle = {
     faultId, runId: input.runId, type: spec.type, target: spec.target, backend: backend.name,
     injectedAt: now.toISOString(), leaseExpiresAt: leaseExpiresAt.toISOString(), revert,
+    ...(host !== LOCAL_HOST ? { host } : {}),
   };
   await store.record(handle, 'injecting');
   try {
@@ -208,6 +230,7 @@ export async function revertFault(handle: FaultHandle, by = 'worker', opts: { fo
   const { ctx, store } = state();
   const backend = backends[handle.backend];
   if (!backend) nonRetryable(new Error(`unknown backend ${String(handle.backend)}`), `cannot revert fault ${handle.faultId}`);
+  if ((handle.host ?? LOCAL_HOST) !== ctx.host) wrongHost(handle.host ?? LOCAL_HOST, `cannot revert fault ${handle.faultId} here`);
   const undo = async (): Promise<RevertResult> => {
     const lease = await store.get(handle.faultId);
     if (lease?.state === 'reverted' && !opts.force) {
@@ -255,9 +278,10 @@ export async function faultEvidence(handle: FaultHandle): Promise<FaultEvidence[
 
 // --- panic and the watchdog's sweep -------------------------------------------------------
 
-/** Reverts open faults, newest first; never throws for one fault's failure. */
+/** Reverts this host's open faults, newest first; never throws for one fault's failure. */
 export async function revertOpenFaults(by: string, opts: { expiredOnly?: boolean } = {}): Promise<{ lease: LeaseRow; result: RevertResult }[]> {
-  const rows = await state().store.open(opts.expiredOnly);
+  // Another host's fault is undone on that host (a kill there restarts a process there).
+  const rows = await state().store.open(opts.expiredOnly, faultHost());
   const out: { lease: LeaseRow; result: RevertResult }[] = [];
   for (const lease of rows) {
     try {
@@ -269,8 +293,39 @@ export async function revertOpenFaults(by: string, opts: { expiredOnly?: boolean
   return out;
 }
 
-export async function listOpenFaults(): Promise<LeaseRow[]> {
-  return state().store.open(false);
+/** Open faults of every host (`host`: of that one). */
+export async function listOpenFaults(host?: string): Promise<LeaseRow[]> {
+  return state().store.open(false, host);
+}
+
+// --- run proxies ----------------------------------------------------------------------
+
+/** Creates the system file's proxies for a run in Ordeal's Toxiproxy (idempotent; see proxies/). */
+export async function createRunProxies(input: { runId: string; proxies: Record<string, ProxyDecl>; leaseMs: number }): Promise<RunProxy[]> {
+  if (!Number.isFinite(input.leaseMs) || input.leaseMs <= 0 || input.leaseMs > MAX_LEASE_MS) {
+    nonRetryable(new Error(`leaseMs must be in 1..${MAX_LEASE_MS}, got ${input.leaseMs}`), 'cannot create the run proxies');
+  }
+  try {
+    const made = await createProxies(state().store, state().ctx.env.toxiproxyUrl, input);
+    if (made.length) log.info({ runId: input.runId, proxies: made }, 'run proxies ready');
+    return made;
+  } catch (err) {
+    if (err instanceof FaultPreconditionError) nonRetryable(err, 'cannot create the run proxies');
+    throw err;
+  }
+}
+
+/** Removes a run's proxies (idempotent); throws (retryable) when one cannot be removed. */
+export async function removeRunProxies(runId: string, by = 'worker'): Promise<string[]> {
+  const { removed, errors } = await removeProxiesOfRun(state().store, runId, by);
+  if (errors.length) throw new Error(`could not remove run proxies of ${runId}: ${errors.join('; ')}`);
+  if (removed.length) log.info({ runId, removed, by }, 'run proxies removed');
+  return removed;
+}
+
+/** The watchdog's sweep of run proxies whose run died; never throws. */
+export async function sweepExpiredRunProxies(by = 'watchdog'): Promise<{ removed: string[]; errors: string[] }> {
+  return sweepRunProxies(state().store, by);
 }
 
 export async function panicState(): Promise<PanicState> {

@@ -1,7 +1,9 @@
 // Faults, Jepsen-style: each fault package bundles its own heal. Inject returns a
 // plain-data handle that any process can revert; every fault carries a lease that
 // the stack's watchdog enforces; `ordeal panic` reverts everything.
-import { faultEvidence, injectFault, isPanicked, revertFault, validateFaultTargets } from './engine.ts';
+import { createRunProxies, faultEvidence, injectFault, isPanicked, removeRunProxies, revertFault, validateFaultTargets } from './engine.ts';
+import type { RunProxy } from './proxies/index.ts';
+import type { ProxyDecl, SystemFile } from '../system/schema.ts';
 import type { FaultEvidence, FaultHandle, InjectFaultInput, RevertResult, FaultValidationIssue } from './types.ts';
 
 /** The activities a worker registers (proxyActivities<typeof faultActivities> in workflows). */
@@ -9,15 +11,23 @@ export const faultActivities = {
   injectFault: (input: InjectFaultInput): Promise<FaultHandle> => injectFault(input),
   revertFault: (handle: FaultHandle): Promise<RevertResult> => revertFault(handle, 'worker'),
   faultEvidence: (handle: FaultHandle): Promise<FaultEvidence[]> => faultEvidence(handle),
-  validateFaultTargets: (specs: unknown[]): Promise<FaultValidationIssue[]> => validateFaultTargets(specs),
+  validateFaultTargets: (specs: unknown[], system?: SystemFile): Promise<FaultValidationIssue[]> => validateFaultTargets(specs, system ? { system } : {}),
   isPanicked: (): Promise<boolean> => isPanicked(),
+  /** At run start: the system file's proxies in Ordeal's Toxiproxy (idempotent, leased). */
+  createRunProxies: (input: { runId: string; proxies: Record<string, ProxyDecl>; leaseMs: number }): Promise<RunProxy[]> => createRunProxies(input),
+  /** At run end (always, like a revert): the run's proxies removed (idempotent). */
+  removeRunProxies: (runId: string): Promise<string[]> => removeRunProxies(runId, 'worker'),
 };
 
 export {
   injectFault, revertFault, faultEvidence, validateFaultTargets, isPanicked,
   panic, clearPanic, panicState, listOpenFaults, revertOpenFaults, closeFaults, backendOf, faultStore,
+  createRunProxies, removeRunProxies, sweepExpiredRunProxies, faultHost,
 } from './engine.ts';
+export { faultQueueOf, faultTaskQueue, handleQueueOf, hostOfFault, FAULT_TASK_QUEUE_PREFIX, HOST_NAME } from './routing.ts';
+export { runProxyName, type RunProxy } from './proxies/index.ts';
+export { startWatchdog, type Watchdog } from './watchdog.ts';
 export { ensureFaultVolume, faultVolumePath, removeFaultVolume } from './host/index.ts';
 export { dockerSocket, TARGET_LABEL as DOCKER_TARGET_LABEL } from './docker/index.ts';
-export type { LeaseRow, PanicState } from './leases.ts';
+export type { LeaseRow, PanicState, RunProxyRow } from './leases.ts';
 export * from './types.ts';

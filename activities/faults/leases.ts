@@ -3,8 +3,6 @@
 // that whatever happens to the injector, the watchdog and `ordeal panic` know the
 // fault exists and hold the handle that undoes it.
 import pg from 'pg';
-import type { StackConfig } from '../../scripts/stack/config.ts';
-import { ordealDbUrl } from '../../scripts/stack/services/postgres.ts';
 import type { FaultHandle } from './types.ts';
 
 export type LeaseState = 'injecting' | 'active' | 'reverted';
@@ -19,6 +17,19 @@ export interface LeaseRow {
   revertedBy: string | null;
   lastError: string | null;
   revertAttempts: number;
+  host: string;
+}
+
+export interface RunProxyRow {
+  proxyName: string;
+  runId: string;
+  name: string;
+  listen: string;
+  upstream: string;
+  toxiproxyUrl: string;
+  state: 'active' | 'removed';
+  leaseExpiresAt: Date;
+  removedBy: string | null;
 }
 
 export interface PanicState {
@@ -45,6 +56,23 @@ CREATE TABLE IF NOT EXISTS ordeal_fault_leases (
   revert_attempts   integer NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS ordeal_fault_leases_open ON ordeal_fault_leases (lease_expires_at) WHERE state <> 'reverted';
+-- The fault host whose worker (and watchdog) reverts the fault; older rows are local.
+ALTER TABLE ordeal_fault_leases ADD COLUMN IF NOT EXISTS host text NOT NULL DEFAULT 'local';
+-- Run proxies: created in Ordeal's Toxiproxy for one run, removed at its end, or by
+-- the watchdog once the lease runs out (the run died).
+CREATE TABLE IF NOT EXISTS ordeal_run_proxies (
+  proxy_name        text PRIMARY KEY,
+  run_id            text NOT NULL,
+  name              text NOT NULL,
+  listen            text NOT NULL,
+  upstream          text NOT NULL,
+  toxiproxy_url     text NOT NULL,
+  state             text NOT NULL CHECK (state IN ('active', 'removed')),
+  created_at        timestamptz NOT NULL DEFAULT now(),
+  lease_expires_at  timestamptz NOT NULL,
+  removed_at        timestamptz,
+  removed_by        text
+);
 CREATE TABLE IF NOT EXISTS ordeal_panic (
   id          integer PRIMARY KEY CHECK (id = 1),
   active      boolean NOT NULL,
@@ -68,10 +96,6 @@ export class LeaseStore {
     this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000 });
     // An idle client that loses its server (ordeal-db restarted) must not crash the process.
     this.pool.on('error', () => {});
-  }
-
-  static forStack(config: StackConfig): LeaseStore {
-    return new LeaseStore(ordealDbUrl(config));
   }
 
   /** Creates the tables once per process; concurrent creators serialise on an advisory lock. */
@@ -99,11 +123,11 @@ export class LeaseStore {
   async record(handle: FaultHandle, state: LeaseState): Promise<void> {
     await this.ensureSchema();
     await this.pool.query(
-      `INSERT INTO ordeal_fault_leases (fault_id, run_id, type, target, backend, state, handle, injected_at, lease_expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      `INSERT INTO ordeal_fault_leases (fault_id, run_id, type, target, backend, state, handle, injected_at, lease_expires_at, host)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (fault_id) DO UPDATE SET handle = EXCLUDED.handle,
          state = CASE WHEN ordeal_fault_leases.state = 'reverted' THEN 'reverted' ELSE EXCLUDED.state END`,
-      [handle.faultId, handle.runId, handle.type, handle.target, handle.backend, state, JSON.stringify(handle), handle.injectedAt, handle.leaseExpiresAt],
+      [handle.faultId, handle.runId, handle.type, handle.target, handle.backend, state, JSON.stringify(handle), handle.injectedAt, handle.leaseExpiresAt, handle.host ?? 'local'],
     );
   }
 
@@ -135,13 +159,50 @@ export class LeaseStore {
     await this.pool.query('UPDATE ordeal_fault_leases SET last_error = $2, revert_attempts = revert_attempts + 1 WHERE fault_id = $1', [faultId, error]);
   }
 
-  /** Faults not reverted yet; `expiredOnly`: only those whose lease has run out. */
-  async open(expiredOnly = false): Promise<LeaseRow[]> {
+  /** Faults not reverted yet; `expiredOnly`: only those whose lease has run out; `host`: only that fault host's. */
+  async open(expiredOnly = false, host?: string): Promise<LeaseRow[]> {
     await this.ensureSchema();
     const res = await this.pool.query(
-      `SELECT * FROM ordeal_fault_leases WHERE state <> 'reverted' ${expiredOnly ? 'AND lease_expires_at <= now()' : ''} ORDER BY injected_at DESC`,
+      `SELECT * FROM ordeal_fault_leases WHERE state <> 'reverted' ${expiredOnly ? 'AND lease_expires_at <= now()' : ''}
+       ${host === undefined ? '' : 'AND host = $1'} ORDER BY injected_at DESC`,
+      host === undefined ? [] : [host],
     );
     return res.rows.map(toRow);
+  }
+
+  /** Records a run proxy before it is created (write-ahead, like a fault); re-recording extends the lease. */
+  async recordRunProxy(p: Omit<RunProxyRow, 'state' | 'removedBy'>): Promise<void> {
+    await this.ensureSchema();
+    await this.pool.query(
+      `INSERT INTO ordeal_run_proxies (proxy_name, run_id, name, listen, upstream, toxiproxy_url, state, lease_expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)
+       ON CONFLICT (proxy_name) DO UPDATE SET state = 'active', lease_expires_at = EXCLUDED.lease_expires_at,
+         listen = EXCLUDED.listen, upstream = EXCLUDED.upstream, toxiproxy_url = EXCLUDED.toxiproxy_url, removed_at = NULL, removed_by = NULL`,
+      [p.proxyName, p.runId, p.name, p.listen, p.upstream, p.toxiproxyUrl, p.leaseExpiresAt],
+    );
+  }
+
+  async markRunProxyRemoved(proxyName: string, by: string): Promise<void> {
+    await this.ensureSchema();
+    await this.pool.query(
+      "UPDATE ordeal_run_proxies SET state = 'removed', removed_at = coalesce(removed_at, now()), removed_by = coalesce(removed_by, $2) WHERE proxy_name = $1",
+      [proxyName, by],
+    );
+  }
+
+  /** Run proxies still present; `runId`: of that run; `expiredOnly`: whose lease ran out (their run died). */
+  async runProxies(o: { runId?: string; expiredOnly?: boolean; all?: boolean } = {}): Promise<RunProxyRow[]> {
+    await this.ensureSchema();
+    const where = [o.all ? 'true' : "state = 'active'"];
+    const values: unknown[] = [];
+    if (o.runId !== undefined) { values.push(o.runId); where.push(`run_id = $${values.length}`); }
+    if (o.expiredOnly) where.push('lease_expires_at <= now()');
+    const res = await this.pool.query(`SELECT * FROM ordeal_run_proxies WHERE ${where.join(' AND ')} ORDER BY proxy_name`, values);
+    return res.rows.map((r: Record<string, unknown>) => ({
+      proxyName: r.proxy_name as string, runId: r.run_id as string, name: r.name as string, listen: r.listen as string,
+      upstream: r.upstream as string, toxiproxyUrl: r.toxiproxy_url as string, state: r.state as 'active' | 'removed',
+      leaseExpiresAt: r.lease_expires_at as Date, removedBy: (r.removed_by as string | null) ?? null,
+    }));
   }
 
   /**
@@ -199,5 +260,6 @@ function toRow(r: Record<string, unknown>): LeaseRow {
     revertedBy: (r.reverted_by as string | null) ?? null,
     lastError: (r.last_error as string | null) ?? null,
     revertAttempts: r.revert_attempts as number,
+    host: (r.host as string | undefined) ?? 'local',
   };
 }

@@ -3,6 +3,7 @@
 // can revert it; revert is idempotent.
 import { z } from 'zod';
 import { durationMs, positiveDurationMs } from '../scenario/duration.ts';
+import type { SystemFile } from '../system/schema.ts';
 
 export const faultTypes = [
   'database_kill', 'service_kill', 'process_pause',
@@ -50,6 +51,8 @@ export interface FaultHandle {
   leaseExpiresAt: string;
   /** Backend-specific data needed to revert (pid, toxic name, container id...). */
   revert: Record<string, string | number | boolean>;
+  /** The fault host whose worker injected it and must revert it (absent: 'local'). */
+  host?: string;
 }
 
 export interface FaultEvidence {
@@ -75,6 +78,8 @@ export interface InjectFaultInput {
   spec: FaultSpecInput;
   /** How long the fault may stay in effect before the watchdog reverts it. */
   leaseMs: number;
+  /** The scenario's system (what may be faulted); the environment's default when absent. */
+  system?: SystemFile;
 }
 
 /** One problem with one fault of a scenario; `path` is relative to the scenario root. */

@@ -4,10 +4,12 @@
 import Fastify from 'fastify';
 import pino from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { listOpenFaults, panicState, revertOpenFaults } from './engine.ts';
+import { faultHost, listOpenFaults, panicState, revertOpenFaults, sweepExpiredRunProxies } from './engine.ts';
+import { LOCAL_HOST } from '../system/schema.ts';
 
 export interface WatchdogOptions {
-  port: number;
+  /** Port of /health and /metrics; null: none (the watchdog inside a host's fault worker). */
+  port: number | null;
   intervalMs?: number;
 }
 
@@ -33,9 +35,15 @@ export async function startWatchdog(opts: WatchdogOptions): Promise<Watchdog> {
   let lastError: string | undefined;
   let running: Promise<void> | undefined;
 
+  // The watchdog guards the leases of the fault host this process serves.
+  const host = faultHost();
+  const by = host === LOCAL_HOST ? 'watchdog' : `watchdog@${host}`;
   const sweepOnce = async (): Promise<void> => {
     try {
-      const results = await revertOpenFaults('watchdog', { expiredOnly: true });
+      // Under `ordeal panic`, every open fault of this host goes, not only expired ones:
+      // the CLI that raised it cannot undo a fault on another machine.
+      const panicking = (await panicState()).active;
+      const results = await revertOpenFaults(by, { expiredOnly: !panicking });
       for (const { lease, result } of results) {
         const outcome = result.error ? 'failed' : result.alreadyReverted ? 'already' : 'reverted';
         reverts.inc({ result: outcome, backend: lease.handle.backend, type: lease.handle.type });
@@ -43,7 +51,13 @@ export async function startWatchdog(opts: WatchdogOptions): Promise<Watchdog> {
         if (result.error) log.error({ ...fields, err: result.error }, 'could not revert an expired fault; will retry');
         else log.warn({ ...fields, detail: result.detail }, 'lease expired: fault reverted by the watchdog');
       }
-      const rows = await listOpenFaults();
+      if (host === LOCAL_HOST) {
+        // Run proxies live in Ordeal's Toxiproxy, beside the local watchdog.
+        const swept = await sweepExpiredRunProxies(by);
+        if (swept.removed.length) log.warn({ removed: swept.removed }, 'run proxies of runs that died removed by the watchdog');
+        for (const e of swept.errors) log.error({ err: e }, 'could not remove an expired run proxy; will retry');
+      }
+      const rows = await listOpenFaults(host);
       open.set(rows.length);
       expired.set(rows.filter((r) => r.leaseExpiresAt.getTime() <= Date.now()).length);
       panicked.set((await panicState()).active ? 1 : 0);
@@ -62,6 +76,12 @@ export async function startWatchdog(opts: WatchdogOptions): Promise<Watchdog> {
     return running;
   };
 
+  if (opts.port === null) {
+    await sweep();
+    const timer = setInterval(() => { void sweep(); }, intervalMs);
+    log.info({ host, intervalMs }, 'fault watchdog running');
+    return { sweep, async close() { clearInterval(timer); await running; } };
+  }
   const app = Fastify({ logger: false });
   app.get('/health', async (_req, reply) => {
     // Healthy while sweeps succeed: a watchdog that cannot read the leases protects nothing.
@@ -72,7 +92,7 @@ export async function startWatchdog(opts: WatchdogOptions): Promise<Watchdog> {
   await sweep();
   await app.listen({ host: '127.0.0.1', port: opts.port });
   const timer = setInterval(() => { void sweep(); }, intervalMs);
-  log.info({ port: opts.port, intervalMs }, 'fault watchdog running');
+  log.info({ port: opts.port, host, intervalMs }, 'fault watchdog running');
 
   return {
     sweep,

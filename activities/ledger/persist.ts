@@ -6,9 +6,8 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import pg from 'pg';
-import { loadStackConfig } from '../../scripts/stack/config.ts';
 import { reportsDir } from '../report/write.ts';
-import { ordealDbUrl } from '../../scripts/stack/services/postgres.ts';
+import { environment } from '../environment/index.ts';
 import { ledgerSlice } from './generate.ts';
 import type { LedgerEntry, LedgerRef, LedgerSpec } from './types.ts';
 
@@ -53,7 +52,7 @@ export async function persistLedger(input: PersistLedgerInput): Promise<LedgerRe
   mkdirSync(dir, { recursive: true });
   const jsonPath = join(dir, 'ledger.json');
   const csvPath = join(dir, 'ledger.csv');
-  const client = new pg.Client({ connectionString: input.databaseUrl ?? ordealDbUrl(loadStackConfig()), connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({ connectionString: input.databaseUrl ?? environment().ordealDbUrl, connectionTimeoutMillis: 5000 });
   await client.connect();
   const json = createWriteStream(jsonPath);
   const csv = createWriteStream(csvPath);
@@ -105,7 +104,7 @@ export async function persistLedger(input: PersistLedgerInput): Promise<LedgerRe
 
 /** Reads a persisted slice back (for tools that do not regenerate). */
 export async function readLedger(runId: string, from: number, to: number, databaseUrl?: string): Promise<LedgerEntry[]> {
-  const client = new pg.Client({ connectionString: databaseUrl ?? ordealDbUrl(loadStackConfig()) });
+  const client = new pg.Client({ connectionString: databaseUrl ?? environment().ordealDbUrl });
   await client.connect();
   try {
     const r = await client.query<LedgerEntry & { amount_cents: string }>(

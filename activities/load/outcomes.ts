@@ -2,7 +2,7 @@
 // test's): one final row per ledger entry, written in batches by the shard that sent
 // it, read back by resumed shards, redelivery and reconciliation on any worker.
 import pg from 'pg';
-import { loadStackConfig, ordealDbUrl } from '../../scripts/stack/index.ts';
+import { environment } from '../environment/index.ts';
 import { decodeSamples, encodeSamples, type EntryOutcome } from './stats.ts';
 import type { OutcomeRow, OutcomeStatus } from './types.ts';
 
@@ -34,7 +34,7 @@ CREATE INDEX IF NOT EXISTS load_outcomes_shard ON load_outcomes (run_id, shard, 
 `;
 
 /** A pool on Ordeal's database with the outcome table in place (created once per process). */
-export function outcomeDb(url = ordealDbUrl(loadStackConfig())): Promise<pg.Pool> {
+export function outcomeDb(url = environment().ordealDbUrl): Promise<pg.Pool> {
   let p = pools.get(url);
   if (!p) {
     p = (async () => {

@@ -2,7 +2,7 @@
 // built-ins): the experiment workflow imports this to fan the load phase out.
 import type { LedgerSpec } from '../ledger/types.ts';
 import { unknownPlaceholders } from './template.ts';
-import { loadSettingsSchema, patternNames, type LoadSettings, type LoadShardInput } from './types.ts';
+import { loadSettingsSchema, patternNames, templateFields, type LoadSettings, type LoadShardInput } from './types.ts';
 
 export class LoadSettingsError extends Error {
   override name = 'LoadSettingsError';
@@ -70,7 +70,7 @@ export function semanticProblems(s: LoadSettings): string[] {
   if (Object.values(s.mix).reduce((a, b) => a + b, 0) <= 0) p.push('load.mix: weights must sum to more than 0');
   if (s.request) {
     for (const b of unknownPlaceholders(s.request)) {
-      p.push(`load.request.${b.where}: {{${b.name}}} is not a ledger field (message_id, idempotency_key, amount_cents, currency, customer_id, run_id, seq)`);
+      p.push(`load.request.${b.where}: {{${b.name}}} is not a ledger field (${templateFields.join(', ')})`);
     }
   }
   const badStatus = [...s.checkout.status_path.matchAll(/\{\{\s*([a-zA-Z_]\w*)\s*\}\}/g)].filter((m) => m[1] !== 'payment_id' && m[1] !== 'message_id');

@@ -6,9 +6,8 @@
 // skipping one). Counts and histograms stay exact across the crash.
 import { hostname } from 'node:os';
 import { Context } from '@temporalio/activity';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import pino from 'pino';
-import { loadStackConfig } from '../../scripts/stack/index.ts';
 import { LoadEngine } from './engine.ts';
 import { resumeGap, StarvationWatch } from './gaps.ts';
 import { shardMetrics, shardsActive } from './metrics.ts';
@@ -42,14 +41,6 @@ const FLUSH_MS = 100;
 const FLUSH_ROWS = 5000;
 const HEARTBEAT_MS = 1000;
 const DB_GIVE_UP_MS = 60_000;
-
-let progressClient: Promise<Client> | undefined;
-function temporalClient(): Promise<Client> {
-  progressClient ??= Connection.connect({ address: `127.0.0.1:${loadStackConfig().ports.temporal}` })
-    .then((connection) => new Client({ connection }))
-    .catch((err: unknown) => { progressClient = undefined; throw err; });
-  return progressClient;
-}
 
 /** Heartbeats when running as an activity; a no-op when called directly (tests, CLI). */
 function activityContext(): Context | undefined {
@@ -155,7 +146,10 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
       lastRequests = stats.counts.requests;
       lastTick = now;
       const workflowId = input.progress.workflowId;
-      void temporalClient().then((c) => c.workflow.getHandle(workflowId).signal(loadProgressSignalName, payload))
+      // The worker's own connection (and namespace): a shard never dials Temporal by itself.
+      const client = ctx?.client;
+      if (!client) return;
+      void client.workflow.getHandle(workflowId).signal(loadProgressSignalName, payload)
         .catch((err: unknown) => {
           if (err instanceof WorkflowNotFoundError) {
             if (!orphaned.signal.aborted) log.warn({ workflowId, runId, shard }, 'the experiment workflow is closed; stopping this shard');

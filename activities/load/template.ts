@@ -59,12 +59,38 @@ export function unknownPlaceholders(t: RequestTemplate, extra: readonly string[]
   return bad;
 }
 
+/** Digits after the decimal point of a currency's major unit (2 for usd, 0 for jpy, 3 for kwd), cached per code. */
+const minorDigits = new Map<string, number>();
+export function digitsOf(currency: string): number {
+  let d = minorDigits.get(currency);
+  if (d === undefined) {
+    try {
+      d = new Intl.NumberFormat('en', { style: 'currency', currency: currency.toUpperCase() }).resolvedOptions().maximumFractionDigits ?? 2;
+    } catch {
+      d = 2; // not an ISO code Intl knows: cents
+    }
+    minorDigits.set(currency, d);
+  }
+  return d;
+}
+
+/** Minor units → major units as an exact decimal string (integer arithmetic: no float rounding). */
+export function majorUnits(minor: number, currency: string): string {
+  const digits = digitsOf(currency);
+  if (digits === 0) return String(minor);
+  const sign = minor < 0 ? '-' : '';
+  const text = String(Math.abs(minor)).padStart(digits + 1, '0');
+  return `${sign}${text.slice(0, -digits)}.${text.slice(-digits)}`;
+}
+
 type Getter = (e: LedgerEntry, runId: string, key: string) => string;
 const fieldGetter: Record<string, Getter> = {
   message_id: (e) => e.message_id,
   idempotency_key: (_e, _r, key) => key,
   amount_cents: (e) => String(e.amount_cents),
+  amount_major: (e) => majorUnits(e.amount_cents, e.currency),
   currency: (e) => e.currency,
+  currency_upper: (e) => e.currency.toUpperCase(),
   customer_id: (e) => e.customer_id,
   run_id: (_e, r) => r,
   seq: (e) => String(e.seq),

@@ -12,7 +12,11 @@ export const patternNames = ['rapid', 'checkout', 'idempotency_race', 'retry'] a
 export type PatternName = (typeof patternNames)[number];
 
 /** Ledger fields (and the run id) a request template may reference as {{name}}. */
-export const templateFields = ['message_id', 'idempotency_key', 'amount_cents', 'currency', 'customer_id', 'run_id', 'seq'] as const;
+/**
+ * amount_major: the amount in major units as a decimal string ("12.34"; "1234" for
+ * jpy), currency_upper: the ISO code upper-case ("USD"): what most real APIs take.
+ */
+export const templateFields = ['message_id', 'idempotency_key', 'amount_cents', 'amount_major', 'currency', 'currency_upper', 'customer_id', 'run_id', 'seq'] as const;
 
 export const stageSchema = z.object({ duration: positiveDurationMs, target: z.number().nonnegative() }).strict();
 export type Stage = z.output<typeof stageSchema>;

@@ -1,14 +1,12 @@
 // The reconcile activity: validates its input, builds the configured sources
-// (defaults point at the embedded stack), and runs the streaming engine with
+// (defaults from the system file: the scenario's resolution fills them in), and runs the streaming engine with
 // heartbeats so a long reconciliation survives a worker's liveness checks.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
 import { z } from 'zod';
-import { loadStackConfig } from '../../scripts/stack/config.ts';
-import type { StackConfig } from '../../scripts/stack/config.ts';
-import { kafka as kafkaService } from '../../scripts/stack/services/kafka.ts';
-import { ordealDbUrl, postgres as postgresService } from '../../scripts/stack/services/postgres.ts';
+import { environment } from '../environment/index.ts';
+import type { SystemFile } from '../system/schema.ts';
 import { ledgerSpecSchema } from '../ledger/index.ts';
 import { DEFAULT_MAX_IDS, reconcileStreams } from './engine.ts';
 import type { OutcomeSource, RecordSource } from './engine.ts';
@@ -32,18 +30,23 @@ const inputSchema = z.object({
 
 export interface ReconcileDeps {
   /** The outcome log of a run; the load engine's table in Ordeal's database by default. */
-  outcomes?: (runId: string, stack: StackConfig) => OutcomeSource;
-  /** Stack ports for default URLs; from the environment when omitted. */
-  stack?: () => StackConfig;
+  outcomes?: (runId: string) => OutcomeSource;
+  /** The system whose defaults fill a source's missing url/brokers; the environment's when omitted. */
+  system?: () => SystemFile;
   maxIds?: number;
 }
 
-/** Defaults: the embedded stack's system-under-test database, Kafka and Stripe emulator. */
-export function buildSource(spec: ReconcileSourceSpec, stack: StackConfig): RecordSource {
+/** A source's missing url/brokers come from the system file's defaults.reconcile.<kind>. */
+export function buildSource(spec: ReconcileSourceSpec, system: SystemFile): RecordSource {
+  const d = system.defaults?.reconcile?.[spec.source] ?? {};
+  const missing = (what: string): never => {
+    throw ApplicationFailure.nonRetryable(`reconcile source ${spec.name} (${spec.source}) has no ${what}, and system ${system.name} `
+      + `gives no defaults.reconcile.${spec.source}.${what}`, 'ReconcileInputError');
+  };
   switch (spec.source) {
-    case 'postgres': return postgresSource(spec, postgresService.url(stack));
-    case 'kafka': return kafkaSource(spec, [kafkaService.url(stack)]);
-    case 'stripe': return stripeSource(spec, `http://127.0.0.1:${stack.ports.stripe_emulator}`);
+    case 'postgres': return postgresSource(spec, spec.url ?? (typeof d.url === 'string' ? d.url : missing('url')));
+    case 'kafka': return kafkaSource(spec, spec.brokers ?? (Array.isArray(d.brokers) ? d.brokers.map(String) : missing('brokers')));
+    case 'stripe': return stripeSource(spec, spec.url ?? (typeof d.url === 'string' ? d.url : missing('url')));
   }
 }
 
@@ -73,11 +76,11 @@ export function createReconcileActivities(deps: ReconcileDeps = {}) {
   return {
     async reconcile(input: ReconcileInput): Promise<ReconcileResult> {
       const { runId, ledger, sources, scope } = parseReconcileInput(input);
-      const stack = (deps.stack ?? loadStackConfig)();
-      const outcomes = deps.outcomes?.(runId, stack) ?? loadOutcomeSource(ordealDbUrl(stack));
+      const system = (deps.system ?? (() => environment().defaultSystem()))();
+      const outcomes = deps.outcomes?.(runId) ?? loadOutcomeSource(environment().ordealDbUrl);
       const ctx = activityContext();
       log().info({ runId, scope, ledger: ledger.messages, sources: sources.map((s) => `${s.name}:${s.source}`) }, 'reconcile started');
-      const result = await reconcileStreams(runId, ledger, outcomes, sources.map((s) => buildSource(s, stack)), {
+      const result = await reconcileStreams(runId, ledger, outcomes, sources.map((s) => buildSource(s, system)), {
         maxIds: deps.maxIds ?? DEFAULT_MAX_IDS, scope,
         ...(ctx ? { signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p) } : {}),
       });

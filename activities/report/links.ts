@@ -1,7 +1,7 @@
 // Where a run can be looked at besides its report: the Temporal UI's workflow page and
 // the Grafana dashboards over the run's time range. Bases come from the environment
-// (ORDEAL_TEMPORAL_UI_URL, ORDEAL_GRAFANA_URL) with the embedded stack's defaults.
-import { loadStackConfig } from '../../scripts/stack/config.ts';
+// (ORDEAL_TEMPORAL_UI_URL, ORDEAL_GRAFANA_URL) over the host's environment (the embedded stack's UI).
+import { environment } from '../environment/index.ts';
 import type { ExperimentReport } from './types.ts';
 
 /** The dashboards under docker/grafana/dashboards, by uid. */
@@ -33,8 +33,9 @@ export function dashboardLink(r: Pick<ExperimentReport, 'run_id' | 'scenario' | 
 }
 
 export function linkBases(env: NodeJS.ProcessEnv = process.env): LinkBases {
-  const ui = env.ORDEAL_TEMPORAL_UI_URL ?? `http://127.0.0.1:${loadStackConfig().ports.temporal_ui}`;
-  return { temporalUi: ui, grafana: env.ORDEAL_GRAFANA_URL ?? 'http://127.0.0.1:3000', namespace: env.ORDEAL_TEMPORAL_NAMESPACE ?? 'default' };
+  const host = environment();
+  const ui = env.ORDEAL_TEMPORAL_UI_URL ?? host.temporalUiUrl ?? 'http://127.0.0.1:8233';
+  return { temporalUi: ui, grafana: env.ORDEAL_GRAFANA_URL ?? 'http://127.0.0.1:3000', namespace: env.ORDEAL_TEMPORAL_NAMESPACE ?? host.temporal.namespace };
 }
 
 export interface RunLinks {

@@ -4,7 +4,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { loadStackConfig } from '../../scripts/stack/config.ts';
+import { environment } from '../environment/index.ts';
 import type { OutcomeClass } from '../reconcile/types.ts';
 import { reportChecks } from './checks.ts';
 import { reportHtml } from './html.ts';
@@ -14,7 +14,7 @@ import { moneyProjection } from './projection.ts';
 import type { ExperimentReport, ReportJson, ReportOptions, ReportPaths } from './types.ts';
 
 export function reportsDir(opts: ReportOptions = {}): string {
-  return resolve(opts.dir ?? process.env.ORDEAL_REPORTS_DIR ?? join(loadStackConfig().home, 'reports'));
+  return resolve(opts.dir ?? environment().reportsDir);
 }
 
 export function reportJson(r: ExperimentReport): ReportJson {

@@ -3,10 +3,13 @@
 // of problems, each addressed by its field path. Nothing is touched here: a bad
 // scenario must fail before any side effect.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { loadStackConfig, type StackConfig } from '../../scripts/stack/config.ts';
+import { environment } from '../environment/index.ts';
+import { loadSystemFile, parseSystem, problemsOf, substitute, systemPlaceholders, type SystemFile, type SystemOutcome } from '../system/index.ts';
 import { semanticProblems as semanticLoadProblems } from '../load/plan.ts';
+import { crossSectionProblems } from './checks.ts';
+import { preflight, type PreflightReport } from '../preflight/index.ts';
 import { validateFaultTargets } from '../faults/index.ts';
 import { scenarioSchema, type Scenario, type ScenarioProblem } from './schema.ts';
 
@@ -22,8 +25,8 @@ export interface ResolveInput {
 }
 
 export type ResolveOutcome =
-  | { ok: true; scenario: Scenario; source: string }
-  | { ok: false; problems: ScenarioProblem[]; source: string };
+  | { ok: true; scenario: Scenario; source: string; live?: PreflightReport }
+  | { ok: false; problems: ScenarioProblem[]; source: string; live?: PreflightReport; /** Set when the schema held (other checks failed): live checks can still run. */ parsed?: Scenario };
 
 export class ScenarioError extends Error {
   override name = 'ScenarioError';
@@ -47,8 +50,8 @@ export function listScenarios(dir = scenariosDir): string[] {
   return readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => f.replace(/\.ya?ml$/, '')).sort();
 }
 
-function loadDocument(ref: ScenarioRef, dir: string): { doc: unknown; source: string } | { problem: ScenarioProblem; source: string } {
-  if (typeof ref !== 'string') return { doc: structuredClone(ref), source: 'inline' };
+function loadDocument(ref: ScenarioRef, dir: string): { doc: unknown; source: string; dir: string } | { problem: ScenarioProblem; source: string } {
+  if (typeof ref !== 'string') return { doc: structuredClone(ref), source: 'inline', dir: process.cwd() };
   const candidates = /[/\\]|\.ya?ml$/.test(ref)
     ? [isAbsolute(ref) ? ref : join(process.cwd(), ref)]
     : [join(dir, `${ref}.yaml`), join(dir, `${ref}.yml`)];
@@ -61,7 +64,7 @@ function loadDocument(ref: ScenarioRef, dir: string): { doc: unknown; source: st
     };
   }
   try {
-    return { doc: parseYaml(readFileSync(file, 'utf8')), source: basename(file) };
+    return { doc: parseYaml(readFileSync(file, 'utf8')), source: basename(file), dir: dirname(file) };
   } catch (err) {
     return { source: basename(file), problem: { path: '', message: `not valid YAML: ${(err as Error).message}` } };
   }
@@ -97,25 +100,45 @@ export function applyOverride(doc: Record<string, unknown>, assignment: string):
 }
 
 /**
- * `${ports.payment_api}` and `${stack.postgres_url}`-style placeholders let shipped
- * scenarios follow the stack's port offset instead of hard-coding ports.
+ * The system a scenario runs against: `system: ./acme.system.yaml` (relative to the
+ * scenario file, or absolute), an inline mapping, or the environment's default (the
+ * embedded stack's own system file). Problems are addressed under `system`.
  */
-export function substitutePlaceholders(value: unknown, config: StackConfig, path: string[], problems: ScenarioProblem[]): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{ports\.([a-z_]+)\}/g, (whole, name: string) => {
-      const port = (config.ports as Record<string, number>)[name];
-      if (port === undefined) {
-        problems.push({ path: path.join('.'), message: `unknown port placeholder ${whole} (known: ${Object.keys(config.ports).join(', ')})` });
-        return whole;
-      }
-      return String(port);
+export function resolveSystem(ref: unknown, scenarioDir: string): SystemOutcome {
+  if (ref === undefined || ref === null) {
+    try {
+      return { ok: true, system: environment().defaultSystem(), source: environment().description };
+    } catch (err) {
+      return { ok: false, source: 'default', problems: [{ path: 'system', message: `no system: given and the default system is unavailable: ${(err as Error).message}` }] };
+    }
+  }
+  const outcome = typeof ref === 'string' ? loadSystemFile(ref, scenarioDir)
+    : ref && typeof ref === 'object' && !Array.isArray(ref) ? parseSystem(ref, 'inline system', scenarioDir)
+      : { ok: false as const, source: 'system', problems: [{ path: '', message: 'system is a path to a system file or an inline system mapping' }] };
+  if (outcome.ok) return outcome;
+  const where = typeof ref === 'string' ? ` (${outcome.source})` : '';
+  return { ...outcome, problems: outcome.problems.map((p) => ({ path: p.path ? `system.${p.path}` : 'system', message: `${p.message}${where}` })) };
+}
+
+/** Fills what the scenario leaves out from the system's defaults (reconcile sources, drain brokers). */
+export function applySystemDefaults(doc: Record<string, unknown>, system: SystemFile): void {
+  const d = system.defaults;
+  if (!d) return;
+  if (Array.isArray(doc.reconcile)) {
+    doc.reconcile = doc.reconcile.map((r) => {
+      const kind = obj(r).source;
+      const base = typeof kind === 'string' ? d.reconcile?.[kind as 'postgres'] : undefined;
+      return base && r && typeof r === 'object' ? { ...base, ...(r as Loose) } : r;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => substitutePlaceholders(v, config, [...path, String(i)], problems));
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitutePlaceholders(v, config, [...path, k], problems)]));
-  }
-  return value;
+  if (d.drain?.brokers && obj(doc.drain).brokers === undefined) doc.drain = { ...obj(doc.drain), brokers: [...d.drain.brokers] };
+}
+
+/** Every placeholder a scenario may use with this system: the environment's (${ports.*}) and the system's. */
+export function placeholdersFor(system: SystemFile): Record<string, string> {
+  let host: Record<string, string> = {};
+  try { host = environment().placeholders(); } catch { /* no environment: the system's placeholders only */ }
+  return { ...host, ...systemPlaceholders(system) };
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '::1', '[::1]']);
@@ -180,7 +203,7 @@ function problemOf(line: string): ScenarioProblem {
 }
 
 /** Resolves and validates; never throws for a bad scenario (the problems are the answer). */
-export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: string; config?: StackConfig } = {}): ResolveOutcome {
+export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: string } = {}): ResolveOutcome {
   const loaded = loadDocument(input.scenario, opts.dir ?? scenariosDir);
   if ('problem' in loaded) return { ok: false, problems: [loaded.problem], source: loaded.source };
   const { source } = loaded;
@@ -193,24 +216,24 @@ export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: strin
     const p = applyOverride(doc, o);
     if (p) problems.push(p);
   }
-  const config = opts.config ?? loadStackConfig();
-  const substituted = substitutePlaceholders(doc, config, [], problems);
+  const system = resolveSystem(doc.system, loaded.dir);
+  if (!system.ok) problems.push(...system.problems);
+  const known = system.ok ? placeholdersFor(system.system) : placeholdersFor({ name: 'none', services: {}, proxies: {} });
+  const substituted = substitute({ ...doc, system: undefined }, known, [], problems) as Loose;
+  if (system.ok) {
+    applySystemDefaults(substituted, system.system);
+    substituted.system = system.system;
+  } else delete substituted.system;
   const parsed = scenarioSchema.safeParse(substituted);
   const cross = loopbackProblems(obj(substituted));
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const path = issue.path.map(String);
-      // One problem per unknown key, addressed by the key itself, reads better than one for its parent.
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) problems.push({ path: [...path, key].join('.'), message: `unknown field "${key}"` });
-      } else {
-        problems.push({ path: path.join('.'), message: issue.message });
-      }
-    }
+    problems.push(...problemsOf(parsed.error.issues));
     return { ok: false, source, problems: [...problems, ...cross] };
   }
-  problems.push(...cross, ...loadProblems(parsed.data.load));
-  if (problems.length > 0) return { ok: false, source, problems };
+  const load = loadProblems(parsed.data.load);
+  // The cross-section checks read executor settings the load checks vouch for.
+  problems.push(...cross, ...load, ...(load.length ? [] : crossSectionProblems(parsed.data)));
+  if (problems.length > 0) return { ok: false, source, problems, parsed: parsed.data };
   return { ok: true, source, scenario: parsed.data };
 }
 
@@ -219,20 +242,41 @@ export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: strin
  * target validation (type/backend/target/params; read-only probes for docker),
  * every problem at once.
  */
-export async function validateScenario(input: ResolveInput, opts: { dir?: string; config?: StackConfig } = {}): Promise<ResolveOutcome> {
+export async function validateScenario(input: ResolveInput, opts: { dir?: string; live?: boolean } = {}): Promise<ResolveOutcome> {
+  const checked = await validateStatic(input, opts);
+  const scenario = checked.ok ? checked.scenario : checked.parsed;
+  if (!opts.live || !scenario) return checked;
+  // Live: whatever passed the schema is checked against the world (nothing touched).
+  const live = await preflight(scenario);
+  const known = new Set((checked.ok ? [] : checked.problems).map((p) => p.path));
+  const fresh = live.problems.filter((p) => !(p.path.startsWith('faults.') && [...known].some((k) => k.startsWith(`${p.path}.`))));
+  const problems = [...(checked.ok ? [] : checked.problems), ...fresh];
+  return problems.length ? { ok: false, source: checked.source, problems, live } : { ...checked, live };
+}
+
+async function validateStatic(input: ResolveInput, opts: { dir?: string }): Promise<ResolveOutcome> {
   const outcome = resolveScenarioDocument(input, opts);
   const loaded = loadDocument(input.scenario, opts.dir ?? scenariosDir);
   let faults: unknown[] = [];
-  if (outcome.ok) faults = outcome.scenario.faults;
-  else if ('doc' in loaded) {
+  let system: SystemFile | undefined;
+  if (outcome.ok) {
+    faults = outcome.scenario.faults;
+    system = outcome.scenario.system;
+  } else if ('doc' in loaded) {
     const doc = obj(loaded.doc);
     for (const o of input.overrides ?? []) applyOverride(doc, o);
-    faults = arr(doc.faults);
+    // Faults are checked against the scenario's own system; a broken system file is reported already.
+    const resolved = resolveSystem(doc.system, loaded.dir);
+    if (resolved.ok) {
+      faults = arr(doc.faults);
+      system = resolved.system;
+    }
   }
-  const issues = faults.length ? await validateFaultTargets(faults) : [];
+  const issues = faults.length ? await validateFaultTargets(faults, system ? { system } : {}) : [];
   const faultProblems = issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
   const known = new Set((outcome.ok ? [] : outcome.problems).map((p) => `${p.path}\u0000${p.message}`));
   const fresh = faultProblems.filter((p) => !known.has(`${p.path}\u0000${p.message}`));
   if (fresh.length === 0) return outcome;
-  return { ok: false, source: outcome.source, problems: [...(outcome.ok ? [] : outcome.problems), ...fresh] };
+  const parsed = outcome.ok ? outcome.scenario : outcome.parsed;
+  return { ok: false, source: outcome.source, problems: [...(outcome.ok ? [] : outcome.problems), ...fresh], ...(parsed ? { parsed } : {}) };
 }

@@ -8,6 +8,7 @@ import { ledgerSpecSchema } from '../ledger/types.ts';
 import { notifyTargetSchema } from '../notify/types.ts';
 import { loadSettingsSchema } from '../load/types.ts';
 import { reconcileSourceSchema } from '../reconcile/types.ts';
+import { systemFileSchema } from '../system/schema.ts';
 import { durationMs, positiveDurationMs } from './duration.ts';
 
 const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), { message: 'expected an http:// or https:// URL' });
@@ -93,6 +94,8 @@ export const scenarioSchema = z
     }),
     /** At least one system of record: without one, exactly-once is not proven. */
     reconcile: z.array(reconcileSourceSchema).min(1, 'at least one system of record to reconcile against'),
+    /** The system under test, resolved from `system: <file>` (or the environment's default) by the resolver. */
+    system: systemFileSchema.optional(),
     /** Webhooks told about the verdict after the reports are written (docs/observability.md). */
     notify: z.array(notifyTargetSchema).default([]),
     /** Free-form labels copied into the report. */

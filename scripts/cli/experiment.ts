@@ -1,6 +1,7 @@
 // `ordeal run | watch | list | abort | report`: experiments from the command line.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { validateCommand } from './validate.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { reportJson } from '../../activities/report/write.ts';
 import type { ExperimentReport } from '../../activities/report/types.ts';
@@ -113,7 +114,12 @@ export function registerExperiments(program: Command): void {
     .option('--quiet', 'no progress lines')
     .option('--web', 'with --wait: serve the live view (a local page) while the run goes on')
     .option('--port <n>', 'with --web: the live view\'s port (default: any free one)', '0')
-    .action(async (scenario: string, o: { wait?: boolean; json?: boolean; set: string[]; id?: string; quiet?: boolean; web?: boolean; port: string }) => {
+    .option('--dry-run', 'start nothing: validate and check every target, proxy, source and probe live (as validate --live)')
+    .action(async (scenario: string, o: { wait?: boolean; json?: boolean; set: string[]; id?: string; quiet?: boolean; web?: boolean; port: string; dryRun?: boolean }) => {
+      if (o.dryRun) {
+        process.exitCode = await validateCommand(scenario, { set: o.set, live: true, ...(o.json ? { json: true } : {}) });
+        return;
+      }
       const ordeal = await OrdealClient.connect();
       try {
         let h: ExperimentHandle;

@@ -1,9 +1,11 @@
 // The `ordeal` command line.
 import { Command } from 'commander';
+import '../stack/use-environment.ts';
 import { registerExperiments } from './experiment.ts';
 import { registerFaults } from './faults.ts';
 import { registerSchedules } from './schedule.ts';
 import { registerStack } from './stack.ts';
+import { registerValidate } from './validate.ts';
 import { registerWorker } from './worker.ts';
 
 // `ordeal ... | head` closes our stdout early; that ends the output, not the command in error.
@@ -17,6 +19,7 @@ const program = new Command('ordeal')
   .showHelpAfterError();
 registerStack(program);
 registerExperiments(program);
+registerValidate(program);
 registerSchedules(program);
 registerWorker(program);
 registerFaults(program);

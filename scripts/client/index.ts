@@ -13,6 +13,9 @@ import { validateScenario, ScenarioError } from '../../activities/scenario/resol
 import type { ScenarioProblem } from '../../activities/scenario/schema.ts';
 import type { Verdict } from '../../activities/report/types.ts';
 import { loadStackConfig, type StackConfig } from '../stack/config.ts';
+import '../stack/use-environment.ts';
+import { environment } from '../../activities/environment/index.ts';
+import { temporalConnectionOptions } from '../../activities/environment/temporal.ts';
 import {
   ABORT_SIGNAL, EXPERIMENT_WORKFLOW, ORCHESTRATOR_TASK_QUEUE, STATUS_QUERY, WORKFLOW_TYPES, type WorkflowType,
 } from '../../workflows/names.ts';
@@ -123,8 +126,9 @@ export class OrdealClient {
 
   static async connect(o: ConnectOptions = {}): Promise<OrdealClient> {
     const config = o.config ?? loadStackConfig();
-    const connection = await Connection.connect({ address: o.address ?? `127.0.0.1:${config.ports.temporal}`, connectTimeout: 5000 });
-    const client = new Client({ connection, namespace: o.namespace ?? 'default' });
+    const { temporal } = environment();
+    const connection = await Connection.connect({ ...temporalConnectionOptions(temporal), ...(o.address ? { address: o.address } : {}), connectTimeout: 5000 });
+    const client = new Client({ connection, namespace: o.namespace ?? temporal.namespace });
     return new OrdealClient(connection, client, config, o.taskQueue ?? ORCHESTRATOR_TASK_QUEUE);
   }
 

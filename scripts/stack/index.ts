@@ -5,3 +5,5 @@ export { up, down, status, readStackDefects, logFileOf, stackProcessIds, portFre
 export type { ServiceSpec, ServiceContext } from './service.ts';
 export { stackServices } from './services/index.ts';
 export { ordealDbUrl } from './services/postgres.ts';
+export { stackEnvironment, infraSettings } from './environment.ts';
+export { embeddedSystem, writeSystemFile, systemFileOf } from './system-file.ts';

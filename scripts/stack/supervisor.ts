@@ -9,6 +9,7 @@ import { DEFECTS_ENV, defectsOf, parseDefects, type DefectName } from '../../sys
 import type { PortName, StackConfig } from './config.ts';
 import { isOurProcessAlive, launch, processTree, readPidFile, removePidFile, tail, terminate, type PidRecord } from './process.ts';
 import type { ServiceContext, ServiceSpec } from './service.ts';
+import { writeSystemFile } from './system-file.ts';
 
 export type ServiceState = 'up' | 'down' | 'unhealthy';
 
@@ -131,6 +132,7 @@ export async function up(opts: StackOptions): Promise<ServiceStatus[]> {
   mkdirSync(join(config.home, 'run'), { recursive: true });
   mkdirSync(join(config.home, 'logs'), { recursive: true });
   mkdirSync(join(config.home, 'data'), { recursive: true });
+  writeSystemFile(config);
 
   const explicit = opts.defects !== undefined;
   const defects = explicit ? parseDefects(opts.defects) : readStackDefects(config);

@@ -129,6 +129,20 @@ export async function inProcessWorkers(prefix: string): Promise<{ taskQueue: str
   return { taskQueue, loadTaskQueue, workers };
 }
 
+/** In-process workers and a client on their queue, with one close for both (a test file's before/after). */
+export async function experimentRig(prefix: string): Promise<{ ordeal: OrdealClient; loadTaskQueue: string; close: () => Promise<void> }> {
+  const w = await inProcessWorkers(prefix);
+  const ordeal = await client(w.taskQueue);
+  return {
+    ordeal, loadTaskQueue: w.loadTaskQueue,
+    close: async () => {
+      w.workers.shutdown();
+      await w.workers.done;
+      await ordeal.close();
+    },
+  };
+}
+
 export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
   const t0 = Date.now();
   let lastErr: unknown;

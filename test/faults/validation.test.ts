@@ -33,8 +33,8 @@ void test('each unknown target / type / backend combination gets its own clear e
     f({ type: 'database_kill', target: 'postgres', duration: '-3s' }),
   ]);
   const byIndex = (i: number) => issues.filter((x) => x.path[1] === i).map((x) => `${x.path.join('.')}: ${x.message}`);
-  assert.match(byIndex(0)[0]!, /^faults\.0\.target: .*unknown target "mysql" for the process backend; stack services that can be faulted: .*postgres/);
-  assert.match(byIndex(1)[0]!, /^faults\.1\.target: .*unknown target "mongodb" for the toxiproxy backend; the stack's proxies are: postgres, redis, kafka/);
+  assert.match(byIndex(0)[0]!, /^faults\.0\.target: .*unknown target "mysql" for the process backend; services of system embedded-stack that can be faulted: .*postgres/);
+  assert.match(byIndex(1)[0]!, /^faults\.1\.target: .*unknown target "mongodb" for the toxiproxy backend; proxies declared by system embedded-stack: postgres, redis, kafka/);
   assert.match(byIndex(2)[0]!, /^faults\.2\.backend: backend process cannot inject network_latency \(backends that can: toxiproxy/);
   assert.match(byIndex(3)[0]!, /^faults\.3\.target: .*ordeal-db is Ordeal's own state/);
   assert.match(byIndex(4)[0]!, /^faults\.4\.type: /);

@@ -6,14 +6,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
-import type { StackConfig } from '../../../scripts/stack/config.ts';
+/** Where this machine keeps fault state (the embedded stack: its home). */
+type StateDir = { home: string };
 import { FaultPreconditionError, paramProblems, type FaultBackend, type Observation } from '../backend.ts';
 
 export const TARGET_LABEL = 'ordeal.target';
 export const NAME_LABEL = 'ordeal.name';
 
 /** ORDEAL_DOCKER_SOCKET, else the stack's own engine (<home>/run/docker.sock), else the system's. */
-export function dockerSocket(config: StackConfig, env: NodeJS.ProcessEnv = process.env): string {
+export function dockerSocket(config: StateDir, env: NodeJS.ProcessEnv = process.env): string {
   if (env.ORDEAL_DOCKER_SOCKET) return env.ORDEAL_DOCKER_SOCKET;
   const own = join(config.home, 'run', 'docker.sock');
   return existsSync(own) ? own : '/var/run/docker.sock';
@@ -41,7 +42,7 @@ export function dockerBackend(): FaultBackend {
     },
 
     async probe(spec, ctx) {
-      const socket = dockerSocket(ctx.config);
+      const socket = dockerSocket({ home: ctx.env.stateDir });
       try {
         const docker = new Docker({ socketPath: socket });
         if (await findTarget(docker, spec.target)) return [];
@@ -52,7 +53,7 @@ export function dockerBackend(): FaultBackend {
     },
 
     async plan(spec, _faultId, ctx) {
-      const socket = dockerSocket(ctx.config);
+      const socket = dockerSocket({ home: ctx.env.stateDir });
       const docker = new Docker({ socketPath: socket });
       const found = await findTarget(docker, spec.target);
       if (!found) {

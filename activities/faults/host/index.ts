@@ -8,7 +8,8 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StackConfig } from '../../../scripts/stack/config.ts';
+/** Where this machine keeps fault state (the embedded stack: its home). */
+type StateDir = { home: string };
 import { FaultPreconditionError, paramProblems, type FaultBackend, type Observation, type RevertData } from '../backend.ts';
 import type { FaultHandle } from '../types.ts';
 import { CLOCK_TICKS_PER_SECOND, commandLine, hasExited, pids, readStat, rssBytes } from '../../../process-table/index.ts';
@@ -48,7 +49,7 @@ function rssMb(pid: number): number | undefined {
 const volumeName = /^[a-z0-9][a-z0-9_-]{0,40}$/;
 
 /** Where the stack's fault volume `name` is mounted: services that want disk_full tests write here. */
-export function faultVolumePath(config: StackConfig, name: string): string {
+export function faultVolumePath(config: StateDir, name: string): string {
   if (!volumeName.test(name)) throw new FaultPreconditionError(`fault volume name "${name}" must match ${volumeName}`);
   return join(config.home, 'volumes', name);
 }
@@ -63,7 +64,7 @@ function mountOf(path: string): { fstype: string } | undefined {
 }
 
 /** Mounts a size-limited tmpfs for the volume (idempotent); returns its path. */
-export function ensureFaultVolume(config: StackConfig, name: string, sizeMb = 64): string {
+export function ensureFaultVolume(config: StateDir, name: string, sizeMb = 64): string {
   const path = faultVolumePath(config, name);
   const mounted = mountOf(path);
   if (mounted) {
@@ -82,7 +83,7 @@ export function ensureFaultVolume(config: StackConfig, name: string, sizeMb = 64
 }
 
 /** Unmounts and removes a fault volume (its data is lost). */
-export function removeFaultVolume(config: StackConfig, name: string): void {
+export function removeFaultVolume(config: StateDir, name: string): void {
   const path = faultVolumePath(config, name);
   if (mountOf(path)) {
     const res = spawnSync('umount', [path], { encoding: 'utf8' });
@@ -141,7 +142,7 @@ export function hostBackend(): FaultBackend {
     async plan(spec, faultId, ctx, leaseExpiresAt): Promise<RevertData> {
       if (spec.type === 'disk_full') {
         const size = spec.params.size_mb === undefined ? 64 : Number(spec.params.size_mb);
-        return { kind: 'disk', path: faultVolumePath(ctx.config, spec.target), sizeMb: size, filler: `.ordeal-fill-${faultId}` };
+        return { kind: 'disk', path: faultVolumePath({ home: ctx.env.stateDir }, spec.target), sizeMb: size, filler: `.ordeal-fill-${faultId}` };
       }
       const amount = spec.type === 'cpu_spike' ? Number(spec.params.workers ?? cpus().length) : Number(spec.params.mb ?? 512);
       return { kind: spec.type === 'cpu_spike' ? 'cpu' : 'memory', amount, deadline: leaseExpiresAt.getTime() + HOG_MARGIN_MS };
@@ -151,7 +152,7 @@ export function hostBackend(): FaultBackend {
       const r = handle.revert;
       if (r.kind === 'disk') {
         const wasMounted = mountOf(String(r.path)) !== undefined;
-        const dir = ensureFaultVolume(ctx.config, handle.target, Number(r.sizeMb));
+        const dir = ensureFaultVolume({ home: ctx.env.stateDir }, handle.target, Number(r.sizeMb));
         const bytes = fillFile(join(dir, String(r.filler)));
         return { filledBytes: bytes, mountedByFault: !wasMounted };
       }
@@ -174,7 +175,7 @@ export function hostBackend(): FaultBackend {
     async revert(handle, ctx) {
       const r = handle.revert;
       if (r.kind === 'disk') {
-        const dir = faultVolumePath(ctx.config, handle.target);
+        const dir = faultVolumePath({ home: ctx.env.stateDir }, handle.target);
         const path = join(dir, String(r.filler));
         let result;
         try {
@@ -185,7 +186,7 @@ export function hostBackend(): FaultBackend {
           result = { alreadyReverted: true, detail: `${path} already gone` };
         }
         // A volume this fault created, and nobody wrote to, goes away with it.
-        if (r.mountedByFault === true && mountOf(dir) && readdirSync(dir).length === 0) removeFaultVolume(ctx.config, handle.target);
+        if (r.mountedByFault === true && mountOf(dir) && readdirSync(dir).length === 0) removeFaultVolume({ home: ctx.env.stateDir }, handle.target);
         return result;
       }
       const hogs = hogsOf(handle.faultId);
@@ -199,7 +200,7 @@ export function hostBackend(): FaultBackend {
     async evidence(handle: FaultHandle, ctx): Promise<Observation[]> {
       const r = handle.revert;
       if (r.kind === 'disk') {
-        const dir = faultVolumePath(ctx.config, handle.target);
+        const dir = faultVolumePath({ home: ctx.env.stateDir }, handle.target);
         if (!mountOf(dir)) return [{ ok: false, description: `volume ${dir} is not mounted` }];
         const fs = statfsSync(dir);
         const avail = fs.bavail * fs.bsize;

@@ -1,68 +1,93 @@
-// The `process` backend: faults on the embedded stack's own processes. A kill is a
-// SIGKILL of the service's whole process tree (a crash, no shutdown path), healed by
-// restarting the service through the stack supervisor and waiting for its real
-// readiness check; a pause is SIGSTOP of the tree (a gray failure: sockets stay
-// open, nothing answers), healed by SIGCONT.
+// The `process` backend: faults on the processes a system file declares (the
+// embedded stack's own system file declares its services by their pid files). A
+// kill is a SIGKILL of the service's whole process tree (a crash, no shutdown
+// path), healed by restarting it (the host's supervisor when it owns the service,
+// else the declaration's `start`) and waiting until it is ready; a pause is SIGSTOP
+// of the tree (a gray failure: sockets stay open, nothing answers), healed by SIGCONT.
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StackConfig } from '../../../scripts/stack/config.ts';
-import { isOurProcessAlive, processTree, procStartTime, readPidFile } from '../../../scripts/stack/process.ts';
-import { stackServices } from '../../../scripts/stack/services/index.ts';
-import { up } from '../../../scripts/stack/supervisor.ts';
-import type { ServiceSpec } from '../../../scripts/stack/service.ts';
-import { FaultPreconditionError, paramProblems, type BackendRevert, type FaultBackend, type Observation } from '../backend.ts';
-import type { FaultHandle } from '../types.ts';
-import { readStat } from '../../../process-table/index.ts';
+import { processTree, procStartTime, readStat } from '../../../process-table/index.ts';
+import { protectedComponents, splitHostPort, type ProcessServiceDecl, type ServiceDecl, type SystemFile } from '../../system/schema.ts';
+import { FaultPreconditionError, paramProblems, type BackendRevert, type FaultBackend, type FaultContext, type Observation } from '../backend.ts';
+import type { FaultHandle, FaultSpec } from '../types.ts';
+import { DEFAULT_READY_TIMEOUT_MS, endpointOf, serviceLogOf, startDeclared } from './restart.ts';
+import { findService } from './target.ts';
 
-/**
- * Services that carry the harness itself: killing them would take down the
- * experiment's own records, orchestration or safety net rather than the system
- * under test.
- */
-export const protectedServices: Record<string, string> = {
-  'ordeal-db': "Ordeal's own state (fault leases, ledger)",
-  watchdog: 'the fault watchdog (the safety net that reverts expired faults)',
-  temporal: 'the orchestrator running the experiment',
-  toxiproxy: 'the network fault proxy (use network_partition on a proxy instead)',
-  prometheus: "the harness's metrics",
-};
+export { findService, matchingRoots, readServicePid, type ServiceProcess } from './target.ts';
+export { readyOnce } from './restart.ts';
 
-/** Same layout as the supervisor's: <home>/run/<service>.pid. */
-const pidFileOf = (config: StackConfig, name: string) => join(config.home, 'run', `${name}.pid`);
+/** Kept for callers of the old name: Ordeal's own components, never faulted. */
+export const protectedServices = protectedComponents;
 
-function targetProblems(target: string, services: readonly ServiceSpec[]): string[] {
-  if (protectedServices[target]) return [`target ${target} is ${protectedServices[target]}, not a system under test; it cannot be faulted`];
-  if (!services.some((s) => s.name === target)) {
-    const allowed = services.map((s) => s.name).filter((n) => !protectedServices[n]);
-    return [`unknown target "${target}" for the process backend; stack services that can be faulted: ${allowed.join(', ')}`];
-  }
+function targetProblems(target: string, system: SystemFile): string[] {
+  if (protectedComponents[target]) return [`target ${target} is ${protectedComponents[target]}, not a system under test; it cannot be faulted`];
+  const decl = system.services[target];
+  const allowed = Object.entries(system.services).filter(([n, d]) => d.kind === 'process' && !protectedComponents[n]).map(([n]) => n);
+  if (!decl) return [`unknown target "${target}" for the process backend; services of system ${system.name} that can be faulted: ${allowed.join(', ') || 'none'}`];
+  if (decl.kind !== 'process') return [`target ${target} is a ${decl.kind} service of system ${system.name}; use backend: ${decl.kind}`];
   return [];
 }
 
-function runningRecord(config: StackConfig, service: string) {
-  const rec = readPidFile(pidFileOf(config, service));
-  if (!rec || !isOurProcessAlive(rec)) {
-    throw new FaultPreconditionError(`target ${service} is not running (no live process in ${pidFileOf(config, service)}); ` +
-      `start it first: ordeal stack up ${service}`);
+/**
+ * The live root process of a declared service (by pid file, command-line match or
+ * systemd unit, see target.ts), or why there is none.
+ */
+export function locateService(service: string, decl: ProcessServiceDecl): { pid: number; starttime: string; how: string } | { problem: string } {
+  try {
+    const found = findService(service, decl);
+    if (found) return found;
+    const how = decl.pid_file !== undefined ? `pid file ${decl.pid_file}` : decl.match !== undefined ? `match /${decl.match}/` : `systemd unit ${decl.systemd_unit}`;
+    return { problem: `no live process by its ${how}` };
+  } catch (err) {
+    return { problem: (err as Error).message };
   }
-  return rec;
 }
 
-function sameStack(handle: FaultHandle, config: StackConfig): void {
-  if (handle.revert.home !== config.home) {
-    throw new FaultPreconditionError(`fault ${handle.faultId} was injected into the stack at ${String(handle.revert.home)}, ` +
-      `but this process runs the stack at ${config.home} (set ORDEAL_HOME / ORDEAL_PORT_OFFSET like the injector)`);
+function runningRoot(service: string, decl: ProcessServiceDecl): { pid: number; starttime: string; how: string } {
+  // An ambiguous pattern or an unreachable systemd is refused with its own message.
+  const found = findService(service, decl);
+  if (!found) throw new FaultPreconditionError(`target ${service} is not running (${(locateService(service, decl) as { problem: string }).problem}); start it first`);
+  return found;
+}
+
+/** A kill must be revertible: the host restarts it, or its declaration says how. */
+function restartProblems(spec: FaultSpec, decl: ProcessServiceDecl, ctx: FaultContext): string[] {
+  if (spec.type === 'process_pause' || !spec.restart || decl.systemd_unit !== undefined || decl.start) return [];
+  if (ctx.env.ownsService?.(spec.target, decl)) return [];
+  return [`service ${spec.target} has no start command, so a kill could not be reverted; declare services.${spec.target}.start, or set restart: false on the fault`];
+}
+
+/** The declaration a handle carries (older handles: the stack's, looked up in this environment). */
+function declOf(handle: FaultHandle, ctx: FaultContext): ProcessServiceDecl {
+  const service = String(handle.revert.service);
+  const raw = typeof handle.revert.decl === 'string' ? JSON.parse(handle.revert.decl) as ServiceDecl : ctx.system.services[service];
+  if (!raw || raw.kind !== 'process') {
+    throw new FaultPreconditionError(`fault ${handle.faultId} names service ${service}, whose process declaration is neither in the handle nor in ${ctx.env.description}`);
   }
+  return raw;
+}
+
+/** The host's own restart (the stack's supervisor), else the declaration's `start` or unit. */
+async function restartService(service: string, decl: ProcessServiceDecl, handle: FaultHandle, ctx: FaultContext): Promise<string> {
+  const hosted = await ctx.env.restart?.(service, decl);
+  if (hosted) return hosted.detail;
+  if (!decl.start && decl.systemd_unit === undefined) {
+    throw new FaultPreconditionError(`${service} was killed and its declaration has no start command; restart it by hand (or declare start:)`);
+  }
+  const timeoutMs = Number(handle.revert.ready_timeout_ms ?? DEFAULT_READY_TIMEOUT_MS);
+  const { proc, detail } = await startDeclared(service, decl, serviceLogOf(ctx.env.stateDir, service), timeoutMs);
+  const how = decl.systemd_unit !== undefined ? `systemctl start ${decl.systemd_unit}` : 'its start command';
+  return `restarted ${service} by ${how} (pid ${proc.pid}; ${detail})`;
 }
 
 function procState(pid: number): string | undefined {
   return readStat(pid)?.state;
 }
 
-function refusesConnections(port: number): Promise<boolean> {
+export function refusesConnections(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port, timeout: 1000 });
+    const sock = connect({ host, port, timeout: 1000 });
     sock.once('connect', () => { sock.destroy(); resolve(false); });
     sock.once('timeout', () => { sock.destroy(); resolve(false); });
     sock.once('error', () => resolve(true));
@@ -91,24 +116,38 @@ function parsePids(text: unknown): { pid: number; starttime: string }[] {
   });
 }
 
-export function processBackend(services: () => readonly ServiceSpec[] = () => stackServices): FaultBackend {
+export function processBackend(): FaultBackend {
   return {
     name: 'process',
     types: ['database_kill', 'service_kill', 'process_pause'],
 
-    check(spec) {
-      return [...targetProblems(spec.target, services()), ...paramProblems(spec, {})];
+    check(spec, ctx) {
+      const problems = [...targetProblems(spec.target, ctx.system), ...paramProblems(spec, { ready_timeout_ms: [1000, 600_000] })];
+      const decl = ctx.system.services[spec.target];
+      if (!problems.length && decl?.kind === 'process') problems.push(...restartProblems(spec, decl, ctx));
+      return problems;
+    },
+
+    async probe(spec, ctx) {
+      const decl = ctx.system.services[spec.target];
+      if (decl?.kind !== 'process') return [];
+      const found = locateService(spec.target, decl);
+      return 'problem' in found ? [`not running: ${found.problem}`] : [];
     },
 
     async plan(spec, _faultId, ctx) {
-      const rec = runningRecord(ctx.config, spec.target);
+      const decl = ctx.system.services[spec.target] as ProcessServiceDecl;
+      const rec = runningRoot(spec.target, decl);
       const tree = processTree(rec.pid);
       return {
-        home: ctx.config.home,
         service: spec.target,
+        // The declaration travels with the handle: any worker (or the watchdog) can restart it.
+        decl: JSON.stringify(decl),
         pid: rec.pid,
         starttime: rec.starttime,
+        found_by: rec.how,
         restart: spec.restart,
+        ready_timeout_ms: Number(spec.params.ready_timeout_ms ?? DEFAULT_READY_TIMEOUT_MS),
         // The tree at planning time; revert also re-reads the (stopped) root's tree.
         pids: tree.map((p) => `${p.pid}:${p.starttime}`).join(','),
       };
@@ -144,7 +183,7 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
     },
 
     async revert(handle, ctx): Promise<BackendRevert> {
-      sameStack(handle, ctx.config);
+      const decl = declOf(handle, ctx);
       const service = String(handle.revert.service);
       const root = { pid: Number(handle.revert.pid), starttime: String(handle.revert.starttime) };
       if (handle.type === 'process_pause') {
@@ -159,8 +198,8 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
         }
         return { alreadyReverted: resumed === 0, detail: resumed ? `SIGCONT to ${resumed} stopped process(es) of ${service}` : `${service} was not stopped` };
       }
-      const current = readPidFile(pidFileOf(ctx.config, service));
-      if (current && isOurProcessAlive(current)) {
+      const current = locateService(service, decl);
+      if (!('problem' in current)) {
         const same = current.pid === root.pid && current.starttime === root.starttime;
         return { alreadyReverted: true, detail: same ? `${service} (pid ${root.pid}) is still running: it was never killed` : `${service} already running again (pid ${current.pid})` };
       }
@@ -172,15 +211,13 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
       if (!(await awaitReaped(killed, 15_000))) {
         throw new Error(`${service}'s killed processes (${killed.map((p) => p.pid).join(', ')}) are still not reaped after 15 s; cannot restart it yet`);
       }
-      const rows = await up({ config: ctx.config, services: services(), only: [service] });
-      const row = rows.find((r) => r.service === service);
-      if (row?.state !== 'up') throw new Error(`restarted ${service}, but it is ${row?.state ?? 'missing'}: ${row?.detail ?? ''}`);
-      return { alreadyReverted: false, detail: `restarted ${service} (pid ${row.pid}), ready after ${((Date.now() - t0) / 1000).toFixed(1)} s` };
+      const how = await restartService(service, decl, handle, ctx);
+      return { alreadyReverted: false, detail: `${how}, ready after ${((Date.now() - t0) / 1000).toFixed(1)} s` };
     },
 
     async evidence(handle, ctx): Promise<Observation[]> {
       const service = String(handle.revert.service);
-      const spec = services().find((s) => s.name === service);
+      const decl = declOf(handle, ctx);
       const out: Observation[] = [];
       const pids = parsePids(handle.revert.pids);
       if (handle.type === 'process_pause') {
@@ -195,17 +232,17 @@ export function processBackend(services: () => readonly ServiceSpec[] = () => st
       }
       const rootGone = procStartTime(Number(handle.revert.pid)) !== String(handle.revert.starttime);
       const alive = pids.filter((p) => procStartTime(p.pid) === p.starttime).length;
-      const now = readPidFile(pidFileOf(ctx.config, service));
-      const replaced = rootGone && now !== undefined && isOurProcessAlive(now) ? now.pid : undefined;
+      const now = locateService(service, decl);
+      const replaced = rootGone && !('problem' in now) ? now.pid : undefined;
       out.push({
         ok: rootGone && replaced === undefined,
-        description: `${service} pid ${String(handle.revert.pid)} ${rootGone ? 'gone' : 'still alive'}; ${alive}/${pids.length} of its processes alive` +
+        description: `${service} pid ${String(handle.revert.pid)} ${rootGone ? 'gone' : 'still alive'}${handle.revert.found_by ? ` (found by ${String(handle.revert.found_by)})` : ''}; ${alive}/${pids.length} of its processes alive` +
           (replaced ? `; ${service} running again as pid ${replaced}` : ''),
       });
-      const port = spec ? ctx.config.ports[spec.ports[0]!] : undefined;
-      if (port !== undefined) {
-        const refused = await refusesConnections(port);
-        out.push({ ok: refused, description: `${service} port ${port} ${refused ? 'refuses connections' : 'accepts connections'}` });
+      const tcp = endpointOf(decl);
+      if (tcp) {
+        const refused = await refusesConnections(tcp.port, tcp.host);
+        out.push({ ok: refused, description: `${service} ${tcp.host}:${tcp.port} ${refused ? 'refuses connections' : 'accepts connections'}` });
       }
       return out;
     },

@@ -5,14 +5,19 @@
 // every reverter and the watchdog are gone.
 import { StripeEmulatorAdmin, StripeEmulatorAdminError } from '../../../systems/stripe-emulator/admin-client.ts';
 import type { FaultLayerInput } from '../../../systems/stripe-emulator/faults.ts';
-import { paramProblems, type FaultBackend, type FaultContext, type Observation, type ParamRule } from '../backend.ts';
+import { FaultPreconditionError, paramProblems, type FaultBackend, type FaultContext, type Observation, type ParamRule } from '../backend.ts';
 import type { FaultSpec } from '../types.ts';
 
 const targets = ['stripe', 'stripe-emulator'];
 const TTL_MARGIN_MS = 60_000;
 const methods = ['GET', 'POST', 'DELETE'] as const;
 
-const urlOf = (ctx: FaultContext) => `http://127.0.0.1:${ctx.config.ports.stripe_emulator}`;
+/** The system's provider admin URL; a precondition error when the system declares none. */
+function urlOf(ctx: FaultContext): string {
+  const url = ctx.system.provider?.admin_url;
+  if (!url) throw new FaultPreconditionError(`system ${ctx.system.name} declares no provider (provider.admin_url), so provider faults have nothing to act on`);
+  return url;
+}
 
 function layerOf(spec: FaultSpec, id: string, ttlMs: number): FaultLayerInput {
   const p = spec.params;
@@ -39,8 +44,9 @@ export function providerBackend(): FaultBackend {
     name: 'provider',
     types: ['provider_errors', 'provider_latency', 'provider_response_lost'],
 
-    check(spec) {
+    check(spec, ctx) {
       const problems = targets.includes(spec.target) ? [] : [`unknown target "${spec.target}" for the provider backend; targets: ${targets.join(', ')}`];
+      if (!ctx.system.provider) problems.push(`system ${ctx.system.name} declares no provider (provider.admin_url)`);
       const rules: Record<string, ParamRule> = { rate: [0, 1], methods: 'text' };
       if (spec.type === 'provider_errors') rules.status = ['429', '500'];
       if (spec.type === 'provider_latency') Object.assign(rules, { latency_ms: [0, 600_000], jitter_ms: [0, 600_000] });

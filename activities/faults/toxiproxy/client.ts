@@ -61,6 +61,27 @@ export class ToxiproxyClient {
     await this.call('POST', '/populate', decls.map((d) => ({ enabled: true, ...d })));
   }
 
+  /** Creates one proxy; a ToxiproxyError with status 409 when the name is taken. */
+  async createProxy(decl: ProxyDeclaration): Promise<Proxy> {
+    return (await this.call('POST', '/proxies', { enabled: true, ...decl })) as Proxy;
+  }
+
+  /** Changes a proxy's listen/upstream/enabled in place (its toxics stay). */
+  async updateProxy(name: string, change: Partial<Omit<ProxyDeclaration, 'name'>>): Promise<Proxy> {
+    return (await this.call('POST', `/proxies/${encodeURIComponent(name)}`, change)) as Proxy;
+  }
+
+  /** Idempotent: deleting a proxy that is already gone succeeds (false: there was none). */
+  async deleteProxy(name: string): Promise<boolean> {
+    try {
+      await this.call('DELETE', `/proxies/${encodeURIComponent(name)}`);
+      return true;
+    } catch (err) {
+      if (err instanceof ToxiproxyError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
   async setEnabled(name: string, enabled: boolean): Promise<Proxy> {
     return (await this.call('POST', `/proxies/${encodeURIComponent(name)}`, { enabled })) as Proxy;
   }

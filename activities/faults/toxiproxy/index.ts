@@ -1,10 +1,11 @@
-// The `toxiproxy` backend: network faults between clients and a stack service,
-// applied on the service's Toxiproxy proxy. Toxics are named after the fault, so a
-// revert removes exactly this fault's toxics and nobody else's.
+// The `toxiproxy` backend: network faults on a proxy the system file declares
+// (`listen` -> `upstream`), applied on the Toxiproxy proxy that serves that listen
+// address: the stack's own routes, or the run's proxy Ordeal created for it. Toxics
+// are named after the fault, so a revert removes exactly this fault's toxics.
 import { connect } from 'node:net';
-import { stackServices } from '../../../scripts/stack/services/index.ts';
-import type { ServiceSpec } from '../../../scripts/stack/service.ts';
-import { paramProblems, type FaultBackend, type FaultContext, type Observation } from '../backend.ts';
+import { protectedComponents, type ProxyDecl, type SystemFile } from '../../system/schema.ts';
+import { FaultPreconditionError, paramProblems, type FaultBackend, type FaultContext, type Observation } from '../backend.ts';
+import { runProxyName } from '../proxies/index.ts';
 import type { FaultHandle, FaultSpec, FaultType } from '../types.ts';
 import { ToxiproxyClient, ToxiproxyError, type Toxic, type ToxicType } from './client.ts';
 
@@ -35,11 +36,28 @@ function toxicOf(spec: FaultSpec): { type: ToxicType; attributes: Record<string,
   }
 }
 
-export function stackProxies(services: readonly ServiceSpec[]): string[] {
-  return services.flatMap((s) => (s.proxy ? [s.proxy.name] : []));
+/** The proxies a system declares that may be faulted. */
+export function declaredProxies(system: SystemFile): string[] {
+  return Object.keys(system.proxies).filter((n) => !protectedComponents[n]);
 }
 
-const urlOf = (ctx: FaultContext) => `http://127.0.0.1:${ctx.config.ports.toxiproxy}`;
+const urlOf = (ctx: FaultContext) => ctx.env.toxiproxyUrl;
+
+
+/**
+ * The Toxiproxy proxy that carries a declared proxy: the run's own one, else one by
+ * the declared name (the stack's routes), else any that listens on the declared address.
+ */
+async function toxiproxyNameOf(name: string, decl: ProxyDecl, ctx: FaultContext): Promise<string> {
+  const proxies = await new ToxiproxyClient(urlOf(ctx)).proxies();
+  const candidates = [ctx.runId ? runProxyName(ctx.runId, name) : undefined, name].filter((n): n is string => n !== undefined);
+  const byName = candidates.find((n) => proxies[n] && listenPort(proxies[n].listen) === listenPort(decl.listen));
+  if (byName) return byName;
+  const byListen = Object.values(proxies).find((p) => listenPort(p.listen) === listenPort(decl.listen));
+  if (byListen) return byListen.name;
+  throw new FaultPreconditionError(`no proxy in Ordeal's Toxiproxy (${urlOf(ctx)}) listens on ${decl.listen} for declared proxy ${name} `
+    + `(it has: ${Object.values(proxies).map((p) => `${p.name}@${p.listen}`).join(', ') || 'none'}); run proxies are created when the run starts`);
+}
 
 function listenPort(listen: string): number {
   return Number(listen.slice(listen.lastIndexOf(':') + 1));
@@ -56,36 +74,40 @@ function probeConnect(port: number, ms: number): Promise<'refused' | 'silent' | 
   });
 }
 
-export function toxiproxyBackend(services: () => readonly ServiceSpec[] = () => stackServices): FaultBackend {
+export function toxiproxyBackend(): FaultBackend {
   return {
     name: 'toxiproxy',
     types: Object.keys(paramRules) as FaultType[],
 
-    check(spec) {
-      const proxies = stackProxies(services());
+    check(spec, ctx) {
+      const proxies = declaredProxies(ctx.system);
       const problems: string[] = [];
-      if (!proxies.includes(spec.target)) {
-        problems.push(`unknown target "${spec.target}" for the toxiproxy backend; the stack's proxies are: ${proxies.join(', ')}`);
+      if (protectedComponents[spec.target]) problems.push(`target ${spec.target} is ${protectedComponents[spec.target]}; it cannot be faulted`);
+      else if (!proxies.includes(spec.target)) {
+        problems.push(`unknown target "${spec.target}" for the toxiproxy backend; proxies declared by system ${ctx.system.name}: ${proxies.join(', ') || 'none'}`);
       }
       const rules = paramRules[spec.type];
       if (rules) problems.push(...paramProblems(spec, rules));
       return problems;
     },
 
-    async probe(spec, ctx) {
+    async probe(_spec, ctx) {
       try {
-        const proxies = await new ToxiproxyClient(urlOf(ctx)).proxies();
-        return proxies[spec.target] ? [] : [`toxiproxy at ${urlOf(ctx)} has no proxy "${spec.target}" (it has: ${Object.keys(proxies).join(', ') || 'none'})`];
+        await new ToxiproxyClient(urlOf(ctx)).proxies();
+        return [];
       } catch (err) {
-        return [`toxiproxy at ${urlOf(ctx)} is not reachable: ${(err as Error).message}`];
+        return [`Ordeal's Toxiproxy at ${urlOf(ctx)} is not reachable: ${(err as Error).message}`];
       }
     },
 
     async plan(spec, faultId, ctx) {
-      if (spec.type === 'network_partition') return { url: urlOf(ctx), proxy: spec.target, toxics: '' };
+      const decl = ctx.system.proxies[spec.target];
+      if (!decl) throw new FaultPreconditionError(`system ${ctx.system.name} declares no proxy ${spec.target}`);
+      const proxy = await toxiproxyNameOf(spec.target, decl, ctx);
+      if (spec.type === 'network_partition') return { url: urlOf(ctx), proxy, toxics: '' };
       const stream = String(spec.params.stream ?? toxicOf(spec).defaultStream);
       const streams: Stream[] = stream === 'both' ? ['upstream', 'downstream'] : [stream as Stream];
-      return { url: urlOf(ctx), proxy: spec.target, toxics: streams.map((s) => `ordeal-${faultId}-${s}`).join(',') };
+      return { url: urlOf(ctx), proxy, toxics: streams.map((s) => `ordeal-${faultId}-${s}`).join(',') };
     },
 
     async inject(handle, spec) {

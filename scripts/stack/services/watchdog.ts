@@ -16,7 +16,8 @@ export const watchdog: ServiceSpec = {
   metrics: (c) => `127.0.0.1:${c.ports.watchdog}`,
   launch: (ctx) => ({
     file: process.execPath,
-    args: ['--disable-warning=TimeoutNegativeWarning', join(ctx.config.root, 'activities', 'faults', 'watchdog-main.ts')],
+    args: ['--disable-warning=TimeoutNegativeWarning', '--import', join(ctx.config.root, 'scripts', 'stack', 'use-environment.ts'),
+      join(ctx.config.root, 'activities', 'faults', 'watchdog-main.ts'), '--port', String(ctx.config.ports.watchdog)],
     // Pin the stack explicitly: the watchdog restarts services and must address this
     // stack, whatever the environment of whoever started it.
     env: {
