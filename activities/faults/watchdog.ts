@@ -40,9 +40,10 @@ export async function startWatchdog(opts: WatchdogOptions): Promise<Watchdog> {
   const by = host === LOCAL_HOST ? 'watchdog' : `watchdog@${host}`;
   const sweepOnce = async (): Promise<void> => {
     try {
-      // Under `ordeal panic`, every open fault of this host goes, not only expired ones:
-      // the CLI that raised it cannot undo a fault on another machine.
-      const panicking = (await panicState()).active;
+      // Under `ordeal panic`, another host's watchdog reverts every open fault of its
+      // host, not only expired ones: the CLI that raised the panic cannot undo a fault
+      // on another machine (it reverts the local ones itself).
+      const panicking = host !== LOCAL_HOST && (await panicState()).active;
       const results = await revertOpenFaults(by, { expiredOnly: !panicking });
       for (const { lease, result } of results) {
         const outcome = result.error ? 'failed' : result.alreadyReverted ? 'already' : 'reverted';

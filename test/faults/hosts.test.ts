@@ -151,3 +151,20 @@ void test('a lease on beta whose worker was SIGKILLed is left alone by alpha and
   assert.equal(done.revertedBy, 'watchdog@beta');
   assert.ok(findService('svc-b', decl), 'svc-b restarted on beta');
 });
+
+void test('under ordeal panic a host\'s watchdog reverts its open faults before their lease ends (the CLI cannot reach that machine)', async () => {
+  const decl = system.services['svc-a']! as ReturnType<typeof svc>;
+  const { handle } = await inject('hosts-panic', 'svc-a', { leaseMs: 600_000 });
+  await faultStore().setPanic(true, 'hosts test');
+  try {
+    const done = await eventually('alpha\'s watchdog reverts the fault under panic', async () => {
+      const l = await faultStore().get(handle.faultId);
+      return l?.state === 'reverted' ? l : undefined;
+    }, 30_000);
+    assert.equal(done.revertedBy, 'watchdog@alpha');
+    assert.ok(done.revertedAt!.getTime() < new Date(handle.leaseExpiresAt).getTime(), 'long before its lease ran out');
+    assert.ok(findService('svc-a', decl), 'svc-a restarted on alpha');
+  } finally {
+    await faultStore().setPanic(false, null);
+  }
+});
