@@ -8,11 +8,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OrdealClient } from '../../scripts/client/index.ts';
 import { repoRoot } from '../../scripts/stack/config.ts';
-import type { RunningWorkers } from '../../workers/index.ts';
-import { client, inProcessWorkers, shortDbKill } from './harness.ts';
+import { experimentRig, type Rig, shortDbKill } from './harness.ts';
 
 let ordeal: OrdealClient;
-let workers: RunningWorkers;
+let rig: Rig | undefined;
 let loadTaskQueue: string;
 
 function paymentApiWith(defects: string): void {
@@ -22,16 +21,12 @@ function paymentApiWith(defects: string): void {
 }
 
 before(async () => {
-  const w = await inProcessWorkers('test-defects');
-  workers = w.workers;
-  loadTaskQueue = w.loadTaskQueue;
-  ordeal = await client(w.taskQueue);
+  rig = await experimentRig('test-defects');
+  ({ ordeal, loadTaskQueue } = rig);
 });
 after(async () => {
   paymentApiWith('none');
-  workers?.shutdown();
-  await workers?.done;
-  await ordeal?.close();
+  await rig?.close();
 });
 
 void test('ack_before_commit under a database kill: FAIL with lost payments', async () => {

@@ -5,24 +5,19 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCell, shortScenarios, switchDefects } from '../../bench/detection-matrix.ts';
 import type { OrdealClient } from '../../scripts/client/index.ts';
-import type { RunningWorkers } from '../../workers/index.ts';
-import { client, config, inProcessWorkers } from './harness.ts';
+import { config, experimentRig, type Rig } from './harness.ts';
 
 let ordeal: OrdealClient;
-let workers: RunningWorkers;
+let rig: Rig | undefined;
 let loadTaskQueue: string;
 
 before(async () => {
-  const w = await inProcessWorkers('test-detection');
-  workers = w.workers;
-  loadTaskQueue = w.loadTaskQueue;
-  ordeal = await client(w.taskQueue);
+  rig = await experimentRig('test-detection');
+  ({ ordeal, loadTaskQueue } = rig);
 });
 after(async () => {
   await switchDefects(config, []);
-  workers?.shutdown();
-  await workers?.done;
-  await ordeal?.close();
+  await rig?.close();
 });
 
 void test('detection, short: ack_before_commit FAILs db_failure_peak_load with lost payments; the correct system PASSes it', async () => {

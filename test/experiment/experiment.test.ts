@@ -11,23 +11,18 @@ import { summarize } from '../../scripts/cli/experiment.ts';
 import type { ExperimentResult, OrdealClient } from '../../scripts/client/index.ts';
 import { repoRoot } from '../../scripts/stack/config.ts';
 import { OrdealVerdict } from '../../workflows/types.ts';
-import type { RunningWorkers } from '../../workers/index.ts';
-import { client, inProcessWorkers, leasesOf, outcomeRows, paymentApiReady, paymentApiRequests, recordHistory, shortDbKill, until, untilFaultActive } from './harness.ts';
+import { experimentRig, leasesOf, outcomeRows, paymentApiReady, paymentApiRequests, recordHistory, type Rig, shortDbKill, until, untilFaultActive } from './harness.ts';
 
 let ordeal: OrdealClient;
-let workers: RunningWorkers;
+let rig: Rig | undefined;
 let loadTaskQueue: string;
 
 before(async () => {
-  const w = await inProcessWorkers('test-exp');
-  workers = w.workers;
-  loadTaskQueue = w.loadTaskQueue;
-  ordeal = await client(w.taskQueue);
+  rig = await experimentRig('test-exp');
+  ({ ordeal, loadTaskQueue } = rig);
 });
 after(async () => {
-  workers?.shutdown();
-  await workers?.done;
-  await ordeal?.close();
+  await rig?.close();
 });
 
 void test('the correct payment system passes a database kill: PASS, fault reverted, every source reconciled', async () => {

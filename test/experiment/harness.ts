@@ -106,18 +106,14 @@ export const shortDbKill = [
  * down after them. Read the fields inside tests (they are set by then).
  */
 export function experimentWorkers(prefix: string): { ordeal: OrdealClient; loadTaskQueue: string } {
-  const ctx = {} as { ordeal: OrdealClient; loadTaskQueue: string; workers?: RunningWorkers };
+  const ctx = {} as { ordeal: OrdealClient; loadTaskQueue: string };
+  let rig: Rig | undefined;
   before(async () => {
-    const w = await inProcessWorkers(prefix);
-    ctx.workers = w.workers;
-    ctx.loadTaskQueue = w.loadTaskQueue;
-    ctx.ordeal = await client(w.taskQueue);
+    rig = await experimentRig(prefix);
+    ctx.ordeal = rig.ordeal;
+    ctx.loadTaskQueue = rig.loadTaskQueue;
   });
-  after(async () => {
-    ctx.workers?.shutdown();
-    await ctx.workers?.done;
-    await ctx.ordeal?.close();
-  });
+  after(async () => { await rig?.close(); });
   return ctx;
 }
 
@@ -130,7 +126,9 @@ export async function inProcessWorkers(prefix: string): Promise<{ taskQueue: str
 }
 
 /** In-process workers and a client on their queue, with one close for both (a test file's before/after). */
-export async function experimentRig(prefix: string): Promise<{ ordeal: OrdealClient; loadTaskQueue: string; close: () => Promise<void> }> {
+export interface Rig { ordeal: OrdealClient; loadTaskQueue: string; close: () => Promise<void> }
+
+export async function experimentRig(prefix: string): Promise<Rig> {
   const w = await inProcessWorkers(prefix);
   const ordeal = await client(w.taskQueue);
   return {
