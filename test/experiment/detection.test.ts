@@ -21,7 +21,7 @@ after(async () => {
 });
 
 void test('detection, short: ack_before_commit FAILs db_failure_peak_load with lost payments; the correct system PASSes it', async () => {
-  const overrides = [...shortScenarios.db_failure_peak_load!, 'ledger.messages=2000', 'load.rate=100'];
+  const overrides = [...shortScenarios.db_failure_peak_load!, 'ledger.messages=3000', 'load.rate=100'];
   const bad = await runCell({ ordeal, config, system: 'ack_before_commit', scenario: 'db_failure_peak_load', loadTaskQueue, overrides });
   assert.equal(bad.ok, true, `${bad.verdict} ${bad.classes.join(',')}: ${bad.reasons.join('\n')}`);
   const good = await runCell({ ordeal, config, system: 'correct', scenario: 'db_failure_peak_load', loadTaskQueue, overrides });
