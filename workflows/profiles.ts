@@ -29,18 +29,20 @@ export const experimentActivities = {
   awaitRecovery: proxyActivities<ProbeActivities>({
     startToCloseTimeout: '30m', heartbeatTimeout: '15s', retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
   }).awaitRecovery,
-  // Inject and revert are short; a crashed worker is noticed after startToClose and the
-  // call retried on another worker (both are idempotent by contract). A revert tries harder.
+  // Inject, revert and evidence are short and heartbeat every second: a crashed worker is
+  // noticed within the heartbeat timeout and the call retried on another worker (all are
+  // idempotent by contract), so a fault is not held past its duration while Temporal waits
+  // out a start-to-close timeout. A revert tries harder.
   injectFault: proxyActivities<FaultActivities>({
-    startToCloseTimeout: '30s', retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
+    startToCloseTimeout: '30s', heartbeatTimeout: '5s', retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
   }).injectFault,
   revertFault: proxyActivities<FaultActivities>({
-    startToCloseTimeout: '30s', retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 },
+    startToCloseTimeout: '30s', heartbeatTimeout: '5s', retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 },
   }).revertFault,
-  faultEvidence: proxyActivities<FaultActivities>({ startToCloseTimeout: '15s', retry: { maximumAttempts: 2 } }).faultEvidence,
+  faultEvidence: proxyActivities<FaultActivities>({ startToCloseTimeout: '15s', heartbeatTimeout: '5s', retry: { maximumAttempts: 2 } }).faultEvidence,
   // Run proxies (issue 11): created before load, removed after the last revert; both idempotent.
-  createRunProxies: proxyActivities<FaultActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumAttempts: 5 } }).createRunProxies,
-  removeRunProxies: proxyActivities<FaultActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumAttempts: 8 } }).removeRunProxies,
+  createRunProxies: proxyActivities<FaultActivities>({ startToCloseTimeout: '30s', heartbeatTimeout: '5s', retry: { initialInterval: '500ms', maximumAttempts: 5 } }).createRunProxies,
+  removeRunProxies: proxyActivities<FaultActivities>({ startToCloseTimeout: '30s', heartbeatTimeout: '5s', retry: { initialInterval: '500ms', maximumAttempts: 8 } }).removeRunProxies,
   summarizeLoad: proxyActivities<LoadActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } }).summarizeLoad,
   /** startToClose: the scenario's drain timeout + 60 s. */
   drainPipelines: proxyActivities<DrainActivities>({
@@ -53,7 +55,8 @@ export const experimentActivities = {
   reconcilePartial: proxyActivities<ReconcileActivities>({
     scheduleToCloseTimeout: '2m', startToCloseTimeout: '90s', heartbeatTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
   }).reconcile,
-  writeReports: proxyActivities<ReportActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 5 } }).writeReports,
+  // Rendering a day-long soak's report takes seconds; a minute bounds the wait for a crashed worker.
+  writeReports: proxyActivities<ReportActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5 } }).writeReports,
   // Deliveries are retried inside the activity, per target: retrying the whole activity would page twice.
   notifyRun: proxyActivities<NotifyActivities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 1 } }).notifyRun,
 };

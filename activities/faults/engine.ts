@@ -177,6 +177,10 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
   if (previous) await store.forget(faultId);
 
   const now = new Date();
+  // The system has been disturbed since the interrupted attempt began (a database killed by
+  // it stays down until this attempt's revert): the fault's window and its hold count from
+  // then, so the report does not judge those seconds as steady state.
+  const startedAt = previous?.state === 'injecting' ? new Date(previous.handle.injectedAt) : now;
   const leaseExpiresAt = new Date(now.getTime() + input.leaseMs);
   let revert;
   try {
@@ -187,7 +191,7 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
   }
   const handle: FaultHandle = {
     faultId, runId: input.runId, type: spec.type, target: spec.target, backend: backend.name,
-    injectedAt: now.toISOString(), leaseExpiresAt: leaseExpiresAt.toISOString(), revert,
+    injectedAt: startedAt.toISOString(), leaseExpiresAt: leaseExpiresAt.toISOString(), revert,
     ...(host !== LOCAL_HOST ? { host } : {}),
   };
   await store.record(handle, 'injecting');

@@ -2,21 +2,22 @@
 // plain-data handle that any process can revert; every fault carries a lease that
 // the stack's watchdog enforces; `ordeal panic` reverts everything.
 import { createRunProxies, faultEvidence, injectFault, isPanicked, removeRunProxies, revertFault, validateFaultTargets } from './engine.ts';
+import { heartbeating } from '../liveness/index.ts';
 import type { RunProxy } from './proxies/index.ts';
 import type { ProxyDecl, SystemFile } from '../system/schema.ts';
 import type { FaultEvidence, FaultHandle, InjectFaultInput, RevertResult, FaultValidationIssue } from './types.ts';
 
 /** The activities a worker registers (proxyActivities<typeof faultActivities> in workflows). */
 export const faultActivities = {
-  injectFault: (input: InjectFaultInput): Promise<FaultHandle> => injectFault(input),
-  revertFault: (handle: FaultHandle): Promise<RevertResult> => revertFault(handle, 'worker'),
-  faultEvidence: (handle: FaultHandle): Promise<FaultEvidence[]> => faultEvidence(handle),
+  injectFault: (input: InjectFaultInput): Promise<FaultHandle> => heartbeating(() => injectFault(input)),
+  revertFault: (handle: FaultHandle): Promise<RevertResult> => heartbeating(() => revertFault(handle, 'worker')),
+  faultEvidence: (handle: FaultHandle): Promise<FaultEvidence[]> => heartbeating(() => faultEvidence(handle)),
   validateFaultTargets: (specs: unknown[], system?: SystemFile): Promise<FaultValidationIssue[]> => validateFaultTargets(specs, system ? { system } : {}),
   isPanicked: (): Promise<boolean> => isPanicked(),
   /** At run start: the system file's proxies in Ordeal's Toxiproxy (idempotent, leased). */
-  createRunProxies: (input: { runId: string; proxies: Record<string, ProxyDecl>; leaseMs: number }): Promise<RunProxy[]> => createRunProxies(input),
+  createRunProxies: (input: { runId: string; proxies: Record<string, ProxyDecl>; leaseMs: number }): Promise<RunProxy[]> => heartbeating(() => createRunProxies(input)),
   /** At run end (always, like a revert): the run's proxies removed (idempotent). */
-  removeRunProxies: (runId: string): Promise<string[]> => removeRunProxies(runId, 'worker'),
+  removeRunProxies: (runId: string): Promise<string[]> => heartbeating(() => removeRunProxies(runId, 'worker')),
 };
 
 export {

@@ -43,7 +43,28 @@ void test('an attempt that died half-way (lease still "injecting") is undone bef
   const again = await injectAs({ ...info, attempt: 2 }, input);
   assert.equal(again.faultId, handle.faultId);
   assert.equal((await toxiproxy.proxy('postgres')).toxics.length, 1, 'the half-done attempt was reverted, then injected once');
+  // The system was disturbed from the first attempt on: the fault's window (and its hold)
+  // count from then, or the seconds in between are judged as steady state.
+  assert.equal(again.injectedAt, handle.injectedAt);
+  assert.ok(Date.parse(again.leaseExpiresAt) > Date.parse(handle.leaseExpiresAt), 'the lease is renewed from the retry');
   await revertFault(again);
+});
+
+void test('inject, evidence and revert heartbeat while they run, so a dead worker\'s call is retried within the heartbeat timeout', async () => {
+  const info = { activityId: '10', workflowExecution: { workflowId: 'ordeal-test-beat', runId: `run-beat-${Date.now()}` } };
+  const input = { runId: 'test-beat', spec: { type: 'network_latency' as const, target: 'redis', at: 0, duration: '10s', params: { latency_ms: 50 } }, leaseMs: 60_000 };
+  const beats = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
+    const env = new MockActivityEnvironment(info);
+    let n = 0;
+    env.on('heartbeat', () => { n++; });
+    return [await env.run(work) as T, n];
+  };
+  const [handle, injectBeats] = await beats(() => faultActivities.injectFault(input));
+  const [, evidenceBeats] = await beats(() => faultActivities.faultEvidence(handle));
+  const [reverted, revertBeats] = await beats(() => faultActivities.revertFault(handle));
+  assert.equal(reverted.reverted, true);
+  assert.deepEqual({ injectBeats: injectBeats > 0, evidenceBeats: evidenceBeats > 0, revertBeats: revertBeats > 0 },
+    { injectBeats: true, evidenceBeats: true, revertBeats: true });
 });
 
 void test('a hog ends itself at its deadline even if nobody reverts it', async () => {

@@ -2,14 +2,17 @@
 // `start` command (detached, in its cwd and env, output to a log file), or
 // `systemctl start` for a unit; then waiting until its process is found again and
 // its readiness check (an HTTP 2xx, or a TCP accept) passes.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { request } from 'undici';
 import { splitHostPort, type ProcessServiceDecl, type Readiness } from '../../system/schema.ts';
 import { findService, systemctl, type ServiceProcess } from './target.ts';
+
+const execFileAsync = promisify(execFile);
 
 export const DEFAULT_READY_TIMEOUT_MS = 60_000;
 
@@ -69,7 +72,9 @@ export async function startDeclared(name: string, decl: ProcessServiceDecl, logF
   let exited: { code: number | null; signal: string | null } | undefined;
   if (decl.systemd_unit !== undefined) {
     try {
-      execFileSync(systemctl(), ['start', decl.systemd_unit], { timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+      // Asynchronous: a unit's start can take seconds, and a blocked event loop would miss
+      // the activity's heartbeats (retried elsewhere mid-start).
+      await execFileAsync(systemctl(), ['start', decl.systemd_unit], { timeout: timeoutMs });
     } catch (err) {
       throw new Error(`systemctl start ${decl.systemd_unit} failed: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`, { cause: err });
     }
