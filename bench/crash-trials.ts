@@ -1,8 +1,8 @@
 // `npm run bench:crash-trials [-- --trials 20]`: crash safety, measured. A short
 // db_failure_peak_load (PostgreSQL killed for 4 s, 150 payments/s for 30 s, the shipped
 // thresholds) runs once without a crash, then N times while the orchestrator worker
-// and the load worker are SIGKILLed at a random moment and restarted after a random
-// pause. Each trial must give the no-crash verdict (the same failing classes, if any)
+// and the load worker are SIGKILLed at a random moment of one phase (each phase of the
+// run in turn, from ledger generation to the report) and restarted after a random pause. Each trial must give the no-crash verdict (the same failing classes, if any)
 // and leave no fault active. With --defect ack_before_commit the payment API carries
 // that defect: every run must FAIL with lost payments. Prints the table and writes
 // bench/results/crash-trials.json.
@@ -103,6 +103,7 @@ function brokenThresholds(r: ExperimentResult): string[] {
 
 interface Trial {
   trial: number;
+  aimed_at: string;
   kill_at_s: number | null;
   phase_at_kill: string | null;
   down_s: number;
@@ -118,16 +119,44 @@ interface Trial {
   seconds: number;
 }
 
-async function runOne(ordeal: OrdealClient, workers: { orch: ChildProcess; load: ChildProcess }, killAtMs: number | null, downMs: number) {
+/** Where a trial's kill lands: a phase of the run and how far into it (ms after the phase opened). */
+interface KillPlan { phase: string; afterMs: number }
+
+// Every phase a crash can hit, in turn: trial i aims at TARGETS[(i - 1) % n]. The load phase is
+// most of a run, so it is aimed at three times (before, in and after the fault window).
+const TARGETS = ['generating-ledger', 'steady-state', 'load', 'load', 'load', 'recovery', 'redelivery', 'drain', 'reconcile', 'report'] as const;
+
+/** How long each phase lasted in the no-crash run, in ms (a phase that repeats is summed). */
+function phaseDurations(r: ExperimentResult): Map<string, number> {
+  const d = new Map<string, number>();
+  for (const p of r.report.phases) {
+    if (!p.ended_at) continue;
+    d.set(p.phase, (d.get(p.phase) ?? 0) + Date.parse(p.ended_at) - Date.parse(p.started_at));
+  }
+  return d;
+}
+
+async function runOne(ordeal: OrdealClient, workers: { orch: ChildProcess; load: ChildProcess }, plan: KillPlan | null, downMs: number) {
   const t0 = Date.now();
   const h = await ordeal.start({ scenario: SCENARIO, overrides: OVERRIDES, loadTaskQueue });
   let phase: string | null = null;
   let killedAt: number | null = null;
+  let ended = false;
   const resultP = h.result();
-  resultP.catch(() => undefined);
-  if (killAtMs !== null) {
-    const done = await Promise.race([sleep(killAtMs).then(() => false), resultP.then(() => true, () => true)]);
-    if (!done) {
+  resultP.then(() => { ended = true; }, () => { ended = true; });
+  if (plan !== null) {
+    // Wait for the aimed-at phase (or any later one: a phase shorter than the poll is passed
+    // over, and the kill then lands in whatever phase runs), then for the offset into it.
+    const order = ['validating', 'generating-ledger', 'steady-state', 'load', 'recovery', 'redelivery', 'drain', 'reconcile', 'report', 'done'];
+    const want = order.indexOf(plan.phase);
+    let entered: number | null = null;
+    while (!ended) {
+      const now = (await h.status().catch(() => null))?.phase;
+      if (now !== undefined && order.indexOf(now) >= want) { entered = Date.now(); break; }
+      await sleep(25);
+    }
+    if (entered !== null && !ended) await Promise.race([sleep(Math.max(0, plan.afterMs - (Date.now() - entered))), resultP.catch(() => undefined)]);
+    if (!ended) {
       phase = (await h.status().catch(() => null))?.phase ?? 'unknown';
       killedAt = Date.now() - t0;
       await Promise.all([kill(workers.orch, 'SIGKILL'), kill(workers.load, 'SIGKILL')]);
@@ -144,22 +173,25 @@ await up({ config, services: stackServices, defects });
 const workers = { orch: await startWorker('orchestrator'), load: await startWorker('load') };
 const ordeal = await OrdealClient.connect({ config, taskQueue });
 const results: Trial[] = [];
-let baseline: { verdict: string; classes: string[]; thresholds: string[]; seconds: number; run_id: string; reasons: string[] };
+let baseline: { verdict: string; classes: string[]; thresholds: string[]; seconds: number; run_id: string; reasons: string[]; phase_ms: Record<string, number> };
 try {
   const b = await runOne(ordeal, workers, null, 0);
-  baseline = { verdict: b.r.verdict, classes: failingClasses(b.r), thresholds: brokenThresholds(b.r), seconds: b.seconds, run_id: b.r.run_id, reasons: b.r.reasons };
+  const durations = phaseDurations(b.r);
+  baseline = { verdict: b.r.verdict, classes: failingClasses(b.r), thresholds: brokenThresholds(b.r), seconds: b.seconds, run_id: b.r.run_id, reasons: b.r.reasons,
+    phase_ms: Object.fromEntries(durations) };
   say(`no-crash run: ${baseline.verdict}${baseline.classes.length ? ` (${baseline.classes.join(', ')})` : ''}${baseline.thresholds.length ? ` thresholds broken: ${baseline.thresholds.join(', ')}` : ''} in ${b.seconds.toFixed(1)} s`);
   for (let i = 1; i <= trials; i++) {
-    // Anywhere from the first second to the end of the no-crash run: every phase can be hit.
-    const killAt = Math.round(1000 + random() * Math.max(1000, baseline.seconds * 1000 - 2000));
+    const target = TARGETS[(i - 1) % TARGETS.length]!;
+    // A random moment inside the aimed-at phase, as long as it lasted without a crash.
+    const plan: KillPlan = { phase: target, afterMs: Math.round(random() * 0.9 * (durations.get(target) ?? 0)) };
     const down = Math.round(500 + random() * 2500);
-    const { r, phase, killedAt, seconds } = await runOne(ordeal, workers, killAt, down);
+    const { r, phase, killedAt, seconds } = await runOne(ordeal, workers, plan, down);
     const ls = await leases(r.run_id);
     const classes = failingClasses(r);
     const thresholds = brokenThresholds(r);
     const active = ls.filter((l) => l.state !== 'reverted').length;
     const t: Trial = {
-      trial: i, kill_at_s: killedAt === null ? null : killedAt / 1000, phase_at_kill: phase, down_s: down / 1000, verdict: r.verdict, classes,
+      trial: i, aimed_at: `${plan.phase} +${(plan.afterMs / 1000).toFixed(2)} s`, kill_at_s: killedAt === null ? null : killedAt / 1000, phase_at_kill: phase, down_s: down / 1000, verdict: r.verdict, classes,
       thresholds_broken: thresholds, harness_gaps: (r.report.load?.harness_gaps ?? []).map((g) => `${g.from_s}-${g.to_s} s`),
       steady_p99_ms: r.report.load?.windows?.judged.latency_ms.p99 ?? null,
       leases: ls.map((l) => `${l.state}${l.reverted_by ? ` by ${l.reverted_by}` : ''}`), faults_left_active: active,
@@ -168,7 +200,7 @@ try {
       run_id: r.run_id, seconds,
     };
     results.push(t);
-    say(`trial ${i}/${trials}: kill at ${t.kill_at_s ?? '-'} s (${t.phase_at_kill ?? 'run ended first'}), down ${t.down_s} s -> ${t.verdict}`
+    say(`trial ${i}/${trials}: aimed at ${t.aimed_at}, kill at ${t.kill_at_s ?? '-'} s (${t.phase_at_kill ?? 'run ended first'}), down ${t.down_s} s -> ${t.verdict}`
       + `${classes.length ? ` ${classes.join(',')}` : ''}${thresholds.length ? ` thresholds ${thresholds.join(',')}` : ''}; gaps ${t.harness_gaps.join(', ') || 'none'}; `
       + `faults left active ${active}; ${t.same_as_no_crash ? 'same' : `DIFFERENT (${r.reasons.slice(0, 3).join('; ')})`}`);
   }
@@ -180,21 +212,23 @@ try {
 
 const same = results.filter((t) => t.same_as_no_crash).length;
 const landed = results.filter((t) => t.kill_at_s !== null).length;
+const byPhase: Record<string, number> = {};
+for (const t of results) if (t.phase_at_kill) byPhase[t.phase_at_kill] = (byPhase[t.phase_at_kill] ?? 0) + 1;
 const out = {
   bench: 'crash-trials',
-  what: `${SCENARIO} (${OVERRIDES.join(' ')}); orchestrator and load worker SIGKILLed at a random moment, restarted after 0.5-3 s`,
+  what: `${SCENARIO} (${OVERRIDES.join(' ')}); orchestrator and load worker SIGKILLed at a random moment of each phase in turn (${TARGETS.join(', ')}), restarted after 0.5-3 s`,
   at: new Date().toISOString(), seed, defects,
   machine: { host: hostname(), cpus: cpus().length, node: process.version }, load_average_at_end: la(),
-  no_crash: baseline!, trials: results, same, of: trials, kills_landed: landed,
+  no_crash: baseline!, trials: results, same, of: trials, kills_landed: landed, kills_by_phase: byPhase,
   faults_left_active: results.reduce((a, t) => a + t.faults_left_active, 0),
 };
 mkdirSync(dirname(values.out), { recursive: true });
 writeFileSync(values.out, JSON.stringify(out, null, 2) + '\n');
-process.stdout.write('\n TRIAL  KILL AT s  PHASE AT KILL      DOWN s  VERDICT  CLASSES / THRESHOLDS          GAPS         LEFT ACTIVE  SAME\n');
+process.stdout.write('\n TRIAL  AIMED AT                  KILL AT s  PHASE AT KILL      DOWN s  VERDICT  CLASSES / THRESHOLDS          GAPS         LEFT ACTIVE  SAME\n');
 for (const t of results) {
-  process.stdout.write(` ${String(t.trial).padStart(5)}  ${String(t.kill_at_s ?? '-').padStart(9)}  ${(t.phase_at_kill ?? '(ended first)').padEnd(17)}  ${String(t.down_s).padStart(6)}  `
+  process.stdout.write(` ${String(t.trial).padStart(5)}  ${t.aimed_at.padEnd(24)}  ${String(t.kill_at_s ?? '-').padStart(9)}  ${(t.phase_at_kill ?? '(ended first)').padEnd(17)}  ${String(t.down_s).padStart(6)}  `
     + `${t.verdict.padEnd(7)}  ${([...t.classes, ...t.thresholds_broken].join(',') || '-').padEnd(28)}  ${(t.harness_gaps.join(',') || '-').padEnd(11)}  ${String(t.faults_left_active).padStart(11)}  ${t.same_as_no_crash ? 'yes' : 'NO'}\n`);
 }
 process.stdout.write(`${same}/${trials} trials gave the no-crash verdict (${baseline!.verdict}${baseline!.classes.length ? `: ${baseline!.classes.join(', ')}` : ''}); `
-  + `${landed} kills landed before the run ended; ${out.faults_left_active} faults left active; written to ${values.out}\n`);
+  + `${landed} kills landed before the run ended (${Object.entries(byPhase).map(([p, n]) => `${p} ${n}`).join(', ')}); ${out.faults_left_active} faults left active; written to ${values.out}\n`);
 process.exitCode = same === trials && out.faults_left_active === 0 ? 0 : 1;
