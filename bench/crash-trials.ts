@@ -12,7 +12,7 @@
 //   --out FILE           result file (default bench/results/crash-trials.json)
 // Uses the stack ORDEAL_HOME / ORDEAL_PORT_OFFSET name (brought up when down) and its
 // own worker processes on their own task queues; the stack's workers are not touched.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg } from 'node:os';
@@ -217,7 +217,7 @@ for (const t of results) if (t.phase_at_kill) byPhase[t.phase_at_kill] = (byPhas
 const out = {
   bench: 'crash-trials',
   what: `${SCENARIO} (${OVERRIDES.join(' ')}); orchestrator and load worker SIGKILLed at a random moment of each phase in turn (${TARGETS.join(', ')}), restarted after 0.5-3 s`,
-  at: new Date().toISOString(), seed, defects,
+  at: new Date().toISOString(), commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim(), seed, defects,
   machine: { host: hostname(), cpus: cpus().length, node: process.version }, load_average_at_end: la(),
   no_crash: baseline!, trials: results, same, of: trials, kills_landed: landed, kills_by_phase: byPhase,
   faults_left_active: results.reduce((a, t) => a + t.faults_left_active, 0),

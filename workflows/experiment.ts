@@ -91,7 +91,7 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
   const live = new LiveState(runId, Date.now());
   const failures: string[] = [];
   const notes: string[] = [];
-  const faults = new FaultLifecycle({ runId, failures, notes, onReverted: (at) => live.onReverted(at) });
+  const faults = new FaultLifecycle({ runId, failures, notes, onReverted: (at) => live.onReverted(at), stalledShards: (now) => live.stalledShards(now) });
   live.enter('validating');
   setHandler(statusQuery, () => live.status(faults));
   const scope = new CancellationScope();
@@ -209,11 +209,12 @@ async function loadUnderFaults(run: Run): Promise<LoadPhase> {
   const startedAt = Date.now();
   const breaker = startBreaker(run);
   const shards = planLoadShards(run.runId, s.load, s.ledger);
-  run.live.plannedShards = shards.length;
+  run.live.onLoadStarted(startedAt, shards.length);
   const startToCloseTimeout = loadDurationMs(s) + 15 * 60_000;
   const shardCalls = shards.map((shard) => run.load.runLoadShard.executeWithOptions({
     summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`, startToCloseTimeout,
   }, [{ ...shard, scenario: run.scenario.name, progress: { workflowId: run.workflowId } }]));
+  shardCalls.forEach((call, i) => { void call.then(() => run.live.onShardFinished(shards[i]!.shard), () => undefined); });
   run.loadSettled = Promise.allSettled(shardCalls);
   const shardsDone = Promise.all(shardCalls);
   const faultsDone = run.faults.start(s.faults, { loadStartedAt: startedAt, maxFaultDurationMs: s.safety.max_fault_duration, ...(s.system ? { system: s.system } : {}) });

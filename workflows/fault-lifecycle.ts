@@ -3,7 +3,7 @@
 // active whatever ended the run. A revert records its outcome and never throws: a
 // fault that could not be reverted is Ordeal's failure (verdict ERROR), named in the
 // reasons with its lease, so the stack's watchdog is the last line of defence.
-import { ApplicationFailure, CancellationScope, isCancellation, setCurrentDetails, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, patched, setCurrentDetails, sleep } from '@temporalio/workflow';
 import { faultQueueOf, handleQueueOf } from '../activities/faults/routing.ts';
 import type { FaultSpec } from '../activities/faults/types.ts';
 import type { SystemFile } from '../activities/system/schema.ts';
@@ -23,6 +23,8 @@ export interface FaultLifecycleOptions {
   notes: string[];
   /** Called after every revert attempt (time to recovery counts from the last one). */
   onReverted: (at: number) => void;
+  /** Load shards with no sender now (workflows/load-flow.ts): a fault waits for them. */
+  stalledShards?: (now: number) => number[];
 }
 
 export class FaultLifecycle {
@@ -119,11 +121,16 @@ export class FaultLifecycle {
     while (this.active.length > 0) await this.revert(this.active[this.active.length - 1]!, why);
   }
 
+  async #untilLoadFlows(index: number, what: string): Promise<void> {
+    if (this.#options.stalledShards) await waitForLoad(this.#options.stalledShards, this.#options.notes, index, what);
+  }
+
   async #timeline(spec: FaultSpec, index: number): Promise<void> {
     const { runId, notes } = this.#options;
     const maxFaultDurationMs = this.#maxFaultDurationMs;
     const what = `${spec.type} on ${spec.target}`;
     await sleep(spec.at, { summary: `fault ${index} (${what}) starts at +${spec.at} ms` });
+    await this.#untilLoadFlows(index, what);
     const effective = Math.min(spec.duration, maxFaultDurationMs);
     if (effective < spec.duration) notes.push(`fault ${index} (${what}) capped at max_fault_duration ${maxFaultDurationMs} ms`);
     // Injection may not be interrupted halfway: once it started, we must learn the handle to revert it.
@@ -152,6 +159,21 @@ export class FaultLifecycle {
     await sleep(Math.max(1, effective - Math.max(0, elapsed)), { summary: `hold ${what}` });
     await CancellationScope.nonCancellable(() => this.revert(rec, 'fault duration elapsed'));
   }
+}
+
+/**
+ * Waits, before an injection, while a load shard has no sender (its worker died and the
+ * shard has not resumed): a fault nobody sends through tests nothing. Bounded by the
+ * load phase: once every shard finished, the fault goes in as planned. The patch keeps
+ * histories recorded before this rule replaying (they never waited).
+ */
+async function waitForLoad(stalled: (now: number) => number[], notes: string[], index: number, what: string): Promise<void> {
+  if (stalled(Date.now()).length === 0 || !patched('fault-waits-for-load')) return;
+  const t0 = Date.now();
+  const shards = stalled(t0).map((s) => s + 1).join(', ');
+  setCurrentDetails(`**load** — fault ${index} (${what}) waits for load shard ${shards} to resume`);
+  await condition(() => stalled(Date.now()).length === 0);
+  notes.push(`fault ${index} (${what}) waited ${((Date.now() - t0) / 1000).toFixed(1)} s for load shard ${shards} to resume (no load worker was sending; a fault is injected under load)`);
 }
 
 /** A fault on another host runs on that host's fault worker queue; a local one on the run's own. */

@@ -4,6 +4,7 @@ import { setCurrentDetails } from '@temporalio/workflow';
 import type { LoadProgress } from '../activities/load/types.ts';
 import type { ExperimentReport, Phase, Verdict } from '../activities/report/types.ts';
 import type { FaultLifecycle } from './fault-lifecycle.ts';
+import { stalledShards } from './load-flow.ts';
 import { progressTotals } from './progress.ts';
 import type { ExperimentStatus } from './types.ts';
 
@@ -16,6 +17,10 @@ export class LiveState {
   /** Each shard's last progress signal. */
   readonly progress = new Map<number, LoadProgress>();
   plannedShards = 0;
+  /** Workflow time of each shard's last progress signal, and the shards that completed. */
+  readonly #lastSignalAt = new Map<number, number>();
+  readonly #finishedShards = new Set<number>();
+  #loadStartedAt: number | null = null;
   abortReason: string | null = null;
   verdict: Verdict | null = null;
   /** Without a business probe, time to first success is the first acknowledgement after the last revert. */
@@ -38,8 +43,24 @@ export class LiveState {
     setCurrentDetails(`**${phase}**${details ? ` — ${details}` : ''} (run ${this.runId})`);
   }
 
+  onLoadStarted(at: number, plannedShards: number): void {
+    this.#loadStartedAt = at;
+    this.plannedShards = plannedShards;
+  }
+
+  onShardFinished(shard: number): void {
+    this.#finishedShards.add(shard);
+  }
+
+  /** Shards with no load worker sending right now (a harness gap under way); none outside the load phase. */
+  stalledShards(now: number): number[] {
+    if (this.#loadStartedAt === null) return [];
+    return stalledShards({ planned: this.plannedShards, lastSignalAt: this.#lastSignalAt, finished: this.#finishedShards, loadStartedAt: this.#loadStartedAt }, now);
+  }
+
   onProgress(progress: LoadProgress): void {
     this.progress.set(progress.shard, progress);
+    this.#lastSignalAt.set(progress.shard, Date.now());
     if (this.#revertedAt !== null && this.firstAckAfterRevertAt === null && progressTotals(this.progress.values()).acked > this.#ackedAtRevert) {
       this.firstAckAfterRevertAt = Date.now();
     }

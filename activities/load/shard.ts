@@ -55,7 +55,12 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
   const end = Math.min(to, input.ledger.messages);
   const size = Math.max(0, end - from);
   const pool = await outcomeDb();
-  const startedAtMs = hb?.startedAtMs ?? Date.now();
+  // A retry with no heartbeat (its first attempt died within a second) still belongs to
+  // the load phase that started when the shard was first scheduled: its seconds and its
+  // gap count from then, not from this attempt (which shifted the whole timeline, and the
+  // harness gap went unreported).
+  const firstScheduledAtMs = attempt > 1 && ctx ? ctx.info.scheduledTimestampMs : undefined;
+  const startedAtMs = hb?.startedAtMs ?? firstScheduledAtMs ?? Date.now();
   const workers = [...new Set([...(hb?.workers ?? []), workerIdentity()])];
   const stats = hb ? LoadStats.decode(hb.stats) : new LoadStats();
   const done = new Uint8Array(size);
@@ -127,7 +132,7 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
 
   // The time since the last heartbeat of the attempt before is the harness's outage:
   // nothing was sent for this shard then, and the resumed schedule starts now (engine.ts).
-  const resumed = resumeGap({ shard, attempt, lastBeatAtMs: hb?.beatAtMs, resumedAtMs: Date.now(),
+  const resumed = resumeGap({ shard, attempt, lastBeatAtMs: hb?.beatAtMs ?? firstScheduledAtMs, resumedAtMs: Date.now(),
     previousWorker: hb?.workers[hb.workers.length - 1], worker: workerIdentity() });
   if (resumed) { gaps.push(resumed); log.warn({ runId, shard, attempt, gap: resumed }, 'harness gap'); }
   const starvation = new StarvationWatch(shard, Date.now());

@@ -1,7 +1,9 @@
 // Crash safety: the worker process running the experiment (orchestrator and load
 // worker both) is SIGKILLed while the database kill is active. A new worker picks the
 // run up: the fault is reverted by the workflow (not left to the watchdog), the load
-// shard resumes from its heartbeat, and the verdict is right.
+// shard resumes from its heartbeat, and the verdict is right. And the load worker
+// SIGKILLed before the fault is due: the fault waits until the shard resumes, so it is
+// injected under load.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OrdealClient } from '../../scripts/client/index.ts';
@@ -48,5 +50,39 @@ void test('worker SIGKILLed during the active fault, restarted: right verdict, f
   for (const s of rep.reconcile!.sources) {
     for (const c of ['lost', 'duplicated', 'ghost', 'mismatched', 'missing'] as const) assert.equal(s.classes[c].count, 0, `${s.source} ${c}`);
   }
+  await until('the payment API to be ready', paymentApiReady, 30_000);
+});
+
+void test('load worker SIGKILLed before the fault is due: the fault waits until the shard resumes elsewhere, then goes in under load', async () => {
+  // Queues of its own: the first test's worker must not pick this shard up.
+  const q = uniqueQueue('test-crash-load'), lq = `${q}-load`;
+  const c = await client(q);
+  kills.push(() => c.close());
+  const orchestrator = await workerProcess(q, [lq, 'orchestrator']);
+  kills.push(() => orchestrator.kill('SIGTERM'));
+  const load = await workerProcess(q, [lq, 'load']);
+  kills.push(() => load.kill('SIGKILL'));
+  const h = await c.start({
+    scenario: 'db_failure_peak_load', loadTaskQueue: lq,
+    overrides: [...shortDbKill, 'load.duration=15s', 'ledger.messages=1500', 'faults.0.at=5s', 'faults.0.duration=3s'],
+  });
+  await until('load to flow', async () => (await h.status()).sent > 50 || null, 30_000, 100);
+  await load.kill('SIGKILL');
+  const second = await workerProcess(q, [lq, 'load']);
+  kills.push(() => second.kill('SIGTERM'));
+  const r = await h.result();
+  const rep = r.report;
+  const gap = rep.load!.harness_gaps?.[0];
+  assert.ok(gap, `a harness gap is reported: ${rep.reasons.join('; ')}`);
+  const f = rep.faults[0]!;
+  // Planned at 5 s, inside the gap: injected only once the shard resumed (the gap's end
+  // includes a short settling time after resumption).
+  assert.ok(f.injectedAtS >= gap.to_s - 3, `fault injected at ${f.injectedAtS} s, the gap ${gap.from_s}-${gap.to_s} s`);
+  assert.ok(r.reasons.some((n) => /waited .* for load shard 1 to resume/.test(n)), r.reasons.join('\n'));
+  // Load was sent while the database was down: the seconds of the fault have requests.
+  const during = rep.load!.timeline.filter((t) => t.t >= Math.floor(f.injectedAtS) && t.t < Math.ceil(f.revertedAtS!));
+  assert.ok(during.reduce((a, t) => a + t.sent, 0) > 0, 'requests were sent during the fault');
+  assert.deepEqual((await leasesOf(r.run_id)).map((l) => l.state), ['reverted']);
+  assert.equal(r.verdict, 'PASS', r.reasons.join('\n'));
   await until('the payment API to be ready', paymentApiReady, 30_000);
 });

@@ -3,7 +3,8 @@
 // ORIGINAL idempotency key. Needs the stack's ordeal-db.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeOutcomeDbs, loadActivities, planLoadShards, parseLoadSettings, readOutcomes, type OutcomeRow } from '../../activities/load/index.ts';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { closeOutcomeDbs, loadActivities, planLoadShards, parseLoadSettings, readOutcomes, type LoadShardResult, type OutcomeRow } from '../../activities/load/index.ts';
 import { ledgerEntry } from '../../activities/ledger/generate.ts';
 import { ledgerSpecSchema } from '../../activities/ledger/types.ts';
 import { startTestServer } from './servers.ts';
@@ -84,5 +85,27 @@ void test('a shard re-run after its rows were persisted sends nothing again and 
     const second = await loadActivities.runLoadShard(shard!);
     assert.equal(srv.total(), 200);
     assert.deepEqual(second.counts, first.counts);
+  } finally { await srv.close(); }
+});
+
+void test('a retry whose first attempt died before its first heartbeat counts its seconds and its harness gap from the first scheduling', async () => {
+  const srv = await startTestServer();
+  const runId = `noheartbeat-${Date.now()}`;
+  try {
+    const ledger = ledgerSpecSchema.parse({ messages: 200 });
+    const [shard] = planLoadShards(runId, parseLoadSettings({ target: srv.url, rate: 1000 }), ledger);
+    // Attempt 2, first scheduled 8 s ago, no heartbeat details: the first attempt died
+    // within its first second (as a worker SIGKILLed right after the load phase began).
+    const scheduledAt = Date.now() - 8000;
+    const env = new MockActivityEnvironment({ attempt: 2, scheduledTimestampMs: scheduledAt, heartbeatTimeoutMs: 20_000,
+      activityId: '1', workflowExecution: { workflowId: `wf-${runId}`, runId: 'r' } });
+    const r = await env.run(() => loadActivities.runLoadShard(shard!)) as LoadShardResult;
+    const gap = r.gaps?.find((g) => g.kind === 'resumed');
+    assert.ok(gap, `a resumed gap is reported: ${JSON.stringify(r.gaps)}`);
+    assert.equal(gap.fromMs, scheduledAt);
+    // The resumed schedule's seconds sit after the gap, not at the phase's start.
+    const first = r.timeline.find((t) => t.sent > 0);
+    assert.ok(first && first.t >= 7, `first sending second ${first?.t}, expected ~8`);
+    assert.equal(srv.total(), 200);
   } finally { await srv.close(); }
 });
