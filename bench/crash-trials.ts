@@ -195,8 +195,10 @@ try {
       thresholds_broken: thresholds, harness_gaps: (r.report.load?.harness_gaps ?? []).map((g) => `${g.from_s}-${g.to_s} s`),
       steady_p99_ms: r.report.load?.windows?.judged.latency_ms.p99 ?? null,
       leases: ls.map((l) => `${l.state}${l.reverted_by ? ` by ${l.reverted_by}` : ''}`), faults_left_active: active,
+      // A FAIL by its failing classes is the same FAIL whatever latency did; a FAIL by
+      // thresholds alone must break the same thresholds.
       same_as_no_crash: r.verdict === baseline.verdict && classes.join() === baseline.classes.join() && active === 0
-        && (baseline.verdict !== 'FAIL' || thresholds.join() === baseline.thresholds.join()),
+        && (baseline.verdict !== 'FAIL' || baseline.classes.length > 0 || thresholds.join() === baseline.thresholds.join()),
       run_id: r.run_id, seconds,
     };
     results.push(t);
