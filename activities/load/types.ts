@@ -265,18 +265,23 @@ export interface LoadSummary {
 
 export type OutcomeStatus = 'acknowledged' | 'failed' | 'unknown';
 
-/** One final outcome per ledger entry, as stored in Ordeal's database. */
-export interface OutcomeRow {
-  run_id: string;
+/** What a ledger entry's final outcome says, in memory (EntryOutcome) and as stored (OutcomeRow). */
+export interface OutcomeFields {
   seq: number;
-  shard: number;
   message_id: string;
   idempotency_key: string;
   status: OutcomeStatus;
   /** The system's id for the payment (ack_id_field of the 2xx answer). */
   payment_id: string | null;
+  /** Requests that carried this entry's payment (retries included). */
   attempts: number;
   error_class: string | null;
   http_status: number | null;
+}
+
+/** One final outcome per ledger entry, as stored in Ordeal's database. */
+export interface OutcomeRow extends OutcomeFields {
+  run_id: string;
+  shard: number;
   redelivered: boolean;
 }
