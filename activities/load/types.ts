@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { durationMs, positiveDurationMs } from '../scenario/duration.ts';
 
 export const executorNames = ['constant-arrival-rate', 'ramping-arrival-rate', 'constant-vus', 'ramping-vus', 'stress'] as const;
-export type ExecutorName = (typeof executorNames)[number];
 
 /** User patterns from the product description; `mix` weights them per ledger entry. */
 export const patternNames = ['rapid', 'checkout', 'idempotency_race', 'retry'] as const;
@@ -88,7 +87,6 @@ export const loadSettingsSchema = z
   })
   .strict();
 export type LoadSettings = z.output<typeof loadSettingsSchema>;
-export type LoadSettingsInput = z.input<typeof loadSettingsSchema>;
 
 /** One activity's share of the load phase: a contiguous ledger slice at rate/N. */
 export interface LoadShardInput {

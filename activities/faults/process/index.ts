@@ -17,9 +17,6 @@ import { findService } from './target.ts';
 export { findService, matchingRoots, readServicePid, type ServiceProcess } from './target.ts';
 export { readyOnce } from './restart.ts';
 
-/** Kept for callers of the old name: Ordeal's own components, never faulted. */
-export const protectedServices = protectedComponents;
-
 function targetProblems(target: string, system: SystemFile): string[] {
   if (protectedComponents[target]) return [`target ${target} is ${protectedComponents[target]}, not a system under test; it cannot be faulted`];
   const decl = system.services[target];
