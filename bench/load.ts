@@ -8,7 +8,11 @@
 // BENCH_BASELINE=<another checkout> compares a change to the engine: that checkout's
 // engine runs beside this one in the same invocation, alternating, BENCH_ROUNDS times
 // (default 3, in ABBA order) for each of Ordeal's rows (throughput, accuracy, coordinated omission);
-// the other tools run once. The medians per engine are printed and kept in load.json.
+// the other tools run once. The medians per engine are printed and kept in load.json. A
+// baseline checkout of commit REV: `mkdir -p .ordeal/bench/baseline && git archive REV | tar -x
+// -C .ordeal/bench/baseline && ln -s "$PWD/node_modules" .ordeal/bench/baseline/node_modules`.
+// cpu_per_1k_req is whole-process CPU, start-up included (~0.2 s of a row's ~8 s): what a
+// generator imports counts (bench/ordeal-gen.ts).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

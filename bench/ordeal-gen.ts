@@ -2,7 +2,9 @@
 // one core). Outcomes go nowhere (no outcome log): this measures the engine itself.
 //   node bench/ordeal-gen.ts throughput <url> <seconds> <connections>
 //   node bench/ordeal-gen.ts rate <url> <rate> <seconds> [max_in_flight]
-import '../scripts/stack/use-environment.ts';
+// No scripts/stack/use-environment.ts here: the engine never reads the environment,
+// and building the stack's (its services, supervisor, system file, yaml) cost ~0.4 s of
+// CPU per process, which this bench's 8 s rows read as +0.4 ms CPU per 1k requests.
 import { runLoad } from '../activities/load/engine.ts';
 import { parseLoadSettings } from '../activities/load/plan.ts';
 import { latencySummary } from '../activities/load/stats.ts';

@@ -16,7 +16,7 @@ import * as scenario from '../activities/scenario/activities.ts';
 import '../scripts/stack/use-environment.ts';
 import { environment } from '../activities/environment/index.ts';
 import { temporalConnectionOptions } from '../activities/environment/temporal.ts';
-import { loadStackConfig, type StackConfig } from '../scripts/stack/config.ts';
+import type { StackConfig } from '../scripts/stack/config.ts';
 import { ORCHESTRATOR_TASK_QUEUE } from '../workflows/names.ts';
 
 export const log = pino({ name: 'ordeal-worker', level: process.env.ORDEAL_LOG_LEVEL ?? 'info' });

@@ -102,20 +102,6 @@ export async function persistLedger(input: PersistLedgerInput): Promise<LedgerRe
   return { runId, count: spec.messages, seed: spec.seed, totalsByCurrency: totals, jsonPath, csvPath };
 }
 
-/** Reads a persisted slice back (for tools that do not regenerate). */
-export async function readLedger(runId: string, from: number, to: number, databaseUrl?: string): Promise<LedgerEntry[]> {
-  const client = new pg.Client({ connectionString: databaseUrl ?? environment().ordealDbUrl });
-  await client.connect();
-  try {
-    const r = await client.query<LedgerEntry & { amount_cents: string }>(
-      'SELECT seq, message_id, idempotency_key, amount_cents, currency, customer_id FROM ledger_entries WHERE run_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq',
-      [runId, from, to]);
-    return r.rows.map((row) => ({ ...row, amount_cents: Number(row.amount_cents) }));
-  } finally {
-    await client.end();
-  }
-}
-
 async function write(stream: NodeJS.WritableStream, chunk: string): Promise<void> {
   if (!stream.write(chunk)) await once(stream, 'drain');
 }

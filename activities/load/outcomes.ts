@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { environment } from '../environment/index.ts';
 import { decodeSamples, encodeSamples, type EntryOutcome } from './stats.ts';
-import type { OutcomeRow, OutcomeStatus } from './types.ts';
+import type { OutcomeFields, OutcomeRow } from './types.ts';
 
 const pools = new Map<string, Promise<pg.Pool>>();
 
@@ -83,10 +83,7 @@ export async function writeOutcomes(pool: pg.Pool, runId: string, shard: number,
   );
 }
 
-interface StoredRow {
-  seq: number; batch: number; message_id: string; idempotency_key: string; status: OutcomeStatus; payment_id: string | null;
-  attempts: number; error_class: string | null; http_status: number | null; samples: string; dropped: boolean; mismatch: EntryOutcome['mismatch'] | null;
-}
+interface StoredRow extends OutcomeFields { batch: number; samples: string; dropped: boolean; mismatch: EntryOutcome['mismatch'] | null }
 
 /** Rows a previous attempt of this shard wrote at or above `fromSeq` (resume). */
 export async function shardRowsFrom(pool: pg.Pool, runId: string, fromSeq: number, toSeq: number): Promise<(EntryOutcome & { batch: number })[]> {
@@ -121,8 +118,7 @@ export async function* readOutcomes(runId: string, opts: { batchSize?: number; u
 }
 
 /** Redelivery's verdict for one entry: the final outcome replaces the first one. */
-export async function recordRedelivery(pool: pg.Pool, runId: string, rows: { seq: number; shard: number; message_id: string; idempotency_key: string;
-  status: OutcomeStatus; payment_id: string | null; attempts: number; error_class: string | null; http_status: number | null }[]): Promise<void> {
+export async function recordRedelivery(pool: pg.Pool, runId: string, rows: (OutcomeFields & { shard: number })[]): Promise<void> {
   if (!rows.length) return;
   await pool.query(
     `INSERT INTO load_outcomes (run_id, seq, shard, message_id, idempotency_key, status, payment_id, attempts, error_class, http_status, batch, redelivered)

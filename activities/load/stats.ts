@@ -3,7 +3,7 @@
 // Everything encodes to plain data (heartbeats, results) and merges exactly.
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
-import type { IdempotencyMismatch, LatencySummary, LoadCounts, OutcomeStatus, TimelinePoint } from './types.ts';
+import type { IdempotencyMismatch, LatencySummary, LoadCounts, OutcomeFields, TimelinePoint } from './types.ts';
 
 /** A request sent later than this after its intended time counts as late. */
 export const LATE_US = 10_000;
@@ -23,16 +23,7 @@ export function encodeHistogram(h: Histogram): string {
 export interface RequestSample { t: number; c: number; u: number; cls: string }
 
 /** The final outcome of one ledger entry, as the engine produces it. */
-export interface EntryOutcome {
-  seq: number;
-  message_id: string;
-  idempotency_key: string;
-  status: OutcomeStatus;
-  payment_id: string | null;
-  /** Requests that carried this entry's payment (retries included). */
-  attempts: number;
-  error_class: string | null;
-  http_status: number | null;
+export interface EntryOutcome extends OutcomeFields {
   samples: RequestSample[];
   dropped: boolean;
   mismatch?: IdempotencyMismatch;

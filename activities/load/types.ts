@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { durationMs, positiveDurationMs } from '../scenario/duration.ts';
 
 export const executorNames = ['constant-arrival-rate', 'ramping-arrival-rate', 'constant-vus', 'ramping-vus', 'stress'] as const;
-export type ExecutorName = (typeof executorNames)[number];
 
 /** User patterns from the product description; `mix` weights them per ledger entry. */
 export const patternNames = ['rapid', 'checkout', 'idempotency_race', 'retry'] as const;
@@ -88,7 +87,6 @@ export const loadSettingsSchema = z
   })
   .strict();
 export type LoadSettings = z.output<typeof loadSettingsSchema>;
-export type LoadSettingsInput = z.input<typeof loadSettingsSchema>;
 
 /** One activity's share of the load phase: a contiguous ledger slice at rate/N. */
 export interface LoadShardInput {
@@ -265,18 +263,23 @@ export interface LoadSummary {
 
 export type OutcomeStatus = 'acknowledged' | 'failed' | 'unknown';
 
-/** One final outcome per ledger entry, as stored in Ordeal's database. */
-export interface OutcomeRow {
-  run_id: string;
+/** What a ledger entry's final outcome says, in memory (EntryOutcome) and as stored (OutcomeRow). */
+export interface OutcomeFields {
   seq: number;
-  shard: number;
   message_id: string;
   idempotency_key: string;
   status: OutcomeStatus;
   /** The system's id for the payment (ack_id_field of the 2xx answer). */
   payment_id: string | null;
+  /** Requests that carried this entry's payment (retries included). */
   attempts: number;
   error_class: string | null;
   http_status: number | null;
+}
+
+/** One final outcome per ledger entry, as stored in Ordeal's database. */
+export interface OutcomeRow extends OutcomeFields {
+  run_id: string;
+  shard: number;
   redelivered: boolean;
 }

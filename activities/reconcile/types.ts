@@ -1,5 +1,5 @@
 // Reconciliation's contract: which systems of record to read, and the verdict
-// classes every message falls into (see DESIGN.md, correctness semantics).
+// classes every message falls into (docs/reconcile-and-reports.md, what reconciliation decides).
 // Plain types and schemas only: workflows import this module.
 import { z } from 'zod';
 import { positiveDurationMs } from '../scenario/duration.ts';

@@ -1,4 +1,4 @@
-export { scenarioSchema, type Scenario, type ScenarioInput, type ScenarioProblem } from './schema.ts';
+export { scenarioSchema, type Scenario, type ScenarioProblem } from './schema.ts';
 export { resolveScenarioDocument, validateScenario, listScenarios, formatProblems, ScenarioError, scenariosDir, isLoopbackHost,
   type ResolveInput, type ResolveOutcome, type ScenarioRef } from './resolve.ts';
 export { resolveScenario, INVALID_SCENARIO } from './activities.ts';

@@ -104,7 +104,6 @@ export const scenarioSchema = z
   .strict();
 
 export type Scenario = z.output<typeof scenarioSchema>;
-export type ScenarioInput = z.input<typeof scenarioSchema>;
 
 /** One problem with a scenario, addressed by its field path (e.g. `faults.0.target`). */
 export interface ScenarioProblem {

@@ -135,7 +135,6 @@ export const systemFileSchema = z
   });
 
 export type SystemFile = z.output<typeof systemFileSchema>;
-export type SystemFileInput = z.input<typeof systemFileSchema>;
 
 /** The local fault worker's host name (services without `host:`). */
 export const LOCAL_HOST = 'local';

@@ -20,8 +20,7 @@ export function registerSchedules(program: Command): void {
     .option('--paused', 'create paused')
     .action(async (id: string, o: { scenario: string; cron: string[]; every?: string; soak?: boolean; cycles: string; set: string[]; paused?: boolean }) => {
       if (o.cron.length === 0 && !o.every) throw new Error('give --cron <expr> or --every <interval>');
-      const ordeal = await OrdealClient.connect();
-      try {
+      await OrdealClient.withConnection(async (ordeal) => {
         await ordeal.createSchedule({
           scheduleId: id,
           workflow: o.soak ? SOAK_WORKFLOW : EXPERIMENT_WORKFLOW,
@@ -31,46 +30,35 @@ export function registerSchedules(program: Command): void {
           paused: o.paused ?? false,
         });
         process.stderr.write(`schedule ${id} created (${o.cron.join(', ') || `every ${o.every}`}, overlap SKIP)\n`);
-      } finally {
-        await ordeal.close();
-      }
+      });
     });
 
   schedule.command('list').description('schedules and their next run')
     .option('--json')
     .action(async (o: { json?: boolean }) => {
-      const ordeal = await OrdealClient.connect();
-      try {
+      await OrdealClient.withConnection(async (ordeal) => {
         const rows = await ordeal.listSchedules();
         if (o.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         else process.stdout.write(table(['SCHEDULE', 'WORKFLOW', 'SPEC', 'NEXT RUN', 'RECENT', 'PAUSED'],
           rows.map((r) => [r.scheduleId, r.workflowType, r.cron.join(';'), r.nextRun?.toISOString() ?? null, r.recent, String(r.paused)])) + '\n');
-      } finally {
-        await ordeal.close();
-      }
+      });
     });
 
   schedule.command('delete').description('delete a schedule (running experiments continue)')
     .argument('<scheduleId>')
     .action(async (id: string) => {
-      const ordeal = await OrdealClient.connect();
-      try {
+      await OrdealClient.withConnection(async (ordeal) => {
         await ordeal.deleteSchedule(id);
         process.stderr.write(`schedule ${id} deleted\n`);
-      } finally {
-        await ordeal.close();
-      }
+      });
     });
 
   schedule.command('trigger').description('run a schedule\'s action now (skipped if its previous run is still going)')
     .argument('<scheduleId>')
     .action(async (id: string) => {
-      const ordeal = await OrdealClient.connect();
-      try {
+      await OrdealClient.withConnection(async (ordeal) => {
         await ordeal.triggerSchedule(id);
         process.stderr.write(`schedule ${id} triggered\n`);
-      } finally {
-        await ordeal.close();
-      }
+      });
     });
 }

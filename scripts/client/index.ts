@@ -136,6 +136,16 @@ export class OrdealClient {
     await this.connection.close();
   }
 
+  /** Connects, runs `fn`, and closes the connection whatever `fn` did (one CLI command's client). */
+  static async withConnection<T>(fn: (ordeal: OrdealClient) => Promise<T>, o: ConnectOptions = {}): Promise<T> {
+    const ordeal = await OrdealClient.connect(o);
+    try {
+      return await fn(ordeal);
+    } finally {
+      await ordeal.close();
+    }
+  }
+
   /** Validates locally first (every problem at once, nothing started), then starts the workflow. */
   async start(input: ExperimentInput & { workflowId?: string; skipLocalValidation?: boolean }): Promise<ExperimentHandle> {
     let name = typeof input.scenario === 'string' ? input.scenario : String(input.scenario.name ?? 'inline');

@@ -1,30 +1,17 @@
 // A bad scenario fails before anything is touched, with every problem listed by
-// field path: in the resolver, in the CLI (exit 2), and in the workflow as a
-// non-retryable failure (what the Temporal UI shows).
+// field path: in the CLI (exit 2), and in the workflow as a non-retryable failure
+// (what the Temporal UI shows). The resolver's own checks: scenario.unit.test.ts.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import pg from 'pg';
-import { listScenarios, validateScenario } from '../../activities/scenario/index.ts';
 import { ordealDbUrl } from '../../scripts/stack/services/postgres.ts';
 import { repoRoot } from '../../scripts/stack/config.ts';
 import type { OrdealClient } from '../../scripts/client/index.ts';
+import { badClasses } from './bad-scenarios.ts';
 import { client, config, inProcessWorker, scheduledActivities, uniqueQueue } from './harness.ts';
-
-/** Each class of bad scenario, as overrides of a good one, and the field path it must name. */
-const badClasses: { name: string; set: string[]; path: string; says: RegExp }[] = [
-  { name: 'unknown field', set: ['load.bogus=1'], path: 'load.bogus', says: /unknown field "bogus"/ },
-  { name: 'wrong type', set: ['load.rate=fast'], path: 'load.rate', says: /expected number/ },
-  { name: 'negative duration', set: ['faults.0.duration=-30s'], path: 'faults.0.duration', says: /not a duration/ },
-  { name: 'no system of record', set: ['reconcile=[]'], path: 'reconcile', says: /at least one system of record/ },
-  { name: 'negative numeric duration', set: ['faults.0.at=-5'], path: 'faults.0.at', says: />= 0/ },
-  { name: 'unknown fault target', set: ['faults.0.target=nowhere'], path: 'faults.0.target', says: /unknown target "nowhere"/ },
-  { name: 'harness as fault target', set: ['faults.0.target=temporal'], path: 'faults.0.target', says: /orchestrator running the experiment/ },
-  // 192.0.2.0/24 is TEST-NET-1: never contacted, the resolver rejects it first.
-  { name: 'non-loopback load target', set: ['load.target=http://192.0.2.10:8000'], path: 'load.target', says: /not a loopback address/ },
-];
 
 let ordeal: OrdealClient;
 let stopWorker: () => Promise<void>;
@@ -38,40 +25,6 @@ before(async () => {
 after(async () => {
   await stopWorker?.();
   await ordeal?.close();
-});
-
-void test('every shipped scenario validates', async () => {
-  const names = listScenarios();
-  for (const required of ['db_failure_peak_load', 'redis_failure', 'kafka_broker_kill', 'stream_processor_kill',
-    'network_latency_db', 'stripe_rate_limit', 'payment_spike', 'soak', 'stress']) {
-    assert.ok(names.includes(required), `scenarios/${required}.yaml is shipped`);
-  }
-  for (const name of names) {
-    const r = await validateScenario({ scenario: name });
-    assert.ok(r.ok, `${name}: ${r.ok ? '' : JSON.stringify(r.problems)}`);
-  }
-});
-
-void test('the resolver names each bad field by path', async () => {
-  for (const c of badClasses) {
-    const r = await validateScenario({ scenario: 'db_failure_peak_load', overrides: c.set });
-    assert.equal(r.ok, false, c.name);
-    const p = !r.ok ? r.problems.find((x) => x.path === c.path) : undefined;
-    assert.ok(p, `${c.name}: a problem at ${c.path} in ${JSON.stringify(!r.ok && r.problems)}`);
-    assert.match(p.message, c.says, c.name);
-  }
-});
-
-void test('all problems are listed at once, and allow_non_loopback lifts the loopback rule only', async () => {
-  // One problem per fault field here: the fault catalog checks a fault's target once its timing parses.
-  const all = ['unknown field', 'wrong type', 'unknown fault target', 'non-loopback load target'].flatMap((n) => badClasses.find((c) => c.name === n)!.set);
-  const r = await validateScenario({ scenario: 'db_failure_peak_load', overrides: all });
-  assert.equal(r.ok, false);
-  const paths = !r.ok ? r.problems.map((p) => p.path).sort() : [];
-  assert.deepEqual(paths, ['faults.0.target', 'load.bogus', 'load.rate', 'load.target']);
-  const allowed = await validateScenario({ scenario: 'db_failure_peak_load',
-    overrides: ['load.target=http://192.0.2.10:8000', 'safety.allow_non_loopback=true'] });
-  assert.equal(allowed.ok, true);
 });
 
 void test('the CLI refuses a bad scenario with exit 2, every problem on stderr, and starts nothing', async () => {

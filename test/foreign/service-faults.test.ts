@@ -15,7 +15,7 @@ import { ToxiproxyClient } from '../../activities/faults/toxiproxy/client.ts';
 import { findService, matchingRoots } from '../../activities/faults/process/index.ts';
 import { loadStackConfig } from '../../scripts/stack/config.ts';
 import {
-  acmeDbDecl, acmeHome, acmePayDecl, acmePorts, acmeSystem, charge, startAcmeDb, startService, stopAcmeDb, stopService, withAcmeDb,
+  acmeHome, acmePayDecl, acmePorts, acmeSystem, charge, startAcmeDb, startService, stopAcmeDb, stopService, withAcmeDb,
 } from './acme.ts';
 
 const config = loadStackConfig();

@@ -56,18 +56,29 @@ function startLoadWorker(id: string): Promise<ChildProcess> {
 
 const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 
-void test('shards spread over two load workers; a SIGKILLed worker\'s shards resume exactly on the other', async () => {
-  const config = loadStackConfig();
-  const srv = await startTestServer();
-  const runId = `dist-${Date.now()}`;
-  const [a, b] = await Promise.all([startLoadWorker('load-A'), startLoadWorker('load-B')]);
-  const address = `127.0.0.1:${config.ports.temporal}`;
+/** A load worker's graceful stop: SIGTERM, then up to 15 s for it to exit. */
+async function stopLoadWorker(c: ChildProcess): Promise<void> {
+  c.kill('SIGTERM');
+  await Promise.race([exited(c), new Promise((r) => setTimeout(r, 15_000))]);
+}
+
+/** A workflow worker for this file's test workflows on a queue of the run's own, and a client; `close` closes both connections. */
+async function phaseRig(runId: string) {
+  const address = `127.0.0.1:${loadStackConfig().ports.temporal}`;
   const nativeConnection = await NativeConnection.connect({ address });
   const taskQueue = `load-test-${runId}`;
   const wfWorker = await Worker.create({ connection: nativeConnection, taskQueue,
     workflowsPath: fileURLToPath(new URL('./workflows/load-phase.ts', import.meta.url)) });
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  const close = async () => { await connection.close(); await nativeConnection.close(); };
+  return { taskQueue, wfWorker, client: new Client({ connection }), close };
+}
+
+void test('shards spread over two load workers; a SIGKILLed worker\'s shards resume exactly on the other', async () => {
+  const srv = await startTestServer();
+  const runId = `dist-${Date.now()}`;
+  const [a, b] = await Promise.all([startLoadWorker('load-A'), startLoadWorker('load-B')]);
+  const { taskQueue, wfWorker, client, close } = await phaseRig(runId);
   try {
     await wfWorker.runUntil(async () => {
       const messages = 6000;
@@ -133,26 +144,17 @@ void test('shards spread over two load workers; a SIGKILLed worker\'s shards res
         `p99 ${summary.latency_ms.p99} ms; harness gaps ${JSON.stringify(gaps.map((g) => [g.from_s, g.to_s]))}`);
     });
   } finally {
-    b.kill('SIGTERM');
-    await Promise.race([exited(b), new Promise((r) => setTimeout(r, 15_000))]);
-    await connection.close();
-    await nativeConnection.close();
+    await stopLoadWorker(b);
+    await close();
     await srv.close();
   }
 });
 
 void test('cancelling the load activity (the circuit breaker) stops sending within a heartbeat and keeps the outcome log complete', async () => {
-  const config = loadStackConfig();
   const srv = await startTestServer();
   const runId = `cancel-${Date.now()}`;
   const worker = await startLoadWorker('load-C');
-  const address = `127.0.0.1:${config.ports.temporal}`;
-  const nativeConnection = await NativeConnection.connect({ address });
-  const taskQueue = `load-test-${runId}`;
-  const wfWorker = await Worker.create({ connection: nativeConnection, taskQueue,
-    workflowsPath: fileURLToPath(new URL('./workflows/load-phase.ts', import.meta.url)) });
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  const { taskQueue, wfWorker, client, close } = await phaseRig(runId);
   try {
     await wfWorker.runUntil(async () => {
       const messages = 20_000;
@@ -181,10 +183,8 @@ void test('cancelling the load activity (the circuit breaker) stops sending with
       assert.ok(cancelledRows >= messages - 2500, `cancelled rows ${cancelledRows}`);
     });
   } finally {
-    worker.kill('SIGTERM');
-    await Promise.race([exited(worker), new Promise((r) => setTimeout(r, 15_000))]);
-    await connection.close();
-    await nativeConnection.close();
+    await stopLoadWorker(worker);
+    await close();
     await srv.close();
   }
 });

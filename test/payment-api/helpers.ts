@@ -351,15 +351,3 @@ export async function restartService(name: 'postgres' | 'redis' | 'kafka', downM
   await sleep(downMs);
   await up({ config, services: stackServices, only: [name] });
 }
-
-export async function metricValue(client: Client, name: string, labels = ''): Promise<number> {
-  const text = (await client.get('/metrics')).text;
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) {
-      if (labels && !line.includes(labels)) continue;
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return sum;
-}

@@ -4,11 +4,10 @@
 // path), healed by restarting it (the host's supervisor when it owns the service,
 // else the declaration's `start`) and waiting until it is ready; a pause is SIGSTOP
 // of the tree (a gray failure: sockets stay open, nothing answers), healed by SIGCONT.
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processTree, procStartTime, readStat } from '../../../process-table/index.ts';
-import { protectedComponents, splitHostPort, type ProcessServiceDecl, type ServiceDecl, type SystemFile } from '../../system/schema.ts';
+import { protectedComponents, type ProcessServiceDecl, type ServiceDecl, type SystemFile } from '../../system/schema.ts';
 import { FaultPreconditionError, paramProblems, type BackendRevert, type FaultBackend, type FaultContext, type Observation } from '../backend.ts';
 import type { FaultHandle, FaultSpec } from '../types.ts';
 import { DEFAULT_READY_TIMEOUT_MS, endpointOf, serviceLogOf, startDeclared } from './restart.ts';
@@ -16,9 +15,6 @@ import { findService } from './target.ts';
 
 export { findService, matchingRoots, readServicePid, type ServiceProcess } from './target.ts';
 export { readyOnce } from './restart.ts';
-
-/** Kept for callers of the old name: Ordeal's own components, never faulted. */
-export const protectedServices = protectedComponents;
 
 function targetProblems(target: string, system: SystemFile): string[] {
   if (protectedComponents[target]) return [`target ${target} is ${protectedComponents[target]}, not a system under test; it cannot be faulted`];

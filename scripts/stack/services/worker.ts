@@ -2,13 +2,32 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { request } from 'undici';
 import { LOAD_TASK_QUEUE, ORCHESTRATOR_TASK_QUEUE } from '../../../workflows/names.ts';
-import type { ServiceSpec } from '../service.ts';
+import type { ServiceContext, ServiceSpec } from '../service.ts';
 
 const workerEnv = (ctx: Parameters<ServiceSpec['launch']>[0]) => ({
   ORDEAL_HOME: ctx.config.home,
   ORDEAL_TOOLS: ctx.config.tools,
   ...Object.fromEntries(Object.entries(ctx.config.ports).map(([k, v]) => [`ORDEAL_PORT_${k.toUpperCase()}`, String(v)])),
 });
+
+/** Temporal's TaskQueueType: the queue's workflow tasks, or its activity tasks. */
+const WORKFLOW_TASKS = 1;
+const ACTIVITY_TASKS = 2;
+
+/** A worker is ready when its metrics answer and it polls its task queue (for the tasks it serves). */
+async function pollsQueue(ctx: ServiceContext, label: string, metricsUrl: string, queue: string, taskQueueType: number): Promise<string> {
+  const res = await request(metricsUrl, { headersTimeout: 2000, bodyTimeout: 2000 });
+  await res.body.dump();
+  if (res.statusCode !== 200) throw new Error(`${label} metrics answered ${res.statusCode}`);
+  const connection = await Connection.connect({ address: `127.0.0.1:${ctx.config.ports.temporal}`, connectTimeout: 2000 });
+  try {
+    const q = await connection.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: queue }, taskQueueType });
+    if ((q.pollers ?? []).length === 0) throw new Error(`no worker polls task queue ${queue} yet`);
+    return `${q.pollers!.length} poller(s) on ${queue}`;
+  } finally {
+    await connection.close();
+  }
+}
 
 /**
  * Ordeal's orchestrator worker (experiment workflows and orchestration activities,
@@ -30,21 +49,7 @@ export const worker: ServiceSpec = {
     env: workerEnv(ctx),
     cwd: ctx.config.root,
   }),
-  async ready(ctx) {
-    const res = await request(this.url(ctx.config), { headersTimeout: 2000, bodyTimeout: 2000 });
-    await res.body.dump();
-    if (res.statusCode !== 200) throw new Error(`worker metrics answered ${res.statusCode}`);
-    const connection = await Connection.connect({ address: `127.0.0.1:${ctx.config.ports.temporal}`, connectTimeout: 2000 });
-    try {
-      const q = await connection.workflowService.describeTaskQueue({
-        namespace: 'default', taskQueue: { name: ORCHESTRATOR_TASK_QUEUE }, taskQueueType: 1, // workflow tasks
-      });
-      if ((q.pollers ?? []).length === 0) throw new Error(`no worker polls task queue ${ORCHESTRATOR_TASK_QUEUE} yet`);
-      return `${q.pollers!.length} poller(s) on ${ORCHESTRATOR_TASK_QUEUE}`;
-    } finally {
-      await connection.close();
-    }
-  },
+  ready: (ctx) => pollsQueue(ctx, 'worker', worker.url(ctx.config), ORCHESTRATOR_TASK_QUEUE, WORKFLOW_TASKS),
   stopSignal: 'SIGTERM',
   stopGraceMs: 15000,
   readyTimeoutMs: 60000,
@@ -64,21 +69,7 @@ export const loadWorker: ServiceSpec = {
     env: workerEnv(ctx),
     cwd: ctx.config.root,
   }),
-  async ready(ctx) {
-    const res = await request(this.url(ctx.config), { headersTimeout: 2000, bodyTimeout: 2000 });
-    await res.body.dump();
-    if (res.statusCode !== 200) throw new Error(`load worker metrics answered ${res.statusCode}`);
-    const connection = await Connection.connect({ address: `127.0.0.1:${ctx.config.ports.temporal}`, connectTimeout: 2000 });
-    try {
-      const q = await connection.workflowService.describeTaskQueue({
-        namespace: 'default', taskQueue: { name: LOAD_TASK_QUEUE }, taskQueueType: 2, // activity tasks
-      });
-      if ((q.pollers ?? []).length === 0) throw new Error(`no worker polls task queue ${LOAD_TASK_QUEUE} yet`);
-      return `${q.pollers!.length} poller(s) on ${LOAD_TASK_QUEUE}`;
-    } finally {
-      await connection.close();
-    }
-  },
+  ready: (ctx) => pollsQueue(ctx, 'load worker', loadWorker.url(ctx.config), LOAD_TASK_QUEUE, ACTIVITY_TASKS),
   stopSignal: 'SIGTERM',
   stopGraceMs: 15000,
   readyTimeoutMs: 60000,
