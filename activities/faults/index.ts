@@ -1,7 +1,7 @@
 // Faults, Jepsen-style: each fault package bundles its own heal. Inject returns a
 // plain-data handle that any process can revert; every fault carries a lease that
 // the stack's watchdog enforces; `ordeal panic` reverts everything.
-import { createRunProxies, faultEvidence, injectFault, isPanicked, removeRunProxies, revertFault, validateFaultTargets } from './engine.ts';
+import { createRunProxies, faultEvidence, holdRunProxies, injectFault, isPanicked, removeRunProxies, revertFault, validateFaultTargets } from './engine.ts';
 import type { RunProxy } from './proxies/index.ts';
 import type { ProxyDecl, SystemFile } from '../system/schema.ts';
 import type { FaultEvidence, FaultHandle, InjectFaultInput, RevertResult, FaultValidationIssue } from './types.ts';
@@ -15,6 +15,8 @@ export const faultActivities = {
   isPanicked: (): Promise<boolean> => isPanicked(),
   /** At run start: the system file's proxies in Ordeal's Toxiproxy (idempotent, leased). */
   createRunProxies: (input: { runId: string; proxies: Record<string, ProxyDecl>; leaseMs: number }): Promise<RunProxy[]> => createRunProxies(input),
+  /** While the run lives: renews the run proxies' lease (heartbeating) until cancelled. */
+  holdRunProxies: (input: { runId: string; leaseMs: number }): Promise<{ renewals: number; proxies: string[] }> => holdRunProxies(input),
   /** At run end (always, like a revert): the run's proxies removed (idempotent). */
   removeRunProxies: (runId: string): Promise<string[]> => removeRunProxies(runId, 'worker'),
 };
@@ -22,7 +24,7 @@ export const faultActivities = {
 export {
   injectFault, revertFault, faultEvidence, validateFaultTargets, isPanicked,
   panic, clearPanic, panicState, listOpenFaults, revertOpenFaults, closeFaults, backendOf, faultStore,
-  createRunProxies, removeRunProxies, sweepExpiredRunProxies, faultHost,
+  createRunProxies, holdRunProxies, removeRunProxies, sweepExpiredRunProxies, faultHost,
 } from './engine.ts';
 export { faultQueueOf, faultTaskQueue, handleQueueOf, hostOfFault, FAULT_TASK_QUEUE_PREFIX, HOST_NAME } from './routing.ts';
 export { runProxyName, type RunProxy } from './proxies/index.ts';
