@@ -12,7 +12,7 @@ import {
   closeFaults, faultEvidence, faultStore, injectFault, revertFault, startWatchdog, validateFaultTargets, type FaultSpecInput,
 } from '../../activities/faults/index.ts';
 import type { SystemFile } from '../../activities/system/index.ts';
-import { config, eventually, listOpenFaults } from './helpers.ts';
+import { config, eventually, leaseReverted, listOpenFaults } from './helpers.ts';
 import { IMAGE, startDockerEngine, type DockerEngine } from './docker-engine.ts';
 import { faultWorker, routedFaults, type FaultWorker, type RoutedFaults } from './fault-workers.ts';
 
@@ -140,10 +140,7 @@ void test('an expired lease on a docker service is reverted by the watchdog, whi
   // This sweep or the stack's own watchdog (the same code, every second) reverts it.
   const watchdog = await startWatchdog({ port: null, intervalMs: 60_000 });
   await watchdog.close();
-  const lease = await eventually('the lease reverted', async () => {
-    const l = await faultStore().get(handle.faultId);
-    return l?.state === 'reverted' ? l : undefined;
-  });
+  const lease = await leaseReverted(handle.faultId, 'the lease reverted');
   assert.equal(lease.revertedBy, 'watchdog');
   assert.equal(await running('ordeal-test-web'), true);
   await eventually('httpd to answer again', async () => ((await http()) === 'ok' ? true : undefined), 10_000);
@@ -177,10 +174,7 @@ void test('a docker service on another host: faulted by that host\'s fault worke
     assert.equal((await faultStore().get(leased.faultId))?.state, 'active', 'the stack\'s watchdog left dock\'s lease alone');
     assert.equal(await running('ordeal-test-web'), false, 'still down while dock has no worker');
     dock = await faultWorker('dock');
-    const done = await eventually('dock\'s watchdog reverts the lease', async () => {
-      const l = await faultStore().get(leased.faultId);
-      return l?.state === 'reverted' ? l : undefined;
-    }, 30_000);
+    const done = await leaseReverted(leased.faultId, 'dock\'s watchdog reverts the lease', 30_000);
     assert.equal(done.revertedBy, 'watchdog@dock');
     assert.equal(await running('ordeal-test-web'), true);
     await eventually('httpd to answer again', async () => ((await http()) === 'ok' ? true : undefined), 10_000);

@@ -17,7 +17,7 @@ import type { SystemFile } from '../../activities/system/index.ts';
 import { findService } from '../../activities/faults/process/index.ts';
 import { loadStackConfig } from '../../scripts/stack/config.ts';
 import { causeChain, faultWorker, routedFaults, type FaultWorker, type RoutedFaults } from './fault-workers.ts';
-import { eventually } from './helpers.ts';
+import { eventually, leaseReverted } from './helpers.ts';
 
 const config = loadStackConfig();
 const dir = join(config.home, 'hosts-test');
@@ -102,10 +102,7 @@ void test('a lease on beta whose worker was SIGKILLed is left alone by alpha and
   assert.equal(findService('svc-b', decl), undefined, 'svc-b still down while beta has no worker');
 
   beta = await faultWorker('beta');
-  const done = await eventually('beta\'s watchdog reverts the lease', async () => {
-    const l = await faultStore().get(handle.faultId);
-    return l?.state === 'reverted' ? l : undefined;
-  }, 30_000);
+  const done = await leaseReverted(handle.faultId, 'beta\'s watchdog reverts the lease', 30_000);
   assert.equal(done.revertedBy, 'watchdog@beta');
   assert.ok(findService('svc-b', decl), 'svc-b restarted on beta');
 });
@@ -115,10 +112,7 @@ void test('under ordeal panic a host\'s watchdog reverts its open faults before 
   const { handle } = await inject('hosts-panic', 'svc-a', { leaseMs: 600_000 });
   await faultStore().setPanic(true, 'hosts test');
   try {
-    const done = await eventually('alpha\'s watchdog reverts the fault under panic', async () => {
-      const l = await faultStore().get(handle.faultId);
-      return l?.state === 'reverted' ? l : undefined;
-    }, 30_000);
+    const done = await leaseReverted(handle.faultId, 'alpha\'s watchdog reverts the fault under panic', 30_000);
     assert.equal(done.revertedBy, 'watchdog@alpha');
     assert.ok(done.revertedAt!.getTime() < new Date(handle.leaseExpiresAt).getTime(), 'long before its lease ran out');
     assert.ok(findService('svc-a', decl), 'svc-a restarted on alpha');
