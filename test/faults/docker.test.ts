@@ -134,9 +134,9 @@ void test('refused, and left running: a labelled container no service declares, 
 });
 
 void test('an expired lease on a docker service is reverted by the watchdog, which starts the container again', async () => {
-  const handle = await injectFault({ runId: 'test-docker-watchdog', spec: kill('web'), leaseMs: 500, system });
+  const handle = await injectFault({ runId: 'test-docker-watchdog', spec: kill('web'), leaseMs: 1500, system });
   assert.equal(await running('ordeal-test-web'), false);
-  await new Promise((r) => setTimeout(r, 600));
+  await new Promise((r) => setTimeout(r, 1600));
   // This sweep or the stack's own watchdog (the same code, every second) reverts it.
   const watchdog = await startWatchdog({ port: null, intervalMs: 60_000 });
   await watchdog.close();
