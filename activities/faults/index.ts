@@ -30,6 +30,6 @@ export { faultQueueOf, faultTaskQueue, handleQueueOf, hostOfFault, FAULT_TASK_QU
 export { runProxyName, type RunProxy } from './proxies/index.ts';
 export { startWatchdog, type Watchdog } from './watchdog.ts';
 export { ensureFaultVolume, faultVolumePath, removeFaultVolume } from './host/index.ts';
-export { dockerSocket, TARGET_LABEL as DOCKER_TARGET_LABEL } from './docker/index.ts';
+export { dockerServiceState, dockerSocket, TARGET_LABEL as DOCKER_TARGET_LABEL } from './docker/index.ts';
 export type { LeaseRow, PanicState, RunProxyRow } from './leases.ts';
 export * from './types.ts';

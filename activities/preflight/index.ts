@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import pg from 'pg';
 import { environment } from '../environment/index.ts';
-import { backendOf, validateFaultTargets } from '../faults/index.ts';
+import { backendOf, dockerServiceState, validateFaultTargets } from '../faults/index.ts';
 import type { FaultSpec } from '../faults/types.ts';
 import { processTree } from '../../process-table/index.ts';
 import type { Scenario, ScenarioProblem } from '../scenario/schema.ts';
@@ -137,7 +137,9 @@ async function serviceItem(name: string, decl: ServiceDecl, host: string): Promi
     if ('problem' in found) { ok = false; parts.push(`not running: ${found.problem}`); }
     else parts.push(`running, pid ${found.pid} (${processTree(found.pid).length} process${processTree(found.pid).length === 1 ? "" : "es"})`);
   } else {
-    parts.push(`docker container ${decl.container}`);
+    const r = await dockerServiceState(name, decl, environment().stateDir);
+    ok = r.ok;
+    parts.push(r.detail);
   }
   if (decl.ready) {
     const r = 'http' in decl.ready ? await httpCheck(decl.ready.http, true) : await (async () => {

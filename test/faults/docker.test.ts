@@ -11,6 +11,8 @@ import { request } from 'undici';
 import {
   closeFaults, faultEvidence, faultStore, injectFault, revertFault, startWatchdog, validateFaultTargets, type FaultSpecInput,
 } from '../../activities/faults/index.ts';
+import { preflight } from '../../activities/preflight/index.ts';
+import { resolveScenarioDocument } from '../../activities/scenario/index.ts';
 import type { SystemFile } from '../../activities/system/index.ts';
 import { config, eventually, leaseReverted, listOpenFaults } from './helpers.ts';
 import { IMAGE, startDockerEngine, type DockerEngine } from './docker-engine.ts';
@@ -131,6 +133,21 @@ void test('refused, and left running: a labelled container no service declares, 
   // Without a system file that declares it, no container at all (the embedded stack declares none).
   await assert.rejects(injectFault({ runId: 'test-docker', spec: kill('web', { backend: 'docker' }), leaseMs: 60_000 }), /unknown target "web" for the docker backend/);
   assert.equal((await listOpenFaults()).filter((l) => l.runId === 'test-docker').length, 0, 'no lease was written for a refused fault');
+});
+
+void test('validate --live: each declared docker service shows its container\'s state, each fault what it would do or why it is refused; nothing touched', async () => {
+  const base = resolveScenarioDocument({ scenario: 'db_failure_peak_load' });
+  assert.ok(base.ok, JSON.stringify(!base.ok && base.problems));
+  const fault = (target: string) => ({ type: 'service_kill' as const, target, at: 1000, duration: 2000, restart: true, params: {} });
+  const report = await preflight({ ...base.scenario, system, faults: [fault('web'), fault('bare')] });
+  const item = (name: string) => report.items.find((i) => i.kind === 'service' && i.name === name)!;
+  assert.equal(item('web').reachable, true, item('web').detail);
+  assert.match(item('web').detail, /^docker container ordeal-test-web \([0-9a-f]{12}\) running, labelled ordeal\.target=true; ready: /);
+  assert.match(item('web').faults[0]!.would, /^docker kill container ordeal-test-web \(service web\) at \+1s for 2s, then start it/);
+  assert.equal(item('web').faults[0]!.refused, undefined);
+  assert.equal(item('bare').reachable, false);
+  assert.match(item('bare').faults[0]!.refused ?? '', /is not labelled ordeal\.target=true/);
+  for (const name of ['ordeal-test-web', 'ordeal-test-unlabelled']) assert.equal(await running(name), true);
 });
 
 void test('an expired lease on a docker service is reverted by the watchdog, which starts the container again', async () => {

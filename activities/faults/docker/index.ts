@@ -58,6 +58,19 @@ async function locate(docker: Docker, socket: string, service: string, decl: Doc
   return { info };
 }
 
+/** For `ordeal validate --live`: the declared container's state, read-only. */
+export async function dockerServiceState(service: string, decl: DockerServiceDecl, stateDir: string): Promise<{ ok: boolean; detail: string }> {
+  const socket = dockerSocket({ home: stateDir });
+  try {
+    const found = await locate(new Docker({ socketPath: socket }), socket, service, decl);
+    if ('problem' in found) return { ok: false, detail: found.problem };
+    const s = found.info.State;
+    return { ok: s.Running && !s.Paused, detail: `docker container ${decl.container} (${found.info.Id.slice(0, 12)}) ${s.Paused ? 'paused' : s.Status}, labelled ${TARGET_LABEL}=true` };
+  } catch (err) {
+    return { ok: false, detail: `the docker engine at ${socket} is not reachable: ${(err as Error).message}` };
+  }
+}
+
 /** The declaration a handle carries, so any worker or the watchdog can wait for readiness. */
 function declOf(handle: FaultHandle): DockerServiceDecl | undefined {
   if (typeof handle.revert.decl !== 'string') return undefined;
