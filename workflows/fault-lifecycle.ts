@@ -67,7 +67,10 @@ export class FaultLifecycle {
     const done = scope.run(() => acts.holdRunProxies.executeWithOptions(
       { summary: `renew the lease of ${made.length} run prox${made.length === 1 ? 'y' : 'ies'} (${leaseMs} ms) while the run lives` },
       [{ runId: this.#options.runId, leaseMs }],
-    )).then(() => {}, (err: unknown) => {
+    )).then(() => {
+      // It returns by itself only when no proxy was left to renew: the watchdog took them while the run lived.
+      this.#options.notes.push(`the run proxies of ${this.#options.runId} were removed by the watchdog during the run (nobody renewed their ${leaseMs} ms lease: no worker?)`);
+    }, (err: unknown) => {
       if (!isCancellation(err)) this.#options.notes.push(`renewing the run proxies' lease stopped (${messageOf(err)}); the watchdog removes them when it ends`);
     });
     this.#hold = { scope, done };
