@@ -320,7 +320,7 @@ export async function createRunProxies(input: { runId: string; proxies: Record<s
 
 /**
  * Keeps a live run's proxies: renews their lease every third of it (at most every
- * 10 s) and heartbeats, until the workflow cancels it (the run's end) or Temporal
+ * 5 s) and heartbeats, until the workflow cancels it (the run's end) or Temporal
  * does (the run was terminated). When nobody renews any more (the run died, or no
  * worker serves it), the lease runs out and the watchdog removes the proxies. A
  * retried attempt (a worker died) just carries on; proxies the watchdog already
@@ -331,7 +331,7 @@ export async function holdRunProxies(input: { runId: string; leaseMs: number }):
     nonRetryable(new Error(`leaseMs must be in 1000..${MAX_LEASE_MS}, got ${input.leaseMs}`), 'cannot hold the run proxies');
   }
   const activity = Context.current();
-  const every = Math.min(input.leaseMs / 3, 10_000);
+  const every = Math.min(input.leaseMs / 3, 5000);
   let renewals = 0;
   let proxies: string[] = [];
   for (;;) {

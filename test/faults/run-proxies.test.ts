@@ -108,7 +108,7 @@ void test('a run that dies stops renewing: the watchdog removes its proxy once t
   await eventually('the lease renewed while the run lives', async () => ((await rowOf(name))!.leaseExpiresAt.getTime() > first ? true : undefined));
   await handle.terminate('test: the run dies');
   const t0 = Date.now();
-  // The renewing activity learns of it at its next heartbeat (throttled to 0.8 × its 30 s timeout).
+  // The renewing activity learns of it at its next heartbeat (throttled to 0.8 × its 15 s timeout).
   await eventually('the watchdog removes the dead run\'s proxy', async () => ((await toxiproxy.proxies())[name] ? undefined : true), 60_000);
   const row = (await rowOf(name))!;
   assert.deepEqual([row.state, row.removedBy], ['removed', 'watchdog'], `removed ${Date.now() - t0} ms after the run died`);
