@@ -337,7 +337,12 @@ export async function holdRunProxies(input: { runId: string; leaseMs: number }):
   for (;;) {
     const renewed = await state().store.renewRunProxies(input.runId, new Date(Date.now() + input.leaseMs));
     if (renewed.length === 0) {
-      if (renewals === 0 || proxies.length) log.warn({ runId: input.runId, held: proxies }, 'run proxies no longer present (removed by the run or the watchdog); nothing left to renew');
+      // Usually the run's own end, which removes them just before this activity hears of its cancellation.
+      const rows = await state().store.runProxies({ runId: input.runId, all: true });
+      const by = [...new Set(rows.map((r) => r.removedBy ?? '?'))];
+      const fields = { runId: input.runId, held: proxies, removedBy: by };
+      if (by.some((b) => b.startsWith('watchdog'))) log.warn(fields, 'run proxies removed by the watchdog while their run lived; nothing left to renew');
+      else log.info(fields, 'run proxies removed; nothing left to renew');
       return { renewals, proxies };
     }
     proxies = renewed;
