@@ -32,8 +32,9 @@ export default tseslint.config(
         })),
         patterns: [{
           // plan.ts is pure (no Node built-ins, no I/O): the workflow fans the load phase out with it;
-          // faults/routing.ts too: it picks the task queue of each fault activity (per-host fault workers).
-          regex: '(^|/)activities/(?!load/plan\\.ts$|faults/routing\\.ts$)',
+          // faults/routing.ts too: it picks the task queue of each fault activity (per-host fault workers);
+          // and system/soak.ts: which services a soak samples, from the system file as data.
+          regex: '(^|/)activities/(?!load/plan\\.ts$|faults/routing\\.ts$|system/soak\\.ts$)',
           allowTypeImports: true,
           message: 'Workflows import activity types only (proxyActivities<typeof activities>).',
         }],

@@ -83,8 +83,8 @@ interface LoadPhase {
   breaker: CancellationScope;
 }
 
-/** Run proxies outlive the overall deadline by this much before the watchdog may remove them. */
-const RUN_PROXY_LEASE_GRACE_MS = 5 * 60_000;
+/** A run proxy's lease, renewed while the run lives: a dead run's proxies go this long after it died. */
+const RUN_PROXY_LEASE_MS = 5 * 60_000;
 
 export async function chaosExperiment(input: ExperimentInput): Promise<ExperimentResult> {
   const runId = input.runId ?? defaultRunId();
@@ -121,8 +121,8 @@ export async function chaosExperiment(input: ExperimentInput): Promise<Experimen
   let cancelled = false;
   let error: string | null = null;
   try {
-    // The system's proxies for this run, leased past the deadline (issue 11).
-    await scope.run(() => faults.useSystem(scenario.system, deadline.ms + RUN_PROXY_LEASE_GRACE_MS));
+    // The system's proxies for this run, their lease renewed while it lives (issue 11).
+    await scope.run(() => faults.useSystem(scenario.system, RUN_PROXY_LEASE_MS));
     await scope.run(() => runPhases(run));
   } catch (err) {
     if (isCancellation(err)) cancelled = true;

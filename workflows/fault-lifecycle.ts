@@ -42,25 +42,50 @@ export class FaultLifecycle {
   /** The scenario's system: what its faults act on, and which host's worker runs each (issue 11). */
   #system: SystemFile | undefined;
 
+  /** The scope the run proxies' lease renewal lives in: the workflow's root, not the phases' (see useSystem). */
+  readonly #root: CancellationScope;
+  #hold: { scope: CancellationScope; done: Promise<void> } | undefined;
+
   constructor(options: FaultLifecycleOptions) {
     this.#options = options;
+    this.#root = CancellationScope.current();
   }
 
   /**
    * Before the load phase: the system's declared proxies, created in Ordeal's
-   * Toxiproxy for this run (idempotent; leased, so the watchdog removes them if the
-   * run dies before `removeProxies`).
+   * Toxiproxy for this run (idempotent), each with a lease of `leaseMs` that a
+   * heartbeating activity renews while the run lives, so the watchdog removes them
+   * soon after the run dies, however long a live run lasts.
    */
   async useSystem(system: SystemFile | undefined, leaseMs: number): Promise<void> {
     this.#system = system;
-    if (system && Object.keys(system.proxies).length > 0) {
-      await acts.createRunProxies({ runId: this.#options.runId, proxies: system.proxies, leaseMs });
-    }
+    if (!system || Object.keys(system.proxies).length === 0) return;
+    const made = await acts.createRunProxies({ runId: this.#options.runId, proxies: system.proxies, leaseMs });
+    // Adopted proxies (the embedded stack's own) carry no lease of the run: nothing to renew.
+    if (!made.some((p) => p.state !== 'adopted') || !patched('run-proxy-lease-renewal')) return;
+    // A child of the root scope: an abort cancels the phases, and the proxies must
+    // stay through the partial proof and the reverts that follow; removeProxies ends it.
+    const scope = new CancellationScope({ cancellable: true, parent: this.#root });
+    const done = scope.run(() => acts.holdRunProxies.executeWithOptions(
+      { summary: `renew the lease of ${made.length} run prox${made.length === 1 ? 'y' : 'ies'} (${leaseMs} ms) while the run lives` },
+      [{ runId: this.#options.runId, leaseMs }],
+    )).then(() => {
+      // It returns by itself only when no proxy was left to renew: the watchdog took them while the run lived.
+      this.#options.notes.push(`the run proxies of ${this.#options.runId} were removed by the watchdog during the run (nobody renewed their ${leaseMs} ms lease: no worker?)`);
+    }, (err: unknown) => {
+      if (!isCancellation(err)) this.#options.notes.push(`renewing the run proxies' lease stopped (${messageOf(err)}); the watchdog removes them when it ends`);
+    });
+    this.#hold = { scope, done };
   }
 
   /** After every revert: the run's proxies go (a no-op without any; adopted ones stay). */
   async removeProxies(): Promise<void> {
     if (!this.#system || Object.keys(this.#system.proxies).length === 0) return;
+    if (this.#hold) {
+      this.#hold.scope.cancel();
+      await this.#hold.done;
+      this.#hold = undefined;
+    }
     try {
       await acts.removeRunProxies(this.#options.runId);
     } catch (err) {

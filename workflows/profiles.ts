@@ -43,6 +43,10 @@ export const experimentActivities = {
   // Run proxies (issue 11): created before load, removed after the last revert; both idempotent.
   createRunProxies: proxyActivities<FaultActivities>({ startToCloseTimeout: '30s', heartbeatTimeout: '5s', retry: { initialInterval: '500ms', maximumAttempts: 5 } }).createRunProxies,
   removeRunProxies: proxyActivities<FaultActivities>({ startToCloseTimeout: '30s', heartbeatTimeout: '5s', retry: { initialInterval: '500ms', maximumAttempts: 8 } }).removeRunProxies,
+  /** Renews the run proxies' lease while the run lives (heartbeats every <= 5 s); a dead worker's attempt is retried after 15 s without one. */
+  holdRunProxies: proxyActivities<FaultActivities>({
+    startToCloseTimeout: '24h', heartbeatTimeout: '15s', retry: { initialInterval: '1s', maximumInterval: '10s' },
+  }).holdRunProxies,
   summarizeLoad: proxyActivities<LoadActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5 } }).summarizeLoad,
   /** startToClose: the scenario's drain timeout + 60 s. */
   drainPipelines: proxyActivities<DrainActivities>({

@@ -3,14 +3,18 @@
 // between cycles, continue-as-new every few cycles so history stays far below 10k
 // events, and a leak flagged when memory grows steadily across cycles.
 import {
-  ApplicationFailure, CancellationScope, continueAsNew, defineQuery, defineSignal, executeChild, isCancellation,
-  proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, continueAsNew, defineQuery, defineSignal, executeChild, isCancellation,
+  patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Verdict } from '../activities/report/types.ts';
+import { soakServicesOf } from '../activities/system/soak.ts';
+import type { SystemFile } from '../activities/system/schema.ts';
 import { chaosExperiment } from './experiment.ts';
+import { messageOf } from './failure.ts';
 import { detectLeaks } from './leak.ts';
 import { ABORT_SIGNAL, STATUS_QUERY } from './names.ts';
 import type { ProbeActivities } from './phases.ts';
+import { experimentActivities } from './profiles.ts';
 import { OrdealScenario, OrdealVerdict, type AbortRequest, type RssSample, type SoakInput, type SoakResult, type SoakState } from './types.ts';
 
 export const soakAbortSignal = defineSignal<[AbortRequest]>(ABORT_SIGNAL);
@@ -20,10 +24,32 @@ const { sampleRss } = proxyActivities<ProbeActivities>({ startToCloseTimeout: '3
 
 const MAX_SAMPLES = 500;
 
+/** What soaks sampled before the system file named the services: only histories of soaks started then take this path. */
+const LEGACY_SERVICES = ['payment-api', 'stream-processor'];
+
+/**
+ * The services to sample and the system they belong to: the cycle scenario's system
+ * (its own system file, or the embedded stack's), resolved once per run; the input's
+ * `services` win over the system's `defaults.soak.services`.
+ */
+async function sampled(input: SoakInput): Promise<{ services: string[]; system?: SystemFile }> {
+  if (!patched('soak-services-from-system')) return { services: input.services ?? LEGACY_SERVICES };
+  let system: SystemFile | undefined;
+  try {
+    ({ scenario: { system } } = await experimentActivities.resolveScenario.executeWithOptions(
+      { summary: 'the soak\'s system: which services to sample' }, [{ scenario: input.scenario, overrides: input.overrides ?? [] }]));
+  } catch (err) {
+    const cause = err instanceof ActivityFailure ? err.cause : err;
+    const type = cause instanceof ApplicationFailure && cause.type === 'InvalidScenario' ? 'InvalidScenario' : 'ScenarioResolutionFailed';
+    throw ApplicationFailure.create({ type, nonRetryable: true, message: messageOf(cause) });
+  }
+  const services = input.services ?? (system ? soakServicesOf(system) : LEGACY_SERVICES);
+  return system ? { services, system } : { services };
+}
+
 export async function soakExperiment(input: SoakInput): Promise<SoakResult> {
   const info = workflowInfo();
   const state: SoakState = input.state ?? { cycle: 0, samples: [], verdicts: [] };
-  const services = input.services ?? ['payment-api', 'stream-processor'];
   const perRun = input.cyclesPerRun ?? 20;
   let aborted: string | null = null;
   let child: CancellationScope | null = null;
@@ -33,9 +59,10 @@ export async function soakExperiment(input: SoakInput): Promise<SoakResult> {
     child?.cancel();
   });
 
+  const { services, system } = await sampled(input);
   const sample = async () => {
     try {
-      const rss = await sampleRss.executeWithOptions({ summary: `sample RSS of ${services.join(', ')}` }, [{ services }]);
+      const rss = await sampleRss.executeWithOptions({ summary: `sample RSS of ${services.join(', ')}` }, [{ services, ...(system ? { system } : {}) }]);
       state.samples.push({ at: new Date(Date.now()).toISOString(), cycle: state.cycle, rss_bytes: rss } satisfies RssSample);
       if (state.samples.length > MAX_SAMPLES) state.samples.splice(0, state.samples.length - MAX_SAMPLES);
     } catch (err) {

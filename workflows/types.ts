@@ -73,7 +73,7 @@ export interface SoakInput {
   overrides?: string[];
   /** Total cycles; 0 = until aborted. */
   cycles: number;
-  /** Stack services whose RSS is sampled between cycles (default payment-api, stream-processor). */
+  /** Services whose RSS is sampled between cycles (default: the system file's defaults.soak.services, else its process services). */
   services?: string[];
   /** Cycles per workflow run before continue-as-new, keeping history well under 10k events. */
   cyclesPerRun?: number;

@@ -32,13 +32,16 @@ export const backends: Record<FaultBackendName, FaultBackend> = {
   host: hostBackend(),
 };
 
-/** The backend a spec names, or the natural one for its type. */
-export function backendOf(spec: Pick<FaultSpec, 'type' | 'backend'>): FaultBackendName {
+/**
+ * The backend a spec names, or the natural one for its type; a kill or pause of a
+ * service the system declares as `kind: docker` goes to the docker backend.
+ */
+export function backendOf(spec: Pick<FaultSpec, 'type' | 'backend' | 'target'>, system?: SystemFile): FaultBackendName {
   if (spec.backend) return spec.backend;
   if (spec.type.startsWith('network_')) return 'toxiproxy';
   if (spec.type.startsWith('provider_')) return 'provider';
   if (spec.type === 'disk_full' || spec.type === 'memory_pressure' || spec.type === 'cpu_spike') return 'host';
-  return 'process';
+  return system?.services[spec.target]?.kind === 'docker' ? 'docker' : 'process';
 }
 
 const MAX_LEASE_MS = 24 * 3600_000;
@@ -84,7 +87,7 @@ function staticIssues(raw: unknown, index: number, base: (string | number)[], sy
     return { issues: parsed.error.issues.map((i) => ({ path: [...at, ...(i.path as (string | number)[])], message: i.message })) };
   }
   const spec = parsed.data;
-  const name = backendOf(spec);
+  const name = backendOf(spec, state(system).ctx.system);
   const backend = backends[name];
   if (!backend.types.includes(spec.type)) {
     const able = (Object.values(backends) as FaultBackend[]).filter((b) => b.types.includes(spec.type)).map((b) => b.name);
@@ -110,7 +113,7 @@ export async function validateFaultTargets(specs: unknown[], opts: { live?: bool
     const { spec, issues } = staticIssues(raw, i, base, opts.system);
     out.push(...issues);
     if (!spec || issues.length) continue;
-    const backend = backends[backendOf(spec)];
+    const backend = backends[backendOf(spec, state(opts.system).ctx.system)];
     // A probe reads this machine: another host's service is probed by that host's fault worker.
     if (backend.probe && (opts.live || backend.name === 'docker') && hostOfFault(spec, opts.system ?? state().ctx.system) === faultHost()) {
       for (const message of await backend.probe(spec, state(opts.system).ctx)) out.push({ path: [...base, i, 'target'], message: `${spec.type} on ${spec.target} (${backend.name}): ${message}` });
@@ -163,7 +166,7 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
   const panic = await store.panic();
   if (panic.active) nonRetryable(new Error(`ordeal panic is active since ${panic.since?.toISOString()} (${panic.reason ?? 'no reason'}); clear it with: ordeal panic --clear`), `refusing to inject ${spec.type} on ${spec.target}`);
 
-  const backend = backends[backendOf(spec)];
+  const backend = backends[backendOf(spec, ctx.system)];
   const faultId = faultIdFor(spec);
   const previous = await store.get(faultId);
   if (previous?.state === 'active') {
@@ -316,6 +319,41 @@ export async function createRunProxies(input: { runId: string; proxies: Record<s
   } catch (err) {
     if (err instanceof FaultPreconditionError) nonRetryable(err, 'cannot create the run proxies');
     throw err;
+  }
+}
+
+/**
+ * Keeps a live run's proxies: renews their lease every third of it (at most every
+ * 5 s) and heartbeats, until the workflow cancels it (the run's end) or Temporal
+ * does (the run was terminated). When nobody renews any more (the run died, or no
+ * worker serves it), the lease runs out and the watchdog removes the proxies. A
+ * retried attempt (a worker died) just carries on; proxies the watchdog already
+ * removed are not brought back, and then there is nothing left to hold.
+ */
+export async function holdRunProxies(input: { runId: string; leaseMs: number }): Promise<{ renewals: number; proxies: string[] }> {
+  if (!Number.isFinite(input.leaseMs) || input.leaseMs < 1000 || input.leaseMs > MAX_LEASE_MS) {
+    nonRetryable(new Error(`leaseMs must be in 1000..${MAX_LEASE_MS}, got ${input.leaseMs}`), 'cannot hold the run proxies');
+  }
+  const activity = Context.current();
+  const every = Math.min(input.leaseMs / 3, 5000);
+  let renewals = 0;
+  let proxies: string[] = [];
+  for (;;) {
+    const renewed = await state().store.renewRunProxies(input.runId, new Date(Date.now() + input.leaseMs));
+    if (renewed.length === 0) {
+      // Usually the run's own end, which removes them just before this activity hears of its cancellation.
+      const rows = await state().store.runProxies({ runId: input.runId, all: true });
+      const by = [...new Set(rows.map((r) => r.removedBy ?? '?'))];
+      const fields = { runId: input.runId, held: proxies, removedBy: by };
+      if (by.some((b) => b.startsWith('watchdog'))) log.warn(fields, 'run proxies removed by the watchdog while their run lived; nothing left to renew');
+      else log.info(fields, 'run proxies removed; nothing left to renew');
+      return { renewals, proxies };
+    }
+    proxies = renewed;
+    renewals++;
+    activity.heartbeat({ renewals, proxies });
+    // Rejects with the cancellation when the run ends (or is gone): the lease then simply runs out.
+    await activity.sleep(every);
   }
 }
 

@@ -182,6 +182,19 @@ export class LeaseStore {
     );
   }
 
+  /**
+   * Pushes the lease of a run's proxies still present to `leaseExpiresAt` (the run is
+   * alive); never brings back a removed one. Returns the proxies renewed.
+   */
+  async renewRunProxies(runId: string, leaseExpiresAt: Date): Promise<string[]> {
+    await this.ensureSchema();
+    const res = await this.pool.query(
+      "UPDATE ordeal_run_proxies SET lease_expires_at = greatest(lease_expires_at, $2) WHERE run_id = $1 AND state = 'active' RETURNING proxy_name",
+      [runId, leaseExpiresAt],
+    );
+    return res.rows.map((r: { proxy_name: string }) => r.proxy_name).sort();
+  }
+
   async markRunProxyRemoved(proxyName: string, by: string): Promise<void> {
     await this.ensureSchema();
     await this.pool.query(

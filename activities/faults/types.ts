@@ -15,7 +15,7 @@ export type FaultType = (typeof faultTypes)[number];
 
 /**
  * process: the embedded stack's processes (kill by pid file, SIGSTOP/SIGCONT);
- * docker: containers labelled ordeal.target=true; toxiproxy: the stack's proxies;
+ * docker: the containers of services declared `kind: docker` (labelled ordeal.target=true); toxiproxy: the stack's proxies;
  * provider: the Stripe emulator's admin API; host: resource hogs on this machine
  * (disk_full, memory_pressure, cpu_spike).
  */
@@ -25,11 +25,11 @@ export type FaultBackendName = (typeof faultBackends)[number];
 export const faultSpecSchema = z
   .object({
     type: z.enum(faultTypes),
-    /** A stack service (postgres, redis, kafka, stream-processor, ...), a toxiproxy proxy, or a docker container label. */
+    /** A service or proxy the system file declares (the embedded stack's: postgres, redis, kafka, stream-processor, ...). */
     target: z.string().min(1),
     at: durationMs,
     duration: positiveDurationMs,
-    /** Inferred from the type when absent (network_* → toxiproxy, provider_* → provider, resources → host, else process). */
+    /** Inferred when absent (network_* → toxiproxy, provider_* → provider, resources → host, a docker service → docker, else process). */
     backend: z.enum(faultBackends).optional(),
     /** Restart the target after a kill/pause (true unless the scenario tests a non-restarted outage). */
     restart: z.boolean().default(true),

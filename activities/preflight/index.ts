@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import pg from 'pg';
 import { environment } from '../environment/index.ts';
-import { backendOf, validateFaultTargets } from '../faults/index.ts';
+import { backendOf, dockerServiceState, validateFaultTargets } from '../faults/index.ts';
 import type { FaultSpec } from '../faults/types.ts';
 import { processTree } from '../../process-table/index.ts';
 import type { Scenario, ScenarioProblem } from '../scenario/schema.ts';
@@ -100,7 +100,7 @@ export function describeFault(f: FaultSpec, system: SystemFile, scenario: Pick<S
   const when = `at +${ms(f.at)} for ${ms(dur)}`;
   const decl = system.services[f.target];
   const proxy = system.proxies[f.target];
-  switch (backendOf(f)) {
+  switch (backendOf(f, system)) {
     case 'process': {
       const restart = f.restart === false ? 'then leave it down (restart: false)'
         : `then restart it (${decl?.kind !== 'process' ? 'docker start' : decl.start ? `\`${decl.start}\`` : decl.systemd_unit ? `systemctl start ${decl.systemd_unit}` : "its host's supervisor"})${decl?.ready ? ` and wait until ${'http' in decl.ready ? `GET ${decl.ready.http} answers 2xx` : `${decl.ready.tcp} accepts`}` : ''}`;
@@ -116,8 +116,10 @@ export function describeFault(f: FaultSpec, system: SystemFile, scenario: Pick<S
     }
     case 'provider':
       return `set a ${f.type.replace('provider_', '')} fault layer${Object.keys(f.params).length ? ` ${JSON.stringify(f.params)}` : ''} on the provider at ${system.provider?.admin_url ?? '(none declared)'} ${when}; remove it after (it also expires by itself)`;
-    case 'docker':
-      return `${f.type === 'process_pause' ? 'docker pause' : 'docker kill'} container ${f.target} ${when}, then ${f.type === 'process_pause' ? 'unpause' : f.restart === false ? 'leave it down' : 'start'} it`;
+    case 'docker': {
+      const container = decl?.kind === 'docker' ? `container ${decl.container} (service ${f.target})` : `service ${f.target}`;
+      return `${f.type === 'process_pause' ? 'docker pause' : 'docker kill'} ${container} ${when}, then ${f.type === 'process_pause' ? 'unpause' : f.restart === false ? 'leave it down' : 'start'} it`;
+    }
     case 'host':
       return f.type === 'disk_full' ? `fill fault volume ${f.target} ${when}; delete the filler after`
         : `start a ${f.type === 'cpu_spike' ? 'CPU' : 'memory'} hog on this machine ${when}; end it after`;
@@ -135,7 +137,9 @@ async function serviceItem(name: string, decl: ServiceDecl, host: string): Promi
     if ('problem' in found) { ok = false; parts.push(`not running: ${found.problem}`); }
     else parts.push(`running, pid ${found.pid} (${processTree(found.pid).length} process${processTree(found.pid).length === 1 ? "" : "es"})`);
   } else {
-    parts.push(`docker container ${decl.container}`);
+    const r = await dockerServiceState(name, decl, environment().stateDir);
+    ok = r.ok;
+    parts.push(r.detail);
   }
   if (decl.ready) {
     const r = 'http' in decl.ready ? await httpCheck(decl.ready.http, true) : await (async () => {
@@ -195,7 +199,7 @@ export async function preflight(scenario: Scenario): Promise<PreflightReport> {
   // Faults: what each would do, or why it would be refused (static checks and the backends' read-only probes).
   const issues = await validateFaultTargets(scenario.faults, { live: true, system });
   for (const [i, f] of scenario.faults.entries()) {
-    const backend = backendOf(f);
+    const backend = backendOf(f, system);
     const key = backend === 'toxiproxy' ? `proxy:${f.target}` : backend === 'provider' ? 'provider' : `service:${f.target}`;
     const refused = issues.filter((x) => x.path[1] === i).map((x) => x.message).join('; ');
     const entry = { index: i, would: describeFault(f, system, scenario), ...(refused ? { refused } : {}) };

@@ -2,3 +2,4 @@
 export * from './schema.ts';
 export { loadSystemFile, parseSystem, problemsOf, readSystemFile, SystemFileError, type SystemOutcome, type SystemProblem } from './load.ts';
 export { substitute, systemPlaceholders } from './placeholders.ts';
+export { soakServicesOf } from './soak.ts';

@@ -82,7 +82,7 @@ export type ProcessServiceDecl = z.output<typeof processServiceSchema>;
 export const dockerServiceSchema = z
   .object({
     kind: z.literal('docker'),
-    /** Container name or id; it must carry the label ordeal.target=true. */
+    /** The container faults act on (a name or an id, as `docker inspect` takes it); it must carry the label ordeal.target=true. */
     container: z.string().min(1),
     ready: readinessSchema.optional(),
     url: z.string().min(1).optional(),
@@ -114,6 +114,8 @@ export const systemFileSchema = z
         /** Per source kind, merged under a scenario's reconcile entry (the scenario's fields win). */
         reconcile: z.partialRecord(z.enum(reconcileDefaultKinds), z.record(z.string(), z.unknown())).optional(),
         drain: z.object({ brokers: z.array(z.string().min(1)).min(1).optional() }).strict().optional(),
+        /** The services whose memory a soak samples between cycles (default: every declared process service). */
+        soak: z.object({ services: z.array(declName).min(1) }).strict().optional(),
         /** ${system.<key>} */
         placeholders: z.record(z.string().regex(/^[a-z0-9_]+$/, 'lowercase letters, digits and _ only'), z.string()).optional(),
       })
@@ -129,6 +131,14 @@ export const systemFileSchema = z
       if (other) ctx.addIssue({ code: 'custom', path: ['proxies', name, 'listen'], message: `${p.listen} is also proxies.${other}.listen` });
       seen.set(p.listen, name);
     }
+    for (const [i, name] of (s.defaults?.soak?.services ?? []).entries()) {
+      const decl = s.services[name];
+      if (decl?.kind !== 'process') {
+        ctx.addIssue({ code: 'custom', path: ['defaults', 'soak', 'services', i],
+          message: decl ? `${name} is a ${decl.kind} service; a soak samples the memory of process services only`
+            : `${name} is not a declared service (declared: ${Object.keys(s.services).join(', ') || 'none'})` });
+      }
+    }
     for (const [name, p] of Object.entries(s.proxies)) {
       if (p.listen === p.upstream) ctx.addIssue({ code: 'custom', path: ['proxies', name, 'upstream'], message: 'a proxy cannot forward to its own listen address' });
     }
@@ -139,17 +149,5 @@ export type SystemFile = z.output<typeof systemFileSchema>;
 /** The local fault worker's host name (services without `host:`). */
 export const LOCAL_HOST = 'local';
 
-/**
- * Ordeal's own components: never faulted, even when a system file declares a
- * service or proxy by one of these names (killing them takes down the experiment's
- * own records, orchestration or safety net, not the system under test).
- */
-export const protectedComponents: Record<string, string> = {
-  'ordeal-db': "Ordeal's own state (fault leases, ledger)",
-  watchdog: 'the fault watchdog (the safety net that reverts expired faults)',
-  temporal: 'the orchestrator running the experiment',
-  toxiproxy: 'the network fault proxy (use network_partition on a proxy instead)',
-  prometheus: "the harness's metrics",
-  worker: "Ordeal's orchestrator worker",
-  'load-worker': "Ordeal's load worker",
-};
+/** Ordeal's own components (never faulted): in a zod-free module, so workflows may read it. */
+export { protectedComponents } from './protected.ts';

@@ -5,6 +5,7 @@ import {
   clearPanic, closeFaults, faultEvidence, faultStore, injectFault, listOpenFaults, panic, panicState, revertFault,
   type FaultHandle, type FaultSpecInput,
 } from '../../activities/faults/index.ts';
+import { readSystemFile } from '../../activities/system/index.ts';
 import { table } from './table.ts';
 
 export function registerFaults(program: Command): void {
@@ -72,7 +73,8 @@ export function registerFaults(program: Command): void {
     .option('--lease <duration>', 'the watchdog reverts the fault after this long', '60s')
     .option('--no-restart', 'do not restart a killed target on revert')
     .option('--run-id <id>', 'run id recorded with the lease', 'manual')
-    .action(async (type: string, target: string, opts: { backend?: string; param: string[]; lease: string; restart: boolean; runId: string }) => {
+    .option('--system <file>', 'the system file that declares the target (default: the embedded stack\'s)')
+    .action(async (type: string, target: string, opts: { backend?: string; param: string[]; lease: string; restart: boolean; runId: string; system?: string }) => {
       try {
         const params: Record<string, string | number | boolean> = {};
         for (const kv of opts.param) {
@@ -82,7 +84,7 @@ export function registerFaults(program: Command): void {
           params[kv.slice(0, i)] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
         }
         const spec = { type, target, at: 0, duration: opts.lease, restart: opts.restart, params, ...(opts.backend ? { backend: opts.backend } : {}) } as FaultSpecInput;
-        const handle = await injectFault({ runId: opts.runId, spec, leaseMs: parseDuration(opts.lease) });
+        const handle = await injectFault({ runId: opts.runId, spec, leaseMs: parseDuration(opts.lease), ...(opts.system ? { system: readSystemFile(opts.system) } : {}) });
         process.stdout.write(JSON.stringify(handle) + '\n');
       } finally {
         await closeFaults();

@@ -4,8 +4,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OrdealClient } from '../../scripts/client/index.ts';
 import type { RunningWorkers } from '../../workers/index.ts';
-import { SOAK_WORKFLOW } from '../../workflows/names.ts';
-import type { SoakResult } from '../../workflows/types.ts';
+import { SOAK_WORKFLOW, STATUS_QUERY } from '../../workflows/names.ts';
+import type { SoakResult, SoakState } from '../../workflows/types.ts';
 import { client, inProcessWorkers } from './harness.ts';
 
 let ordeal: OrdealClient;
@@ -40,4 +40,12 @@ void test('a 2-cycle soak continues as new between cycles and samples the system
   const first = await ordeal.client.workflow.getHandle(workflowId, h.firstExecutionRunId).fetchHistory();
   assert.ok(first.events?.some((e) => e.workflowExecutionContinuedAsNewEventAttributes), 'continued as new after cycle 1');
   assert.ok((first.events?.length ?? 0) < 200, 'a soak run keeps its history small');
+  // No services in the input: the ones the scenario's system file names (the embedded
+  // stack's defaults.soak.services), each sampled while running.
+  const state = await ordeal.client.workflow.getHandle(workflowId).query<SoakState>(STATUS_QUERY);
+  assert.equal(state.samples.length, 3, 'one sample before the first cycle and one after each');
+  for (const sample of state.samples) {
+    assert.deepEqual(Object.keys(sample.rss_bytes).sort(), ['payment-api', 'stream-processor']);
+    assert.ok(Object.values(sample.rss_bytes).every((b) => b > 10 * 2 ** 20), `each service's RSS read from /proc: ${JSON.stringify(sample.rss_bytes)}`);
+  }
 });

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { closeFaults, listOpenFaults, revertOpenFaults } from '../../activities/faults/index.ts';
+import { closeFaults, faultStore, listOpenFaults, revertOpenFaults, type LeaseRow } from '../../activities/faults/index.ts';
 import { ToxiproxyClient } from '../../activities/faults/toxiproxy/client.ts';
 import { loadStackConfig, stackServices, status } from '../../scripts/stack/index.ts';
 import { isOurProcessAlive, processTree, readPidFile } from '../../scripts/stack/process.ts';
@@ -104,6 +104,14 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Waits until whoever reverts (a worker, a watchdog, a panic) has marked the fault's lease reverted. */
+export function leaseReverted(faultId: string, what: string, timeoutMs = 20_000): Promise<LeaseRow> {
+  return eventually(what, async () => {
+    const l = await faultStore().get(faultId);
+    return l?.state === 'reverted' ? l : undefined;
+  }, timeoutMs);
 }
 
 export { listOpenFaults };

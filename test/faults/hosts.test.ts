@@ -5,21 +5,19 @@
 // in effect, neither alpha's watchdog nor the stack's touch it, and beta's watchdog
 // reverts it as soon as beta's worker is back.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
 import {
   closeFaults, faultStore, injectFault, listOpenFaults, revertFault, type FaultHandle
 } from '../../activities/faults/index.ts';
 import type { SystemFile } from '../../activities/system/index.ts';
 import { findService } from '../../activities/faults/process/index.ts';
-import { loadStackConfig, repoRoot } from '../../scripts/stack/config.ts';
-import type { hostInjectWorkflow, hostRevertWorkflow } from './workflows/host-faults.ts';
-import { eventually } from './helpers.ts';
+import { loadStackConfig } from '../../scripts/stack/config.ts';
+import { causeChain, faultWorker, routedFaults, type FaultWorker, type RoutedFaults } from './fault-workers.ts';
+import { eventually, leaseReverted } from './helpers.ts';
 
 const config = loadStackConfig();
 const dir = join(config.home, 'hosts-test');
@@ -31,30 +29,6 @@ const svc = (name: string, host: string) => ({
 });
 const system: SystemFile = { name: 'two-hosts', services: { 'svc-a': svc('svc-a', 'alpha'), 'svc-b': svc('svc-b', 'beta') }, proxies: {} };
 
-interface FaultWorker { child: ChildProcess; out: () => string; kill: () => Promise<void> }
-
-async function faultWorker(host: string): Promise<FaultWorker> {
-  const child = spawn('bash', [join(repoRoot, 'scripts', 'ordeal'), 'worker', '--faults', '--host', host], {
-    cwd: repoRoot, env: { ...process.env, ORDEAL_WATCHDOG_INTERVAL_MS: '300' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (b: Buffer) => { out += b.toString(); if (out.includes(`fault worker ready for host ${host}`)) resolve(); };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`fault worker ${host} exited (${code}) before ready:\n${out}`)));
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    child, out: () => out,
-    kill: async () => {
-      // The bash wrapper execs node, so this pid is the worker itself.
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
-
 async function startSvc(name: 'svc-a' | 'svc-b'): Promise<number> {
   const decl = system.services[name]! as ReturnType<typeof svc>;
   spawn('/bin/sh', ['-c', decl.start], { detached: true, stdio: 'ignore' }).unref();
@@ -63,28 +37,17 @@ async function startSvc(name: 'svc-a' | 'svc-b'): Promise<number> {
 
 let alpha: FaultWorker;
 let beta: FaultWorker;
-let client: Client;
-let wfWorker: Worker;
-let running: Promise<void>;
-let nativeConnection: NativeConnection;
-const taskQueue = `hosts-test-${process.pid}`;
+let routed: RoutedFaults;
 
 before(async () => {
   mkdirSync(dir, { recursive: true });
   await Promise.all([startSvc('svc-a'), startSvc('svc-b')]);
   [alpha, beta] = await Promise.all([faultWorker('alpha'), faultWorker('beta')]);
-  const address = `127.0.0.1:${config.ports.temporal}`;
-  nativeConnection = await NativeConnection.connect({ address });
-  wfWorker = await Worker.create({ connection: nativeConnection, taskQueue, workflowsPath: fileURLToPath(new URL('./workflows/host-faults.ts', import.meta.url)) });
-  running = wfWorker.run();
-  client = new Client({ connection: await Connection.connect({ address }) });
+  routed = await routedFaults(`hosts-test-${process.pid}`);
 });
 
 after(async () => {
-  wfWorker.shutdown();
-  await running;
-  await nativeConnection.close();
-  await client.connection.close();
+  await routed.close();
   const open = (await listOpenFaults()).filter((l) => l.runId.startsWith('hosts-'));
   await alpha.kill();
   await beta.kill();
@@ -97,11 +60,8 @@ after(async () => {
 });
 
 const inject = (runId: string, target: string, o: { leaseMs?: number; queue?: string } = {}) =>
-  client.workflow.execute<typeof hostInjectWorkflow>('hostInjectWorkflow', {
-    taskQueue, workflowId: `${runId}-${target}-${Date.now()}`,
-    args: [{ runId, spec: { type: 'service_kill', target, at: 0, duration: '10s' }, system, leaseMs: o.leaseMs ?? 60_000, ...(o.queue ? { queue: o.queue } : {}) }],
-  });
-const revert = (handle: FaultHandle) => client.workflow.execute<typeof hostRevertWorkflow>('hostRevertWorkflow', { taskQueue, workflowId: `revert-${handle.faultId}-${Date.now()}`, args: [handle] });
+  routed.inject(runId, { type: 'service_kill', target, at: 0, duration: '10s' }, system, o);
+const revert = (handle: FaultHandle) => routed.revert(handle);
 
 void test('each host\'s fault worker faults its own services, on its own queue, and refuses the other host\'s', async () => {
   const before = findService('svc-a', system.services['svc-a']! as ReturnType<typeof svc>)!;
@@ -120,9 +80,7 @@ void test('each host\'s fault worker faults its own services, on its own queue, 
   const bBefore = findService('svc-b', system.services['svc-b']! as ReturnType<typeof svc>)!;
   await assert.rejects(inject('hosts-route', 'svc-b', { queue: 'ordeal-faults-alpha' }), (err: unknown) => {
     assert.ok(err instanceof WorkflowFailedError);
-    const chain: string[] = [];
-    for (let e: unknown = err; e instanceof Error; e = e.cause) chain.push(e.message);
-    assert.match(chain.join(' <- '), /belongs to fault host "beta", and this fault worker serves host "alpha"/);
+    assert.match(causeChain(err), /belongs to fault host "beta", and this fault worker serves host "alpha"/);
     return true;
   });
   assert.equal(findService('svc-b', system.services['svc-b']! as ReturnType<typeof svc>)?.pid, bBefore.pid, 'svc-b untouched');
@@ -144,10 +102,7 @@ void test('a lease on beta whose worker was SIGKILLed is left alone by alpha and
   assert.equal(findService('svc-b', decl), undefined, 'svc-b still down while beta has no worker');
 
   beta = await faultWorker('beta');
-  const done = await eventually('beta\'s watchdog reverts the lease', async () => {
-    const l = await faultStore().get(handle.faultId);
-    return l?.state === 'reverted' ? l : undefined;
-  }, 30_000);
+  const done = await leaseReverted(handle.faultId, 'beta\'s watchdog reverts the lease', 30_000);
   assert.equal(done.revertedBy, 'watchdog@beta');
   assert.ok(findService('svc-b', decl), 'svc-b restarted on beta');
 });
@@ -157,10 +112,7 @@ void test('under ordeal panic a host\'s watchdog reverts its open faults before 
   const { handle } = await inject('hosts-panic', 'svc-a', { leaseMs: 600_000 });
   await faultStore().setPanic(true, 'hosts test');
   try {
-    const done = await eventually('alpha\'s watchdog reverts the fault under panic', async () => {
-      const l = await faultStore().get(handle.faultId);
-      return l?.state === 'reverted' ? l : undefined;
-    }, 30_000);
+    const done = await leaseReverted(handle.faultId, 'alpha\'s watchdog reverts the fault under panic', 30_000);
     assert.equal(done.revertedBy, 'watchdog@alpha');
     assert.ok(done.revertedAt!.getTime() < new Date(handle.leaseExpiresAt).getTime(), 'long before its lease ran out');
     assert.ok(findService('svc-a', decl), 'svc-a restarted on alpha');

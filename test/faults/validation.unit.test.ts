@@ -54,9 +54,10 @@ void test('docker targets are checked against the engine (read-only); an unreach
   const saved = process.env.ORDEAL_DOCKER_SOCKET;
   process.env.ORDEAL_DOCKER_SOCKET = '/nonexistent/ordeal-docker.sock';
   try {
-    const issues = await validateFaultTargets([f({ type: 'service_kill', target: 'web', backend: 'docker' })]);
+    const system = { name: 'web-system', services: { web: { kind: 'docker' as const, container: 'web-1' } }, proxies: {} };
+    const issues = await validateFaultTargets([f({ type: 'service_kill', target: 'web' })], { system });
     assert.equal(issues.length, 1);
-    assert.match(issues[0]!.message, /docker engine at \/nonexistent\/ordeal-docker\.sock is not reachable/);
+    assert.match(issues[0]!.message, /service_kill on web \(docker\): the docker engine at \/nonexistent\/ordeal-docker\.sock is not reachable/);
   } finally {
     if (saved === undefined) delete process.env.ORDEAL_DOCKER_SOCKET; else process.env.ORDEAL_DOCKER_SOCKET = saved;
   }

@@ -2,7 +2,7 @@
 // declared in a system file. Kill, pause, restart, leases, the watchdog and the run
 // proxies, all through the fault engine with the declarations as its only knowledge.
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
@@ -152,12 +152,16 @@ void test('an expired lease on a declared service is reverted by the watchdog, w
   assert.equal((await fetch(`${fixed.url!}/healthz`)).status, 200);
 });
 
-void test('systemd_unit: MainPID killed, restarted by systemctl start (a stand-in systemctl: this machine has no systemd)', async (t) => {
-  // PID 1 here is not systemd, so the real systemctl cannot answer; a small script
-  // with systemctl's interface (show --property=MainPID --value, start) stands in
-  // for it, driving acme-pay-fixed through its pid file.
+void test('systemd_unit: MainPID killed, restarted by systemctl start (a stand-in systemctl: systemd is not PID 1 here)', async (t) => {
+  // PID 1 here is not systemd (systemctl: "System has not been booted with systemd"),
+  // so the real systemctl cannot answer; a small script with systemctl's interface
+  // (show --property=MainPID --value, start) stands in for it, driving
+  // acme-pay-fixed through its pid file, and logs every command it is given.
   const fake = join(acmeHome, 'systemctl');
+  const calls = join(acmeHome, 'systemctl.calls');
+  writeFileSync(calls, '');
   writeFileSync(fake, `#!/bin/sh
+echo "$*" >> ${calls}
 case "$1" in
   show) if [ -f ${fixed.pid_file} ] && kill -0 "$(cat ${fixed.pid_file})" 2>/dev/null; then cat ${fixed.pid_file}; else echo 0; fi ;;
   start) cd ${acmeHome} && ${Object.entries(fixed.env!).map(([k, v]) => `${k}=${v}`).join(' ')} setsid sh -c '${fixed.start!}' </dev/null >/dev/null 2>&1 & ;;
@@ -171,12 +175,23 @@ esac
   process.env.ORDEAL_SYSTEMCTL = fake;
   t.after(() => { delete process.env.ORDEAL_SYSTEMCTL; });
   const before = findService('acme-pay-fixed', fixed)!;
+  const issued = () => readFileSync(calls, 'utf8').split('\n').filter(Boolean);
+  const show = 'show --property=MainPID --value acme-pay.service';
   const handle = await injectFault({ runId: 'foreign-systemd', spec: spec('service_kill', 'acme'), leaseMs: 60_000, system: unit });
   assert.equal(handle.revert.pid, before.pid, 'the unit\'s MainPID');
   assert.match(handle.revert.found_by as string, /systemd unit acme-pay\.service/);
+  // The kill is a SIGKILL of MainPID's tree (a crash), not `systemctl kill` or `stop` (a shutdown).
+  const injected = issued();
+  assert.ok(injected.length > 0 && injected.every((c) => c === show), `inject only asks for MainPID: ${JSON.stringify(injected)}`);
   const r = await revertFault(handle);
   assert.match(r.detail ?? '', /by systemctl start acme-pay\.service/);
   assert.notEqual(findService('acme-pay-fixed', fixed)!.pid, before.pid);
+  const reverted = issued().slice(injected.length);
+  assert.ok(reverted.length >= 2, `revert: ${JSON.stringify(reverted)}`);
+  assert.deepEqual(reverted.filter((c) => c !== show), ['start acme-pay.service'], 'revert starts the unit once, and only asks for MainPID otherwise');
+  assert.ok(reverted.indexOf('start acme-pay.service') > 0, 'it checks the unit is down (MainPID 0) before starting it');
+  assert.equal(reverted.at(-1), show, 'and finds the new MainPID after');
+  assert.equal(issued().some((c) => /^(stop|kill|restart)\b/.test(c)), false, 'never stop, kill or restart');
 });
 
 void test('run proxies: created per run (idempotent), a network_latency fault through a declared proxy, removed at the end; the watchdog removes a dead run\'s', async () => {

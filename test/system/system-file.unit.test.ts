@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setEnvironment, hasEnvironment, type OrdealEnvironment } from '../../activities/environment/index.ts';
-import { loadSystemFile, parseSystem, substitute, systemPlaceholders, type SystemFile } from '../../activities/system/index.ts';
+import { loadSystemFile, parseSystem, soakServicesOf, substitute, systemPlaceholders, type SystemFile } from '../../activities/system/index.ts';
 import { resolveScenarioDocument } from '../../activities/scenario/index.ts';
 import { compileTemplate, majorUnits } from '../../activities/load/template.ts';
 
@@ -146,4 +146,23 @@ void test('template: amount in major units as an exact decimal string, currency 
   const t = compileTemplate({ method: 'POST', path: '/v1/charges', headers: {}, body: { amount: '{{amount_major}}', currency: '{{currency_upper}}' }, ack_id_field: 'id' });
   const req = t.build({ seq: 0, message_id: 'm', idempotency_key: 'k', amount_cents: 1999, currency: 'usd', customer_id: 'c' }, 'run');
   assert.deepEqual(JSON.parse(req.body!), { amount: '19.99', currency: 'USD' });
+});
+
+void test('soak services: the system file\'s defaults.soak.services, else its process services (never Ordeal\'s own); unknown or docker ones refused', () => {
+  const sys = (extra: Record<string, unknown> = {}) => {
+    const r = parseSystem({ ...acme, services: { ...acme.services, web: { kind: 'docker', container: 'acme-web' }, temporal: { kind: 'process', pid_file: '/t.pid' } }, ...extra }, 'soak');
+    return r;
+  };
+  const plain = sys();
+  assert.ok(plain.ok, JSON.stringify(!plain.ok && plain.problems));
+  assert.deepEqual(soakServicesOf(plain.system), ['api', 'db'], 'process services only, without temporal');
+  const named = sys({ defaults: { soak: { services: ['db'] } } });
+  assert.ok(named.ok);
+  assert.deepEqual(soakServicesOf(named.system), ['db']);
+  const bad = sys({ defaults: { soak: { services: ['db', 'web', 'cache'] } } });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.problems.map((p) => `${p.path}: ${p.message}`), [
+    'defaults.soak.services.1: web is a docker service; a soak samples the memory of process services only',
+    'defaults.soak.services.2: cache is not a declared service (declared: api, db, web, temporal)',
+  ]);
 });
