@@ -127,18 +127,19 @@ for (const how of ['hang', '503'] as const) {
     const api = await switchableApi();
     try {
       const target = `http://127.0.0.1:${api.port}`;
-      // 50/s for 60 s (3,000 entries); the breaker probes the target's /ready every 250 ms and trips after 2 s down.
+      // 50/s for 60 s (3,000 entries); the breaker probes the target's /ready every 250 ms and trips after 4 s down.
+      // One attempt per entry: a failed request is a final outcome at once, so the load's counts show it before the stop.
       const h = await run.ordeal.start({ scenario: 'db_failure_peak_load', loadTaskQueue: run.loadTaskQueue, overrides: [
         'ledger.messages=3000', 'load.rate=50', 'load.duration=60s', 'load.warmup=0', 'load.thresholds={}', 'load.timeout=1s',
-        `load.target=${target}`, 'faults=[]', `recovery.probe=${target}/ready`, 'safety.abort_if_down_for=2s', 'safety.probe_interval=250ms',
-        'drain.timeout=30s',
+        'load.retry={attempts: 1, backoff: 100ms, same_key: true}', `load.target=${target}`, 'faults=[]', `recovery.probe=${target}/ready`,
+        'safety.abort_if_down_for=4s', 'safety.probe_interval=250ms', 'drain.timeout=30s',
       ] });
       await until('payments acknowledged through the target', async () => (await h.status()).acked >= 100, 60_000);
       api.fail(how);
       const failedAt = Date.now();
       const r = await h.result();
       assert.equal(r.verdict, 'ABORTED', r.reasons.join('\n'));
-      assert.match(r.reasons[0]!, new RegExp(`^circuit breaker: ${target}/ready down for \\d+ s \\(> abort_if_down_for 2000 ms\\): `), r.reasons.join('\n'));
+      assert.match(r.reasons[0]!, new RegExp(`^circuit breaker: ${target}/ready down for \\d+ s \\(> abort_if_down_for 4000 ms\\): `), r.reasons.join('\n'));
       assert.match(r.reasons[0]!, breakerErrors[how]);
       assert.ok(!r.reasons.some((x) => /heartbeat timeout/i.test(x)), r.reasons.join('\n'));
       assert.ok(Date.now() - failedAt < 45_000, `ended ${Date.now() - failedAt} ms after the target failed`);
