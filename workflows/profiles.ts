@@ -37,10 +37,7 @@ export const experimentActivities = {
   revertFault: proxyActivities<FaultActivities>({
     startToCloseTimeout: '30s', retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 },
   }).revertFault,
-  // The fault's hold timer starts after its evidence: an orchestrator killed while evidence is gathered
-  // holds the fault until this timeout (+1 s backoff) and a retry on the next worker. Evidence reads
-  // state (a few ms; a CPU hog's 0.5 s sample), so 5 s bounds that overshoot at ~6 s, not ~16 s.
-  faultEvidence: proxyActivities<FaultActivities>({ startToCloseTimeout: '5s', retry: { maximumAttempts: 2 } }).faultEvidence,
+  faultEvidence: proxyActivities<FaultActivities>({ startToCloseTimeout: '15s', retry: { maximumAttempts: 2 } }).faultEvidence,
   // Run proxies (issue 11): created before load, removed after the last revert; both idempotent.
   createRunProxies: proxyActivities<FaultActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumAttempts: 5 } }).createRunProxies,
   removeRunProxies: proxyActivities<FaultActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumAttempts: 8 } }).removeRunProxies,
