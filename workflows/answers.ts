@@ -2,6 +2,7 @@
 // against a hung, resetting, failing or absent system FAILs ("2,000 requests timed
 // out after 5 s; the system never answered during redelivery"). Pure.
 import type { RedeliverResult } from '../activities/load/redeliver.ts';
+import type { RedeliverySummary } from '../activities/report/types.ts';
 
 const thousands = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 const seconds = (ms: number) => `${thousands(Math.round(ms / 100) / 10)} s`;
@@ -43,4 +44,14 @@ export function redeliveryFailure(r: RedeliverResult, o: { timeoutMs: number; de
   const notResent = r.stillUnacknowledged - (r.resent - r.acked);
   return `redelivery: ${thousands(r.stillUnacknowledged)} ${r.stillUnacknowledged === 1 ? 'entry' : 'entries'} still unacknowledged after ${seconds(o.deadlineMs)}`
     + `${errors ? `: ${errors}` : ''}; ${answered}${notResent > 0 ? ` (${thousands(notResent)} not re-sent before the deadline)` : ''}`;
+}
+
+/** The report's redelivery: counts, and what the system answered instead of a 2xx, per class and in words. */
+export function redeliverySummary(r: RedeliverResult, o: { timeoutMs: number }): RedeliverySummary {
+  const errorsByClass = Object.fromEntries(Object.entries(r.errorsByClass).filter(([, n]) => n > 0));
+  const errors = describeErrors(errorsByClass, o.timeoutMs);
+  return {
+    resent: r.resent, acked: r.acked, still_unacknowledged: r.stillUnacknowledged, requests: r.requests, answered: r.answered,
+    errors_by_class: errorsByClass, ...(errors ? { errors } : {}),
+  };
 }

@@ -19,7 +19,7 @@ import type { RecoveryMeasurement } from '../activities/probe/probe.ts';
 import type { ReconcileResult } from '../activities/reconcile/types.ts';
 import type { ExperimentReport, ProofSummary, RecoveryResult, ReportPaths } from '../activities/report/types.ts';
 import type { Scenario } from '../activities/scenario/schema.ts';
-import { redeliveryFailure } from './answers.ts';
+import { redeliveryFailure, redeliverySummary } from './answers.ts';
 import { excludedWindows } from './excluded.ts';
 import { failureTypeOf, messageOf } from './failure.ts';
 import { FaultLifecycle } from './fault-lifecycle.ts';
@@ -298,7 +298,7 @@ async function redeliver({ live, load, runId, failures, scenario: s }: Run): Pro
   }, [{ runId, settings: s.load, ledger: s.ledger, deadlineMs: s.redelivery.timeout }]);
   const failure = redeliveryFailure(r, { timeoutMs: s.load.timeout, deadlineMs: s.redelivery.timeout });
   if (failure) failures.push(failure);
-  return { resent: r.resent, acked: r.acked, still_unacknowledged: r.stillUnacknowledged };
+  return redeliverySummary(r, { timeoutMs: s.load.timeout });
 }
 
 /** 7. Drain asynchronous pipelines (a deadline that passes is a note: reconciliation shows what it means). */

@@ -48,5 +48,6 @@ export function proofSummary(reconciled: ReconcileResult | null, notReconciled: 
     kind: 'partial',
     detail: `the run was cut short; the ${acknowledged} acknowledged entries were reconciled against ${sourcesOf(reconciled)}: ${held}. `
       + `Not judged: ${neverSent} entries never sent, ${unanswered} sent without a definitive answer (not redelivered).`,
+    acknowledged, never_sent: neverSent, unanswered,
   };
 }

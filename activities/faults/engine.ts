@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import pino from 'pino';
 import { environment } from '../environment/index.ts';
+import { isUnreachable, withOrdealDb } from '../environment/ordeal-db.ts';
 import { LOCAL_HOST, type ProxyDecl, type SystemFile } from '../system/schema.ts';
 import { FaultPreconditionError, type FaultBackend, type FaultContext } from './backend.ts';
 import { dockerBackend } from './docker/index.ts';
@@ -220,14 +221,6 @@ export async function injectFault(input: InjectFaultInput): Promise<FaultHandle>
 
 // --- revert -------------------------------------------------------------------------
 
-function isConnectionError(err: unknown): boolean {
-  for (let e = err as (Error & { code?: string }) | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (e.code === 'ECONNREFUSED' || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT' || e.code === '57P01') return true;
-    if (/timeout exceeded when trying to connect|Connection terminated/.test(e.message ?? '')) return true;
-  }
-  return false;
-}
-
 /**
  * Idempotent: reverting twice, or reverting a fault the watchdog already healed,
  * succeeds with alreadyReverted. Throws (retryable) when the backend cannot undo the
@@ -258,7 +251,7 @@ export async function revertFault(handle: FaultHandle, by = 'worker', opts: { fo
   try {
     await store.ensureSchema();
   } catch (err) {
-    if (!isConnectionError(err)) throw err;
+    if (!isUnreachable(err)) throw err;
     // Ordeal's database is unreachable: healing the system matters more than the record.
     log.warn({ faultId: handle.faultId, err: (err as Error).message }, "Ordeal's database unreachable; reverting without lease bookkeeping");
     let r;
@@ -359,7 +352,10 @@ export async function holdRunProxies(input: { runId: string; leaseMs: number }):
 
 /** Removes a run's proxies (idempotent); throws (retryable) when one cannot be removed. */
 export async function removeRunProxies(runId: string, by = 'worker'): Promise<string[]> {
-  const { removed, errors } = await removeProxiesOfRun(state().store, runId, by);
+  // Ordeal's database holds which proxies are the run's. Unreachable: a non-retryable failure after a short
+  // wait (the run's end, not its proof, waits on it; the workflow notes it and the watchdog sweeps later).
+  const { removed, errors } = await withOrdealDb({ url: state().ctx.env.ordealDbUrl, what: `looking up the run proxies of ${runId}`, waitMs: 5000 },
+    () => removeProxiesOfRun(state().store, runId, by));
   if (errors.length) throw new Error(`could not remove run proxies of ${runId}: ${errors.join('; ')}`);
   if (removed.length) log.info({ runId, removed, by }, 'run proxies removed');
   return removed;

@@ -37,7 +37,10 @@ export async function probeOnce(p: HttpProbe): Promise<ProbeResult> {
     const ok = p.expect_status ? p.expect_status.includes(res.statusCode) : res.statusCode >= 200 && res.statusCode < 300;
     return { ok, status: res.statusCode, latency_ms: performance.now() - t0, at, ...(ok ? {} : { error: `HTTP ${res.statusCode}` }) };
   } catch (err) {
-    return { ok: false, status: null, latency_ms: performance.now() - t0, at, error: (err as Error).message };
+    // A hung system's probe times out: say so in words ("The operation was aborted due to timeout" is undici's).
+    const e = err as Error & { code?: string };
+    const timedOut = e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
+    return { ok: false, status: null, latency_ms: performance.now() - t0, at, error: timedOut ? `no answer within ${timeout} ms` : e.message };
   }
 }
 

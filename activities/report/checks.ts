@@ -4,7 +4,7 @@
 import { formatMoney } from '../reconcile/money.ts';
 import { failingClassesOf, outcomeClasses } from '../reconcile/types.ts';
 import type { ClassTally } from '../reconcile/types.ts';
-import type { ExperimentReport, ReportCheck } from './types.ts';
+import type { ExperimentReport, RedeliverySummary, ReportCheck } from './types.ts';
 
 export function tallyLine(t: ClassTally): string {
   const ids = t.ids.length > 0 ? `; e.g. ${t.ids.join(', ')}${t.count > t.ids.length ? ', …' : ''}` : '';
@@ -75,11 +75,46 @@ export function reportChecks(r: ExperimentReport): ReportCheck[] {
     checks.push({ suite: 'recovery', name: 'system recovered after the faults', status: 'skipped', message: 'recovery was not measured' });
   }
 
+  const proof = proofCheck(r);
+  if (proof) checks.push(proof);
+
   const reasons = r.reasons.join('; ');
   checks.push(r.verdict === 'PASS'
     ? { suite: 'verdict', name: 'verdict', status: 'passed', detail: 'PASS' }
     : { suite: 'verdict', name: 'verdict', status: r.verdict === 'FAIL' ? 'failed' : 'error', message: `${r.verdict}${reasons ? `: ${reasons}` : ''}` });
   return checks;
+}
+
+const thousands = (n: number) => n.toLocaleString('en');
+
+/**
+ * What the run proved, one line a CI reader sees: full, partial (with the failing
+ * classes among the acknowledged entries per source, and what was never sent), or none
+ * and why. Absent for reports written before proofs existed.
+ */
+export function proofLine(r: ExperimentReport): string | null {
+  const p = r.proof;
+  if (!p) return null;
+  if (p.kind !== 'partial') return `${p.kind === 'none' ? 'no' : 'full'} proof: ${p.detail}`;
+  const classes = failingClassesOf('acknowledged');
+  const perSource = (r.reconcile?.sources ?? []).map((s) => `${s.source} ${classes.map((c) => `${c} ${thousands(s.classes[c].count)}`).join(', ')}`);
+  return `partial proof: among the ${thousands(p.acknowledged ?? r.reconcile?.outcomes.acknowledged ?? 0)} acknowledged entries: ${perSource.join('; ') || 'no source'}; `
+    + `never sent ${thousands(p.never_sent ?? 0)}, sent without a definitive answer ${thousands(p.unanswered ?? 0)} (neither judged)`;
+}
+
+/** "150 still unacknowledged: 610 requests timed out after 1 s; the system never answered" (HTML and CLI). */
+export function redeliveryDetail(d: RedeliverySummary): string {
+  const never = d.requests !== undefined && d.requests > 0 && d.answered === 0 ? '; the system never answered' : '';
+  return `${thousands(d.still_unacknowledged)} still unacknowledged${d.errors ? `: ${d.errors}` : ''}${never}`;
+}
+
+function proofCheck(r: ExperimentReport): ReportCheck | null {
+  const line = proofLine(r);
+  if (!r.proof || !line) return null;
+  const name = `proof (${r.proof.kind})`;
+  if (r.proof.kind === 'none') return { suite: 'proof', name, status: 'skipped', message: line };
+  if (r.reconcile && !r.reconcile.exactlyOnce) return { suite: 'proof', name, status: 'failed', message: line, detail: r.proof.detail };
+  return { suite: 'proof', name, status: 'passed', detail: `${line}\n${r.proof.detail}` };
 }
 
 function round(v: number): number {

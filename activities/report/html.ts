@@ -8,7 +8,7 @@ import { dashboards, runLinks } from './links.ts';
 import { moneyProjection } from './projection.ts';
 import { failingClassesOf, outcomeClasses } from '../reconcile/types.ts';
 import type { SourceReconciliation } from '../reconcile/types.ts';
-import { ms } from './checks.ts';
+import { ms, redeliveryDetail } from './checks.ts';
 import type { ExperimentReport, ReportCheck } from './types.ts';
 
 let echartsSource: string | undefined;
@@ -112,7 +112,7 @@ export function reportHtml(r: ExperimentReport, checks: ReportCheck[]): string {
     card('time to healthy', ms(r.recovery?.time_to_healthy_ms ?? null), 'from the last revert to the first healthy probe'),
     card('time to first success', ms(r.recovery?.time_to_first_success_ms ?? null), 'from the last revert to the first successful request'),
     card('redelivered', r.redelivery ? `${num(r.redelivery.resent)} → ${num(r.redelivery.acked)} acked` : '—',
-      r.redelivery ? `${num(r.redelivery.still_unacknowledged)} still unacknowledged` : ''),
+      r.redelivery ? redeliveryDetail(r.redelivery) : ''),
     card('drain', r.drain ? (r.drain.lag_zero ? `lag 0 after ${ms(r.drain.waited_ms)}` : `lag not 0 after ${ms(r.drain.waited_ms)}`) : '—'),
   ].join('\n');
 

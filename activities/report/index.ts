@@ -6,7 +6,7 @@ export const reportActivities = createReportActivities();
 export { createReportActivities, reportJson, reportsDir, writeReportTo } from './write.ts';
 export { moneyProjection, type MoneyProjection } from './projection.ts';
 export { dashboardLink, dashboards, linkBases, runLinks, temporalUiLink } from './links.ts';
-export { reportChecks } from './checks.ts';
+export { proofLine, redeliveryDetail, reportChecks } from './checks.ts';
 export { junitXml } from './junit.ts';
 export { reportHtml } from './html.ts';
 export * from './types.ts';

@@ -10,6 +10,14 @@ export function xmlEscape(s: string): string {
     .replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
+/** The proof for machines: its kind, and a partial proof's numbers (the classes are in the reconcile suites). */
+function proofProperties(r: ExperimentReport): [string, string][] {
+  if (!r.proof) return [];
+  const numbers = r.proof.kind === 'partial'
+    ? [['proof_acknowledged', r.proof.acknowledged], ['proof_never_sent', r.proof.never_sent], ['proof_unanswered', r.proof.unanswered]] as const : [];
+  return [['proof', r.proof.kind], ...numbers.filter(([, n]) => n !== undefined).map(([k, n]): [string, string] => [k, String(n)])];
+}
+
 export function junitXml(r: ExperimentReport, checks: ReportCheck[] = reportChecks(r)): string {
   const suites = new Map<string, ReportCheck[]>();
   for (const c of checks) suites.set(c.suite, [...(suites.get(c.suite) ?? []), c]);
@@ -26,7 +34,7 @@ export function junitXml(r: ExperimentReport, checks: ReportCheck[] = reportChec
       + `errors="${count(list, 'error')}" skipped="${count(list, 'skipped')}" timestamp="${xmlEscape(r.started_at)}">`);
     if (suite === 'verdict') {
       lines.push('    <properties>',
-        ...[['run_id', r.run_id], ['workflow_id', r.workflow_id], ['scenario', r.scenario], ['verdict', r.verdict]]
+        ...[['run_id', r.run_id], ['workflow_id', r.workflow_id], ['scenario', r.scenario], ['verdict', r.verdict], ...proofProperties(r)]
           .map(([k, v]) => `      <property name="${k}" value="${xmlEscape(v!)}"/>`),
         '    </properties>');
     }

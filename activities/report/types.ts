@@ -43,13 +43,27 @@ export interface ExperimentReport {
   load: LoadSummary | null;
   faults: FaultRecord[];
   recovery: RecoveryResult | null;
-  redelivery: { resent: number; acked: number; still_unacknowledged: number } | null;
+  redelivery: RedeliverySummary | null;
   drain: { lag_zero: boolean; waited_ms: number } | null;
   reconcile: ReconcileResult | null;
   /** Added after the reports were first written, when the run sent notifications. */
   notifications?: NotificationResult[];
   /** What the run proved. Absent in reports written before partial proofs existed. */
   proof?: ProofSummary;
+}
+
+/** Redelivery of the entries without a definitive answer; the error fields are absent in older reports. */
+export interface RedeliverySummary {
+  resent: number;
+  acked: number;
+  still_unacknowledged: number;
+  /** HTTP requests sent, every attempt counted, and how many got an HTTP answer of any status. */
+  requests?: number;
+  answered?: number;
+  /** Failed requests per error class (timeout, connection_reset, connection_refused, http_5xx, ...). */
+  errors_by_class?: Record<string, number>;
+  /** The same in words, most frequent first: "2,000 requests timed out after 5 s, 12 connections were reset". */
+  errors?: string;
 }
 
 /**
@@ -60,6 +74,11 @@ export interface ExperimentReport {
 export interface ProofSummary {
   kind: 'full' | 'partial' | 'none';
   detail: string;
+  /** A partial proof's numbers (the classes among them are the reconcile sources'): entries reconciled... */
+  acknowledged?: number;
+  /** ...entries the load never sent, and entries sent without a definitive answer: neither judged. */
+  never_sent?: number;
+  unanswered?: number;
 }
 
 export interface ReportPaths {

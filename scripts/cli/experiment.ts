@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { validateCommand } from './validate.ts';
 import { existsSync, readFileSync } from 'node:fs';
+import { redeliveryDetail } from '../../activities/report/checks.ts';
 import { reportJson } from '../../activities/report/write.ts';
 import type { ExperimentReport } from '../../activities/report/types.ts';
 import { exitCodeOf, OrdealClient, ScenarioError, type ExperimentHandle, type ExperimentResult, type ExperimentStatus } from '../client/index.ts';
@@ -74,7 +75,7 @@ export function summarize(r: ExperimentResult, uiUrl: string): string {
     const ms = (v: number | null) => (v === null ? 'n/a' : `${(v / 1000).toFixed(2)} s`);
     out.push(`time to recovery: healthy probe ${ms(rep.recovery.time_to_healthy_ms)}, first successful request ${ms(rep.recovery.time_to_first_success_ms)}`);
   }
-  if (rep.redelivery) out.push(`redelivery: resent ${rep.redelivery.resent}, acked ${rep.redelivery.acked}, still unacknowledged ${rep.redelivery.still_unacknowledged}`);
+  if (rep.redelivery) out.push(`redelivery: resent ${rep.redelivery.resent}, acked ${rep.redelivery.acked}, ${redeliveryDetail(rep.redelivery)}`);
   if (rep.proof) out.push(`proof: ${rep.proof.kind}: ${rep.proof.detail}`);
   if (rep.reconcile) {
     const classes = ['ok', 'lost', 'duplicated', 'ghost', 'mismatched', 'unacknowledged', 'missing'] as const;

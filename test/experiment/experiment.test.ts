@@ -136,6 +136,24 @@ void test('circuit breaker: a system down longer than abort_if_down_for aborts t
   await until('the payment API to be ready again', paymentApiReady, 30_000);
 });
 
+void test('the overall deadline passing mid-fault: ABORTED, fault reverted, a partial proof labelled as such', async () => {
+  // The deadline (a workflow timer from the run's start) passes ~10 s into the 60 s fault.
+  const h = await ordeal.start({
+    scenario: 'db_failure_peak_load', loadTaskQueue,
+    overrides: [...shortDbKill, 'load.duration=60s', 'ledger.messages=6000', 'faults.0.at=3s', 'faults.0.duration=60s',
+      'safety.abort_if_down_for=5m', 'safety.deadline=20s'],
+  });
+  await untilFaultActive(h);
+  const r = await h.result();
+  assert.equal(r.verdict, 'ABORTED', r.reasons.join('\n'));
+  assert.equal(r.reasons[0], 'overall deadline of 20000 ms passed');
+  assert.equal(r.report.faults[0]!.revert?.reverted, true);
+  assert.ok(r.report.faults[0]!.revertedAtS! < 30, `reverted at +${r.report.faults[0]!.revertedAtS} s of load, long before the fault's 60 s`);
+  assert.deepEqual((await leasesOf(r.run_id)).map((l) => l.state), ['reverted']);
+  assertPartialProof(r);
+  await until('the payment API to be ready again', paymentApiReady, 30_000);
+});
+
 /**
  * A run cut short still proves what it can: after the revert, every acknowledged entry
  * is in every system of record exactly once (the correct system), the entries never
@@ -165,4 +183,5 @@ function assertPartialProof(r: ExperimentResult): void {
   assert.equal(json.proof.kind, 'partial');
   assert.match(readFileSync(r.paths.html, 'utf8'), /<p class="proof" data-proof="partial"><strong>Partial proof<\/strong>/);
   assert.match(summarize(r, 'http://ui'), /^proof: partial: the run was cut short; /m);
+  assert.match(readFileSync(r.paths.junit, 'utf8'), /<property name="proof" value="partial"\/>/);
 }

@@ -33,10 +33,14 @@ export async function inProcessWorker(taskQueue: string, activities: Record<stri
   };
 }
 
-/** A worker process (orchestrator + load, test/experiment/worker-process.ts) that tests may SIGKILL; ready when it polls. */
-export async function workerProcess(taskQueue: string, extraArgs: string[] = []): Promise<{ child: ChildProcess; kill: (sig?: NodeJS.Signals) => Promise<void> }> {
+/**
+ * A worker process (orchestrator + load, test/experiment/worker-process.ts) that tests may SIGKILL; ready when it polls.
+ * `env`: variables that differ from this process's (e.g. an ORDEAL_DB_URL nothing listens on).
+ */
+export async function workerProcess(taskQueue: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}):
+  Promise<{ child: ChildProcess; kill: (sig?: NodeJS.Signals) => Promise<void> }> {
   const child = spawn(join(config.tools, 'bin', 'node'), [join(import.meta.dirname, 'worker-process.ts'), taskQueue, ...extraArgs], {
-    cwd: repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   const ready = new Promise<void>((resolve, reject) => {

@@ -15,6 +15,7 @@ import type { ExperimentReport, ReportJson, ReportPaths } from '../../activities
 import type { TimelinePoint } from '../../activities/load/types.ts';
 import { asRow, entries, ordealUrl, OutcomeTable, PaymentsTable, suffix } from '../reconcile/plant.ts';
 import { countColor, dumpDom, screenshot } from './browser.ts';
+import { proofSummary } from '../../workflows/proof.ts';
 import { findAll, parseXml } from './xml.ts';
 
 process.env.ORDEAL_LOG_LEVEL ??= 'error';
@@ -30,7 +31,7 @@ after(async () => {
 });
 
 /** A run with a real reconciliation: 2 lost, 1 duplicated, 1 ghost in PostgreSQL. */
-async function realReconciliation(runId: string): Promise<ReconcileResult> {
+async function realReconciliation(runId: string, scope: ReconcileResult['scope'] = 'full'): Promise<ReconcileResult> {
   const spec: LedgerSpec = { messages: 30, seed: 9, amount_cents: [500, 90_000], currency: ['usd', 'eur'], customers: 5 };
   const e = entries(runId, spec);
   await outcomes.insert(runId, e.map((x) => ({ message_id: x.message_id, outcome: x.seq === 7 ? 'unknown' : 'acknowledged' })));
@@ -40,7 +41,7 @@ async function realReconciliation(runId: string): Promise<ReconcileResult> {
     { message_id: `${runId}-00000999`, amount_cents: 4200, currency: 'usd', test_run_id: runId },
   ]);
   const reconcile = createReconcileActivities({ outcomes: () => sqlOutcomeSource(ordealUrl, outcomes.query) });
-  return reconcile.reconcile({ runId, ledger: spec, sources: [{ source: 'postgres', name: 'payments-db', query: payments.query }] });
+  return reconcile.reconcile({ runId, ledger: spec, sources: [{ source: 'postgres', name: 'payments-db', query: payments.query }], scope });
 }
 
 function timeline(): TimelinePoint[] {
@@ -118,6 +119,7 @@ function experimentReport(runId: string, reconcile: ReconcileResult | null): Exp
     redelivery: { resent: 6000, acked: 5999, still_unacknowledged: 1 },
     drain: { lag_zero: true, waited_ms: 1200 },
     reconcile,
+    proof: proofSummary(reconcile, 'the run was aborted'),
   };
 }
 
@@ -154,18 +156,19 @@ void describe('reports of a failed run', () => {
     const root = parseXml(xml);
     assert.equal(root.name, 'testsuites');
     const cases = findAll(root, 'testcase');
-    // 7 classes for the one source, 2 thresholds, idempotent answers, 2 reverts, recovery, verdict.
-    assert.equal(cases.length, 7 + 2 + 1 + 2 + 1 + 1);
+    // 7 classes for the one source, 2 thresholds, idempotent answers, 2 reverts, recovery, proof, verdict.
+    assert.equal(cases.length, 7 + 2 + 1 + 2 + 1 + 1 + 1);
     assert.equal(root.attrs.tests, String(cases.length));
     const failed = cases.filter((c) => c.children.some((x) => x.name === 'failure'));
     assert.deepEqual(failed.map((c) => `${c.attrs.classname} / ${c.attrs.name}`).sort(), [
+      'ordeal.db_failure_peak_load.proof / proof (full)',
       'ordeal.db_failure_peak_load.reconcile.payments-db / duplicated = 0',
       'ordeal.db_failure_peak_load.reconcile.payments-db / ghost = 0',
       'ordeal.db_failure_peak_load.reconcile.payments-db / lost = 0',
       'ordeal.db_failure_peak_load.thresholds / p99_ms <= 1000',
       'ordeal.db_failure_peak_load.verdict / verdict',
     ]);
-    assert.equal(root.attrs.failures, '5');
+    assert.equal(root.attrs.failures, '6');
     assert.equal(root.attrs.errors, '0');
     const lost = failed.find((c) => c.attrs.name === 'lost = 0')!.children[0]!;
     const lostTally = report.reconcile!.sources[0]!.classes.lost;
@@ -177,7 +180,10 @@ void describe('reports of a failed run', () => {
     assert.equal(recovery.attrs.time, '2.300');
     const props = findAll(root, 'property');
     assert.deepEqual(Object.fromEntries(props.map((p) => [p.attrs.name, p.attrs.value])),
-      { run_id: runId, workflow_id: `ordeal-${runId}`, scenario: 'db_failure_peak_load', verdict: 'FAIL' });
+      { run_id: runId, workflow_id: `ordeal-${runId}`, scenario: 'db_failure_peak_load', verdict: 'FAIL', proof: 'full' });
+    const proof = failed.find((c) => c.attrs.name === 'proof (full)')!.children[0]!;
+    assert.equal(proof.attrs.message, `full proof: ${report.proof!.detail}`);
+    assert.match(proof.attrs.message!, /^full proof: all 30 ledger entries reconciled against payments-db after redelivery: exactly-once broken/);
   });
 
   void test('report.html: self-contained, verdict and reasons up front, classes with ids and money', () => {
@@ -242,6 +248,40 @@ void describe('reports of a failed run', () => {
 });
 
 void describe('reports of an aborted run and bad input', () => {
+  void test('junit.xml of a partial proof: its kind and numbers as properties, its classes among the acknowledged in one testcase', async () => {
+    const runId = `part-${suffix()}`;
+    // The tables were planted by the suite above (node:test runs the describes in order).
+    const reconcile = await realReconciliation(runId, 'acknowledged');
+    const neverSent = 0;
+    const report: ExperimentReport = { ...experimentReport(runId, reconcile), verdict: 'ABORTED', reasons: ['aborted: enough'],
+      proof: proofSummary(reconcile, '', neverSent) };
+    const paths = await reports.writeReports(report);
+    const root = parseXml(readFileSync(paths.junit, 'utf8'));
+    const props = Object.fromEntries(findAll(root, 'property').map((p) => [p.attrs.name, p.attrs.value]));
+    // 29 of the 30 entries were acknowledged (seq 7 has no definitive answer).
+    assert.equal(reconcile.outcomes.acknowledged, 29);
+    assert.deepEqual([props.proof, props.proof_acknowledged, props.proof_never_sent, props.proof_unanswered], ['partial', '29', '0', '1']);
+    const cases = findAll(root, 'testcase');
+    const proof = cases.find((c) => c.attrs.name === 'proof (partial)');
+    assert.ok(proof, cases.map((c) => c.attrs.name).join(', '));
+    assert.equal(proof.attrs.classname, 'ordeal.db_failure_peak_load.proof');
+    // The planted losses, duplicate and ghost are among the acknowledged: the partial proof failed, and says how.
+    const failure = proof.children.find((x) => x.name === 'failure')!;
+    const c = reconcile.sources[0]!.classes;
+    assert.deepEqual([c.lost.count, c.duplicated.count, c.ghost.count, c.mismatched.count], [2, 1, 1, 0]);
+    assert.equal(failure.attrs.message, 'partial proof: among the 29 acknowledged entries: payments-db lost 2, duplicated 1, ghost 1, mismatched 0; '
+      + 'never sent 0, sent without a definitive answer 1 (neither judged)');
+    assert.ok(failure.text.includes(report.proof!.detail), failure.text);
+    assert.match(readFileSync(paths.html, 'utf8'), /<p class="proof" data-proof="partial"><strong>Partial proof<\/strong>/);
+    // A held partial proof passes its testcase, the line in its output; no proof at all is skipped, with why.
+    const held = { ...report, reconcile: { ...reconcile, exactlyOnce: true } };
+    const ok = reportChecks(held).find((x) => x.suite === 'proof')!;
+    assert.equal(ok.status, 'passed');
+    assert.match(ok.detail!, /^partial proof: among the 29 acknowledged entries: payments-db lost 2/);
+    const none = reportChecks({ ...report, reconcile: null, proof: proofSummary(null, 'the run stopped before anything was sent') }).find((x) => x.suite === 'proof')!;
+    assert.deepEqual([none.status, none.message], ['skipped', 'no proof: nothing was reconciled: the run stopped before anything was sent']);
+  });
+
   void test('no reconciliation, no timeline, a fault that could not be reverted: still complete reports', async () => {
     const runId = `abort-${suffix()}`;
     const base = experimentReport(runId, null);
@@ -275,7 +315,8 @@ void describe('reports of an aborted run and bad input', () => {
   void test('checks mirror the report: a passing run has only passing checks', () => {
     const report: ExperimentReport = { ...experimentReport('pass-1', null), verdict: 'PASS', reasons: [] };
     report.load!.thresholds = report.load!.thresholds.map((t) => ({ ...t, ok: true }));
-    const checks = reportChecks(report).filter((c) => c.suite !== 'reconcile');
+    // Without a reconciliation in this report its proof is none (a skipped check): only the rest is judged here.
+    const checks = reportChecks(report).filter((c) => c.suite !== 'reconcile' && c.suite !== 'proof');
     assert.ok(checks.length > 0 && checks.every((c) => c.status === 'passed'), JSON.stringify(checks));
   });
 

@@ -31,7 +31,7 @@ void test('the proof line: full, partial (with what was not judged), or none wit
     { kind: 'full', detail: 'all 100 ledger entries reconciled against postgres, kafka after redelivery: exactly-once held' });
   assert.deepEqual(proofSummary(result('acknowledged', false), '', 52), { kind: 'partial', detail:
     'the run was cut short; the 40 acknowledged entries were reconciled against postgres, kafka: exactly-once broken (see the reasons). '
-    + 'Not judged: 52 entries never sent, 8 sent without a definitive answer (not redelivered).' });
+    + 'Not judged: 52 entries never sent, 8 sent without a definitive answer (not redelivered).', acknowledged: 40, never_sent: 52, unanswered: 8 });
   assert.deepEqual(proofSummary(null, 'the run stopped before anything was sent'),
     { kind: 'none', detail: 'nothing was reconciled: the run stopped before anything was sent' });
 });
