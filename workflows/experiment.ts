@@ -215,6 +215,8 @@ async function loadUnderFaults(run: Run): Promise<LoadPhase> {
     summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`, startToCloseTimeout,
   }, [{ ...shard, scenario: run.scenario.name, progress: { workflowId: run.workflowId } }]));
   run.loadSettled = Promise.allSettled(shardCalls);
+  // The live view tells a shard that finished from one that went quiet (a harness gap opening). No command.
+  shardCalls.forEach((call, i) => { const done = () => run.live.onShardDone(shards[i]!.shard); void call.then(done, done); });
   const shardsDone = Promise.all(shardCalls);
   const faultsDone = run.faults.start(s.faults, { loadStartedAt: startedAt, maxFaultDurationMs: s.safety.max_fault_duration, ...(s.system ? { system: s.system } : {}) });
 

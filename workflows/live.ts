@@ -4,7 +4,7 @@ import { setCurrentDetails } from '@temporalio/workflow';
 import type { LoadProgress } from '../activities/load/types.ts';
 import type { ExperimentReport, Phase, Verdict } from '../activities/report/types.ts';
 import type { FaultLifecycle } from './fault-lifecycle.ts';
-import { progressTotals } from './progress.ts';
+import { progressGaps, progressTotals } from './progress.ts';
 import type { ExperimentStatus } from './types.ts';
 
 export class LiveState {
@@ -16,6 +16,8 @@ export class LiveState {
   /** Each shard's last progress signal. */
   readonly progress = new Map<number, LoadProgress>();
   plannedShards = 0;
+  /** Shards whose activity ended (completed or failed): quiet by design, not a harness gap. */
+  readonly shardsDone = new Set<number>();
   abortReason: string | null = null;
   verdict: Verdict | null = null;
   /** Without a business probe, time to first success is the first acknowledgement after the last revert. */
@@ -45,6 +47,10 @@ export class LiveState {
     }
   }
 
+  onShardDone(shard: number): void {
+    this.shardsDone.add(shard);
+  }
+
   onReverted(at: number): void {
     this.#revertedAt = at;
     this.#ackedAtRevert = progressTotals(this.progress.values()).acked;
@@ -66,6 +72,8 @@ export class LiveState {
       verdict: this.verdict,
       abort_reason: this.abortReason,
       shards: { reporting: this.progress.size, planned: this.plannedShards },
+      harness_gaps: progressGaps(this.progress.values()),
+      load_shards: [...this.progress.values()].map((p) => ({ shard: p.shard, last_progress_ms: p.at_ms ?? null, done: this.shardsDone.has(p.shard) })),
     };
   }
 }

@@ -1,6 +1,7 @@
 // The live view in real headless Chromium against a running experiment on the stack:
-// the charts grow while the load runs, a fault band appears with the fault, the page's
-// own polling redraws it, and the verdict and outcome counts show at the end. The last
+// the charts grow while the load runs, a harness gap opens and closes while the load
+// worker is stopped, a fault band appears with the fault, the page's own polling
+// redraws it, and the verdict and outcome counts show at the end. The last
 // screenshot is kept as a test artifact (path printed).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +10,9 @@ import assert from 'node:assert/strict';
 import { OrdealClient } from '../../scripts/client/index.ts';
 import { repoRoot } from '../../scripts/stack/config.ts';
 import { startLiveView, type LiveView } from '../../scripts/live/server.ts';
-import type { LiveSnapshot } from '../../scripts/live/state.ts';
+import type { LiveGap, LiveSnapshot } from '../../scripts/live/state.ts';
+import { isOurProcessAlive, readPidFile } from '../../scripts/stack/process.ts';
+import { pidFileOf } from '../../scripts/stack/system-file.ts';
 import { config, shortDbKill, until } from '../experiment/harness.ts';
 import { countColor, dumpDom, screenshot } from '../report/browser.ts';
 
@@ -21,7 +24,7 @@ let view: LiveView | undefined;
 before(async () => { ordeal = await OrdealClient.connect({ config }); });
 after(async () => { await view?.close(); await ordeal?.close(); });
 
-void test('the live view shows a running experiment: charts grow, a fault band appears, the verdict shows', async () => {
+void test('the live view shows a running experiment: charts grow, a harness gap and a fault band appear, the verdict shows', async () => {
   const h = await ordeal.start({ scenario: 'db_failure_peak_load', overrides: [...shortDbKill,
     'ledger.messages=2500', 'load.duration=25s', 'faults.0.at=8s', 'faults.0.duration=12s'] });
   view = await startLiveView({ handle: h, prometheusUrl: `http://127.0.0.1:${config.ports.prometheus}` });
@@ -37,6 +40,31 @@ void test('the live view shows a running experiment: charts grow, a fault band a
   const n1 = Number(attr(early, 'data-timeline-points'));
   assert.ok(n1 >= 2, `early points: ${n1}`);
   assert.ok(Number(attr(early, 'data-updates')) >= 1, 'the page polled /state and redrew');
+
+  // 1b. A harness gap as it opens and closes: the stack's load worker stopped (SIGSTOP) for a few
+  // seconds (well inside the shards' 20 s heartbeat timeout, so no retry). While it is quiet the
+  // view opens a gap for its shards; once it runs again, the shard's own starved gap replaces it.
+  const loadWorker = readPidFile(pidFileOf(config, 'load-worker'));
+  assert.ok(loadWorker && isOurProcessAlive(loadWorker), 'the stack\'s load worker is running');
+  const gapsOf = (s: LiveSnapshot) => ((s.report as { load?: { harness_gaps?: LiveGap[] } }).load?.harness_gaps ?? []);
+  process.kill(loadWorker.pid, 'SIGSTOP');
+  let opened: LiveGap;
+  try {
+    opened = await until('an open harness gap while the load worker is stopped', async () => gapsOf(await state()).find((g) => g.open), 12_000, 250);
+  } finally {
+    process.kill(loadWorker.pid, 'SIGCONT');
+  }
+  assert.match(opened.why, /^harness gap \(open\): no progress from shard \d+ for \d+ s/);
+  const closed = await until('the shard\'s own gap', async () => {
+    const g = gapsOf(await state());
+    return g.length > 0 && g.every((x) => !x.open) ? g : null;
+  }, 30_000, 250);
+  assert.ok(closed.some((g) => /^harness gap: shard \d+'s load worker was starved for [\d.]+ s/.test(g.why)), JSON.stringify(closed));
+  assert.ok(Math.min(...closed.map((g) => g.from_s)) <= opened.from_s + 1, `the closed gap starts where the open one did: ${JSON.stringify({ opened, closed })}`);
+  const gapDom = await dumpDom(view.url);
+  assert.equal(attr(gapDom, 'data-done'), 'false', 'the gap shows while the run goes on');
+  assert.ok(Number(attr(gapDom, 'data-gap-bands')) >= 1, 'a harness gap band on the charts');
+  assert.match(gapDom, /<div class="gap closed">harness gap · shard \d+ · \+[\d.]+ s → \+[\d.]+ s/);
 
   // 2. The fault: its band is on the charts, and the timeline has grown. (On a busy machine a
   // browser run takes seconds, so the fault may already be reverted: its band stays.)
@@ -61,7 +89,12 @@ void test('the live view shows a running experiment: charts grow, a fault band a
   assert.equal(attr(end, 'data-charts-rendered'), '2');
   assert.equal(Number(attr(end, 'data-timeline-points')), r.report.load!.timeline.length);
   assert.equal(attr(end, 'data-fault-bands'), '1');
-  assert.equal(Number(attr(end, 'data-excluded-bands')), r.report.load!.windows?.excluded.length ?? 0);
+  assert.equal(Number(attr(end, 'data-excluded-bands')), (r.report.load!.windows?.excluded ?? []).filter((e) => e.kind !== 'harness_gap').length);
+  // The stop is in the report too: a harness gap, drawn in its own band, named in the reasons, not the verdict's cause.
+  const reportGaps = r.report.load!.harness_gaps ?? [];
+  assert.ok(reportGaps.some((g) => /was starved/.test(g.why)), JSON.stringify(reportGaps));
+  assert.equal(Number(attr(end, 'data-gap-bands')), reportGaps.length);
+  assert.ok(r.reasons.some((x) => /^harness gap: .*left out of the thresholds$/.test(x)), r.reasons.join('\n'));
   assert.match(end, new RegExp(`<div class="badge" id="verdict"[^>]*>${r.verdict}</div>`));
   const c = r.report.load!.counts;
   assert.match(end, new RegExp(`<div class="value" id="sent">${c.sent} / ${c.acked}</div>`), 'the cards show the report\'s counts at the end');
@@ -72,5 +105,6 @@ void test('the live view shows a running experiment: charts grow, a fault band a
   const shot = await screenshot(view.url, png, '1280,1400');
   // The red fault band and the verdict badge's colour are in the picture.
   assert.ok(countColor(shot, r.verdict === 'PASS' ? [26, 127, 55] : [207, 34, 46], 8) > 500, 'the verdict badge is drawn');
-  console.log(`live view screenshot: ${png} (${r.verdict}, ${n1} → ${n2} live points, ${r.report.load!.timeline.length} in the report)`);
+  console.log(`live view screenshot: ${png} (${r.verdict}, ${n1} → ${n2} live points, ${r.report.load!.timeline.length} in the report; `
+    + `gap opened live at +${opened.from_s} s, report gaps ${JSON.stringify(reportGaps.map((g) => [g.from_s, g.to_s]))})`);
 });
