@@ -50,7 +50,9 @@ void test('the live view shows a running experiment: charts grow, a harness gap 
   process.kill(loadWorker.pid, 'SIGSTOP');
   let opened: LiveGap;
   try {
-    opened = await until('an open harness gap while the load worker is stopped', async () => gapsOf(await state()).find((g) => g.open), 12_000, 250);
+    // Held until the open gap is 4.5 s long: past the shard's own 3 s starvation threshold, so it records its gap.
+    opened = await until('an open harness gap while the load worker is stopped', async () =>
+      gapsOf(await state()).find((g) => g.open && g.to_s - g.from_s >= 4.5), 15_000, 250);
   } finally {
     process.kill(loadWorker.pid, 'SIGCONT');
   }
