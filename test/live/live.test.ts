@@ -41,18 +41,18 @@ void test('the live view shows a running experiment: charts grow, a harness gap 
   assert.ok(n1 >= 2, `early points: ${n1}`);
   assert.ok(Number(attr(early, 'data-updates')) >= 1, 'the page polled /state and redrew');
 
-  // 1b. A harness gap as it opens and closes: the stack's load worker stopped (SIGSTOP) for a few
-  // seconds (well inside the shards' 20 s heartbeat timeout, so no retry). While it is quiet the
-  // view opens a gap for its shards; once it runs again, the shard's own starved gap replaces it.
+  // 1b. A harness gap as it opens and closes: the stack's load worker stopped (SIGSTOP) for about
+  // 4 s (inside the shards' 20 s heartbeat timeout). While it is quiet the view opens a gap for its
+  // shards; once it runs again, the shard's own gap (starved) replaces it.
   const loadWorker = readPidFile(pidFileOf(config, 'load-worker'));
   assert.ok(loadWorker && isOurProcessAlive(loadWorker), 'the stack\'s load worker is running');
   const gapsOf = (s: LiveSnapshot) => ((s.report as { load?: { harness_gaps?: LiveGap[] } }).load?.harness_gaps ?? []);
   process.kill(loadWorker.pid, 'SIGSTOP');
   let opened: LiveGap;
   try {
-    // Held until the open gap is 4.5 s long: past the shard's own 3 s starvation threshold, so it records its gap.
+    // Held until the open gap is 4 s long: past the shard's own 3 s starvation threshold, so it records its gap.
     opened = await until('an open harness gap while the load worker is stopped', async () =>
-      gapsOf(await state()).find((g) => g.open && g.to_s - g.from_s >= 4.5), 15_000, 250);
+      gapsOf(await state()).find((g) => g.open && g.to_s - g.from_s >= 4), 15_000, 250);
   } finally {
     process.kill(loadWorker.pid, 'SIGCONT');
   }
@@ -61,7 +61,9 @@ void test('the live view shows a running experiment: charts grow, a harness gap 
     const g = gapsOf(await state());
     return g.length > 0 && g.every((x) => !x.open) ? g : null;
   }, 30_000, 250);
-  assert.ok(closed.some((g) => /^harness gap: shard \d+'s load worker was starved for [\d.]+ s/.test(g.why)), JSON.stringify(closed));
+  // Starved, as a rule; resumed when the stop outlasted the last throttled heartbeat's 20 s timeout (rare: heartbeats go out every 16 s).
+  const ownGap = /^harness gap: (shard \d+'s load worker was starved for [\d.]+ s|no load worker sent for shard \d+ for [\d.]+ s)/;
+  assert.ok(closed.some((g) => ownGap.test(g.why)), JSON.stringify(closed));
   assert.ok(Math.min(...closed.map((g) => g.from_s)) <= opened.from_s + 1, `the closed gap starts where the open one did: ${JSON.stringify({ opened, closed })}`);
   const gapDom = await dumpDom(view.url);
   assert.equal(attr(gapDom, 'data-done'), 'false', 'the gap shows while the run goes on');
@@ -94,7 +96,7 @@ void test('the live view shows a running experiment: charts grow, a harness gap 
   assert.equal(Number(attr(end, 'data-excluded-bands')), (r.report.load!.windows?.excluded ?? []).filter((e) => e.kind !== 'harness_gap').length);
   // The stop is in the report too: a harness gap, drawn in its own band, named in the reasons, not the verdict's cause.
   const reportGaps = r.report.load!.harness_gaps ?? [];
-  assert.ok(reportGaps.some((g) => /was starved/.test(g.why)), JSON.stringify(reportGaps));
+  assert.ok(reportGaps.some((g) => ownGap.test(g.why)), JSON.stringify(reportGaps));
   assert.equal(Number(attr(end, 'data-gap-bands')), reportGaps.length);
   assert.ok(r.reasons.some((x) => /^harness gap: .*left out of the thresholds$/.test(x)), r.reasons.join('\n'));
   assert.match(end, new RegExp(`<div class="badge" id="verdict"[^>]*>${r.verdict}</div>`));
