@@ -31,22 +31,14 @@ void test('the live view shows a running experiment: charts grow, a harness gap 
   const state = async () => (await (await fetch(`${view!.url}state`)).json()) as LiveSnapshot;
   const points = (s: LiveSnapshot) => ((s.report as { load?: { timeline?: unknown[] } }).load?.timeline ?? []).length;
 
-  // 1. Load running, before the fault: a timeline with a few points on both charts.
-  await until('a live timeline during the load', async () => { const s = await state(); return s.phase === 'load' && points(s) >= 2; }, 90_000, 500);
-  const early = await dumpDom(view.url);
-  assert.equal(attr(early, 'data-charts-error'), undefined, 'no chart error');
-  assert.equal(attr(early, 'data-charts-rendered'), '2');
-  assert.equal(attr(early, 'data-phase'), 'load');
-  const n1 = Number(attr(early, 'data-timeline-points'));
-  assert.ok(n1 >= 2, `early points: ${n1}`);
-  assert.ok(Number(attr(early, 'data-updates')) >= 1, 'the page polled /state and redrew');
-
-  // 1b. A harness gap as it opens and closes: the stack's load worker stopped (SIGSTOP) for about
-  // 4 s (inside the shards' 20 s heartbeat timeout). While it is quiet the view opens a gap for its
-  // shards; once it runs again, the shard's own gap (starved) replaces it.
+  // 1. A harness gap as it opens and closes, early in the load (before the fault, so its band is
+  // nobody else's): the stack's load worker stopped (SIGSTOP) for about 4 s, inside the shards'
+  // 20 s heartbeat timeout. While it is quiet the view opens a gap for its shards; once it runs
+  // again, the shard's own gap (starved) replaces it.
   const loadWorker = readPidFile(pidFileOf(config, 'load-worker'));
   assert.ok(loadWorker && isOurProcessAlive(loadWorker), 'the stack\'s load worker is running');
   const gapsOf = (s: LiveSnapshot) => ((s.report as { load?: { harness_gaps?: LiveGap[] } }).load?.harness_gaps ?? []);
+  await until('a load shard reporting', async () => { const s = await state(); return s.phase === 'load' && (s.status?.load_shards ?? []).some((x) => x.last_progress_ms !== null); }, 90_000, 250);
   process.kill(loadWorker.pid, 'SIGSTOP');
   let opened: LiveGap;
   try {
@@ -61,16 +53,30 @@ void test('the live view shows a running experiment: charts grow, a harness gap 
     const g = gapsOf(await state());
     return g.length > 0 && g.every((x) => !x.open) ? g : null;
   }, 30_000, 250);
-  // Starved, as a rule; resumed when the stop outlasted the last throttled heartbeat's 20 s timeout (rare: heartbeats go out every 16 s).
+  // Starved, as a rule; resumed if the stop outlasted the last throttled heartbeat's 20 s timeout (heartbeats go out every 16 s).
   const ownGap = /^harness gap: (shard \d+'s load worker was starved for [\d.]+ s|no load worker sent for shard \d+ for [\d.]+ s)/;
   assert.ok(closed.some((g) => ownGap.test(g.why)), JSON.stringify(closed));
   assert.ok(Math.min(...closed.map((g) => g.from_s)) <= opened.from_s + 1, `the closed gap starts where the open one did: ${JSON.stringify({ opened, closed })}`);
-  const gapDom = await dumpDom(view.url);
-  assert.equal(attr(gapDom, 'data-done'), 'false', 'the gap shows while the run goes on');
-  assert.ok(Number(attr(gapDom, 'data-gap-bands')) >= 1, 'a harness gap band on the charts');
-  assert.match(gapDom, /<div class="gap closed">harness gap · shard \d+ · \+[\d.]+ s → \+[\d.]+ s/);
 
-  // 2. The fault: its band is on the charts, and the timeline has grown. (On a busy machine a
+  // 2. Load running, before the fault: a timeline with a few points on both charts, and the gap's band.
+  await until('a live timeline during the load', async () => { const s = await state(); return s.phase === 'load' && points(s) >= 2; }, 90_000, 500);
+  const early = await dumpDom(view.url);
+  assert.equal(attr(early, 'data-charts-error'), undefined, 'no chart error');
+  assert.equal(attr(early, 'data-charts-rendered'), '2');
+  assert.equal(attr(early, 'data-phase'), 'load');
+  const n1 = Number(attr(early, 'data-timeline-points'));
+  assert.ok(n1 >= 2, `early points: ${n1}`);
+  assert.ok(Number(attr(early, 'data-updates')) >= 1, 'the page polled /state and redrew');
+  assert.equal(attr(early, 'data-done'), 'false', 'the gap shows while the run goes on');
+  assert.ok(Number(attr(early, 'data-gap-bands')) >= 1, 'a harness gap band on the charts');
+  assert.match(early, /<div class="gap closed">harness gap · shard \d+ · \+[\d.]+ s → \+[\d.]+ s/);
+  mkdirSync(artifacts, { recursive: true });
+  const gapShot = await screenshot(view.url, join(artifacts, 'live-view-gap.png'), '1280,1400');
+  // The report's harness gap colour: rgba(130, 80, 223, 0.18) over white (test/report/report.test.ts).
+  const livePurple = countColor(gapShot, [232, 224, 249], 5);
+  assert.ok(livePurple > 2000, `the live gap band is the report's purple: ${livePurple} px`);
+
+  // 3. The fault: its band is on the charts, and the timeline has grown. (On a busy machine a
   // browser run takes seconds, so the fault may already be reverted: its band stays.)
   const faultsSeen = (s: LiveSnapshot) => ((s.report as { faults?: unknown[] }).faults ?? []).length;
   await until('the fault in the live view', async () => faultsSeen(await state()) > 0, 90_000, 500);
@@ -82,7 +88,7 @@ void test('the live view shows a running experiment: charts grow, a harness gap 
   const n2 = Number(attr(during, 'data-timeline-points'));
   assert.ok(n2 > n1, `the charts grew: ${n1} → ${n2} points`);
 
-  // 3. The end: the verdict, the outcome counts, the report's own timeline and bands.
+  // 4. The end: the verdict, the outcome counts, the report's own timeline and bands.
   const last = await view.done;
   const r = await h.result();
   assert.equal(last.verdict, r.verdict);
@@ -104,11 +110,10 @@ void test('the live view shows a running experiment: charts grow, a harness gap 
   assert.match(end, new RegExp(`<div class="value" id="sent">${c.sent} / ${c.acked}</div>`), 'the cards show the report\'s counts at the end');
   assert.match(end, new RegExp(`<td>postgres</td><td class="n">${r.report.ledger!.count}</td>`));
 
-  mkdirSync(artifacts, { recursive: true });
   const png = join(artifacts, 'live-view.png');
   const shot = await screenshot(view.url, png, '1280,1400');
   // The red fault band and the verdict badge's colour are in the picture.
   assert.ok(countColor(shot, r.verdict === 'PASS' ? [26, 127, 55] : [207, 34, 46], 8) > 500, 'the verdict badge is drawn');
   console.log(`live view screenshot: ${png} (${r.verdict}, ${n1} → ${n2} live points, ${r.report.load!.timeline.length} in the report; `
-    + `gap opened live at +${opened.from_s} s, report gaps ${JSON.stringify(reportGaps.map((g) => [g.from_s, g.to_s]))})`);
+    + `gap opened live at +${opened.from_s} s (${livePurple} purple px live), report gaps ${JSON.stringify(reportGaps.map((g) => [g.from_s, g.to_s]))})`);
 });
