@@ -1,9 +1,10 @@
-// `ordeal run` and `ordeal watch <id> --web` as a person runs them: real CLI processes
-// against the test stack. `run` prints the live view's command; `watch --web` prints
-// the page's URL, serves the page and its live data while the run goes on, shows the
-// verdict at the end, and exits with the verdict's exit code when stopped (SIGINT, by
-// its pid: the CLI's wrappers exec node, so the child's pid is the CLI's own).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// `ordeal run --wait --web` and `ordeal watch <id> --web` as a person runs them: real CLI
+// processes against the test stack, on one run. `run` prints the run's id and its live
+// view's link, and exits with the verdict's code; `watch --web` prints the page's URL,
+// serves the page and its live data while the run goes on, shows the verdict at the end,
+// and exits with the verdict's code when stopped (SIGINT, by its pid: the CLI's wrappers
+// exec node, so the child's pid is the CLI's own).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,29 +14,33 @@ import { until } from '../experiment/harness.ts';
 
 const cli = join(repoRoot, 'scripts', 'ordeal');
 const reEsc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-let watch: ChildProcess | undefined;
-after(() => { if (watch && watch.exitCode === null && watch.signalCode === null) watch.kill('SIGKILL'); });
+const children: ChildProcess[] = [];
+after(() => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
 
-void test('ordeal run prints the live view command; ordeal watch --web serves the run live, then its verdict, and exits on Ctrl-C', async () => {
+/** A CLI process with its output collected as it comes. */
+function ordeal(...args: string[]) {
+  const child = spawn('bash', [cli, ...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const p = { child, out: '', err: '', exited: new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal }))) };
+  child.stdout!.on('data', (d: Buffer) => { p.out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { p.err += d.toString(); });
+  return p;
+}
+const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<null>((r) => setTimeout(() => r(null), ms))]);
+const LIVE_URL = /^live view: (http:\/\/127\.0\.0\.1:\d+\/)$/m;
+
+void test('ordeal run --wait --web prints its link; ordeal watch --web serves the run live, then its verdict, and exits on Ctrl-C', async () => {
   const overrides = ['faults=[]', 'ledger.messages=800', 'load.rate=80', 'load.duration=10s', 'load.warmup=0', 'load.thresholds={}', 'drain.timeout=45s'];
-  const run = spawnSync('bash', [cli, 'run', 'db_failure_peak_load', ...overrides.flatMap((o) => ['--set', o])],
-    { encoding: 'utf8', env: process.env, timeout: 120_000 });
-  assert.equal(run.status, 0, run.stdout + run.stderr);
-  const id = run.stdout.trim();
+  const run = ordeal('run', 'db_failure_peak_load', '--wait', '--web', ...overrides.flatMap((o) => ['--set', o]));
+  const id = await until('run to print the workflow id', async () => /^started (\S+)$/m.exec(run.err)?.[1], 60_000, 200);
   assert.match(id, /^ordeal-db_failure_peak_load-\d{8}T\d{6}Z-[0-9a-f]{4}$/);
-  assert.match(run.stderr, new RegExp(`^started ${reEsc(id)}$`, 'm'));
-  assert.match(run.stderr, new RegExp(`^Temporal UI: http://127\\.0\\.0\\.1:\\d+/namespaces/default/workflows/${reEsc(id)}`, 'm'));
-  assert.match(run.stderr, new RegExp(`^live view: npx ordeal watch ${reEsc(id)} --web$`, 'm'));
+  assert.match(run.err, new RegExp(`^Temporal UI: http://127\\.0\\.0\\.1:\\d+/namespaces/default/workflows/${reEsc(id)}`, 'm'));
+  const runUrl = await until('run to print its live view link', async () => LIVE_URL.exec(run.err)?.[1], 60_000, 200);
+  assert.match(await (await fetch(runUrl)).text(), new RegExp(`live view of <code>${reEsc(id)}</code>`));
 
-  const child = spawn('bash', [cli, 'watch', id, '--web'], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  watch = child;
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-
-  const url = await until('watch --web to print its URL', async () => /^live view: (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(err)?.[1], 60_000, 200);
+  const watch = ordeal('watch', id, '--web');
+  const url = await until('watch --web to print its URL', async () => LIVE_URL.exec(watch.err)?.[1], 60_000, 200);
+  assert.notEqual(url, runUrl, 'each command serves its own page (any free port)');
   const page = await (await fetch(url)).text();
   assert.match(page, new RegExp(`live view of <code>${reEsc(id)}</code>`));
   assert.match(page, /<div class="chart" id="chart-latency"><\/div>/);
@@ -49,7 +54,6 @@ void test('ordeal run prints the live view command; ordeal watch --web serves th
     const s = await state();
     return s.done || (s.status && s.status.sent > first.status!.sent) ? s : null;
   }, 60_000, 500);
-  assert.ok(grown.done || grown.status!.sent > first.status!.sent);
 
   // The end: the page shows the verdict and the report, the terminal the summary; the page stays up.
   const end = await until('the verdict on the page', async () => { const s = await state(); return s.done ? s : null; }, 240_000, 1000);
@@ -57,20 +61,25 @@ void test('ordeal run prints the live view command; ordeal watch --web serves th
   assert.equal(end.run_id, first.run_id);
   assert.match(end.report_path ?? '', /report\.html$/);
   assert.equal(end.counts?.postgres?.ok, 800);
-  await until('watch to say the run closed', async () => err.includes(`run closed; the live view stays at ${url} until Ctrl-C`), 60_000, 200);
-  assert.match(out, /^\[ *\d+s\] load +sent \d+ acked \d+/m, 'status lines while the load ran');
-  assert.match(out, new RegExp(`^verdict: PASS {3}scenario db_failure_peak_load {3}run ${first.run_id}$`, 'm'));
-  const endPage = await (await fetch(url)).text();
-  assert.match(endPage, /"verdict":"PASS"/);
-  assert.equal(child.exitCode, null, 'still serving the page');
+  await until('watch to say the run closed', async () => watch.err.includes(`run closed; the live view stays at ${url} until Ctrl-C`), 60_000, 200);
+  assert.match(watch.out, /^\[ *\d+s\] load +sent \d+ acked \d+/m, 'status lines while the load ran');
+  assert.match(watch.out, new RegExp(`^verdict: PASS {3}scenario db_failure_peak_load {3}run ${first.run_id}$`, 'm'));
+  assert.match(await (await fetch(url)).text(), /"verdict":"PASS"/);
+  assert.equal(watch.child.exitCode, null, 'still serving the page');
 
-  // Ctrl-C: the CLI closes the page and exits with the verdict's code (0 for PASS).
+  // run --wait: the verdict's exit code and summary on its own, its page closed with it.
+  const runEnded = await within(run.exited, 60_000);
+  assert.deepEqual(runEnded, { code: 0, signal: null }, run.err);
+  assert.match(run.out, new RegExp(`^verdict: PASS {3}scenario db_failure_peak_load {3}run ${first.run_id}$`, 'm'));
+  await assert.rejects(fetch(runUrl), 'run closed its page when it exited');
+
+  // Ctrl-C: watch closes the page and exits with the verdict's code (0 for PASS).
   const t0 = Date.now();
-  child.kill('SIGINT');
-  const ended = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
-  assert.ok(ended, `watch did not exit within 15 s of SIGINT:\n${err}`);
-  assert.deepEqual(ended, { code: 0, signal: null }, err);
+  watch.child.kill('SIGINT');
+  const ended = await within(watch.exited, 15_000);
+  assert.ok(ended, `watch did not exit within 15 s of SIGINT:\n${watch.err}`);
+  assert.deepEqual(ended, { code: 0, signal: null }, watch.err);
   await assert.rejects(fetch(url), 'the page is closed');
-  console.log(`watch --web: ${url} served run ${first.run_id} (${first.status!.sent} → ${grown.status?.sent ?? 'done'} sent live), `
-    + `verdict ${end.verdict}; exited ${Date.now() - t0} ms after SIGINT`);
+  console.log(`run ${first.run_id}: run --web at ${runUrl}, watch --web at ${url} (${first.status!.sent} → ${grown.status?.sent ?? 'done'} sent live), `
+    + `verdict ${end.verdict}; watch exited ${Date.now() - t0} ms after SIGINT`);
 });
