@@ -47,7 +47,10 @@ void test('ordeal run --wait --web prints its link; ordeal watch --web serves th
 
   // While the run goes on: the page's data is the run's, live (the status query's counts grow).
   const state = async () => (await (await fetch(`${url}state`)).json()) as LiveSnapshot;
-  const first = await until('live load data', async () => { const s = await state(); return !s.done && s.status && s.status.sent > 0 ? s : null; }, 90_000, 500);
+  let seen: LiveSnapshot | null = null;
+  const first = await until('live load data', async () => { const s = seen = await state(); return s.done || (s.status && s.status.sent > 0) ? s : null; }, 90_000, 500)
+    .catch((e: unknown) => { throw new Error(`${String(e)}\nlast state: ${JSON.stringify(seen).slice(0, 1500)}\nrun: ${run.err.slice(-1500)}\nwatch: ${watch.out.slice(-800)}${watch.err.slice(-1500)}`); });
+  assert.equal(first.done, false, `the run closed before the page saw it run: ${first.verdict} ${first.reasons.join('; ')}\nrun: ${run.err.slice(-1500)}`);
   assert.equal(first.scenario, 'db_failure_peak_load');
   assert.match(first.run_id ?? '', /^r[0-9a-f]{11}$/);
   const grown = await until('the live counts to grow', async () => {

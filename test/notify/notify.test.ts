@@ -208,7 +208,7 @@ void test('a notify variable that is not set is refused before anything runs: by
     { name: 'chat', format: 'slack', url_env: 'ORDEAL_TEST_UNSET_SLACK_URL' }];
   delete process.env.ORDEAL_TEST_UNSET_PD_KEY;
   delete process.env.ORDEAL_TEST_UNSET_SLACK_URL;
-  const overrides = ['faults=[]', 'ledger.messages=400', 'load.rate=80', 'load.duration=5s', `notify=${JSON.stringify(targets)}`];
+  const overrides = ['faults=[]', 'ledger.messages=400', 'load.rate=80', 'load.duration=5s', 'load.warmup=0', `notify=${JSON.stringify(targets)}`];
 
   // ordeal validate: exit 2, each variable at the field that names it, what it should hold.
   const v = spawnSync('bash', [join(repoRoot, 'scripts', 'ordeal'), 'validate', 'db_failure_peak_load', '--json', ...overrides.flatMap((o) => ['--set', o])],
