@@ -30,15 +30,16 @@ const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<nu
 const LIVE_URL = /^live view: (http:\/\/127\.0\.0\.1:\d+\/)$/m;
 
 void test('ordeal run --wait --web prints its link; ordeal watch --web serves the run live, then its verdict, and exits on Ctrl-C', async () => {
-  const overrides = ['faults=[]', 'ledger.messages=800', 'load.rate=80', 'load.duration=10s', 'load.warmup=0', 'load.thresholds={}', 'drain.timeout=45s'];
+  // 20 s of load: watch must start (a node process, its first status sample) and see it run.
+  const overrides = ['faults=[]', 'ledger.messages=800', 'load.rate=40', 'load.duration=20s', 'load.warmup=0', 'load.thresholds={}', 'drain.timeout=45s'];
   const run = ordeal('run', 'db_failure_peak_load', '--wait', '--web', ...overrides.flatMap((o) => ['--set', o]));
   const id = await until('run to print the workflow id', async () => /^started (\S+)$/m.exec(run.err)?.[1], 60_000, 200);
   assert.match(id, /^ordeal-db_failure_peak_load-\d{8}T\d{6}Z-[0-9a-f]{4}$/);
   assert.match(run.err, new RegExp(`^Temporal UI: http://127\\.0\\.0\\.1:\\d+/namespaces/default/workflows/${reEsc(id)}`, 'm'));
+  const watch = ordeal('watch', id, '--web');
   const runUrl = await until('run to print its live view link', async () => LIVE_URL.exec(run.err)?.[1], 60_000, 200);
   assert.match(await (await fetch(runUrl)).text(), new RegExp(`live view of <code>${reEsc(id)}</code>`));
 
-  const watch = ordeal('watch', id, '--web');
   const url = await until('watch --web to print its URL', async () => LIVE_URL.exec(watch.err)?.[1], 60_000, 200);
   assert.notEqual(url, runUrl, 'each command serves its own page (any free port)');
   const page = await (await fetch(url)).text();
