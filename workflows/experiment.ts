@@ -214,8 +214,9 @@ async function loadUnderFaults(run: Run): Promise<LoadPhase> {
   const shardCalls = shards.map((shard) => run.load.runLoadShard.executeWithOptions({
     summary: `load shard ${shard.shard + 1}/${shard.shards}: ledger [${shard.from}, ${shard.to})`, startToCloseTimeout,
   }, [{ ...shard, scenario: run.scenario.name, progress: { workflowId: run.workflowId } }]));
-  shardCalls.forEach((call, i) => { void call.then(() => run.live.onShardFinished(shards[i]!.shard), () => undefined); });
   run.loadSettled = Promise.allSettled(shardCalls);
+  // The live view and the fault timeline tell a shard that finished from one that went quiet (a harness gap opening). No command.
+  shardCalls.forEach((call, i) => { const done = () => run.live.onShardDone(shards[i]!.shard); void call.then(done, done); });
   const shardsDone = Promise.all(shardCalls);
   const faultsDone = run.faults.start(s.faults, { loadStartedAt: startedAt, maxFaultDurationMs: s.safety.max_fault_duration, ...(s.system ? { system: s.system } : {}) });
 

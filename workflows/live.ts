@@ -5,7 +5,7 @@ import type { LoadProgress } from '../activities/load/types.ts';
 import type { ExperimentReport, Phase, Verdict } from '../activities/report/types.ts';
 import type { FaultLifecycle } from './fault-lifecycle.ts';
 import { stalledShards } from './load-flow.ts';
-import { progressTotals } from './progress.ts';
+import { progressGaps, progressTotals } from './progress.ts';
 import type { ExperimentStatus } from './types.ts';
 
 export class LiveState {
@@ -17,9 +17,10 @@ export class LiveState {
   /** Each shard's last progress signal. */
   readonly progress = new Map<number, LoadProgress>();
   plannedShards = 0;
-  /** Workflow time of each shard's last progress signal, and the shards that completed. */
+  /** Shards whose activity ended (completed or failed): quiet by design, not a harness gap. */
+  readonly shardsDone = new Set<number>();
+  /** Workflow time of each shard's last progress signal (a fault waits for a silent shard). */
   readonly #lastSignalAt = new Map<number, number>();
-  readonly #finishedShards = new Set<number>();
   #loadStartedAt: number | null = null;
   abortReason: string | null = null;
   verdict: Verdict | null = null;
@@ -48,14 +49,10 @@ export class LiveState {
     this.plannedShards = plannedShards;
   }
 
-  onShardFinished(shard: number): void {
-    this.#finishedShards.add(shard);
-  }
-
   /** Shards with no load worker sending right now (a harness gap under way); none outside the load phase. */
   stalledShards(now: number): number[] {
     if (this.#loadStartedAt === null) return [];
-    return stalledShards({ planned: this.plannedShards, lastSignalAt: this.#lastSignalAt, finished: this.#finishedShards, loadStartedAt: this.#loadStartedAt }, now);
+    return stalledShards({ planned: this.plannedShards, lastSignalAt: this.#lastSignalAt, finished: this.shardsDone, loadStartedAt: this.#loadStartedAt }, now);
   }
 
   onProgress(progress: LoadProgress): void {
@@ -64,6 +61,10 @@ export class LiveState {
     if (this.#revertedAt !== null && this.firstAckAfterRevertAt === null && progressTotals(this.progress.values()).acked > this.#ackedAtRevert) {
       this.firstAckAfterRevertAt = Date.now();
     }
+  }
+
+  onShardDone(shard: number): void {
+    this.shardsDone.add(shard);
   }
 
   onReverted(at: number): void {
@@ -87,6 +88,8 @@ export class LiveState {
       verdict: this.verdict,
       abort_reason: this.abortReason,
       shards: { reporting: this.progress.size, planned: this.plannedShards },
+      harness_gaps: progressGaps(this.progress.values()),
+      load_shards: [...this.progress.values()].map((p) => ({ shard: p.shard, last_progress_ms: p.at_ms ?? null, done: this.shardsDone.has(p.shard) })),
     };
   }
 }

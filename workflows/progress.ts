@@ -1,6 +1,6 @@
 // What the load shards' progress signals add up to: the live totals of the status
 // query, and the load summary of a run cut short (no shard results to merge). Pure.
-import type { LoadCounts, LoadProgress, LoadSummary } from '../activities/load/types.ts';
+import type { HarnessGap, LoadCounts, LoadProgress, LoadSummary } from '../activities/load/types.ts';
 
 export interface ProgressTotals extends LoadCounts {
   /** Requests per second, summed over the shards' last intervals. */
@@ -20,6 +20,11 @@ export function progressTotals(progress: Iterable<LoadProgress>): ProgressTotals
     totals.p99_ms = Math.max(totals.p99_ms, shard.p99_ms);
   }
   return totals;
+}
+
+/** Every harness gap the shards reported so far (each shard's last progress carries all of its own), oldest first. */
+export function progressGaps(progress: Iterable<LoadProgress>): HarnessGap[] {
+  return [...progress].flatMap((p) => p.gaps ?? []).sort((a, b) => a.fromMs - b.fromMs || a.shard - b.shard);
 }
 
 /**

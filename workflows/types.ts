@@ -2,6 +2,7 @@
 // sets: plain data shared by the workflow, the CLI and the client API.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { FaultType } from '../activities/faults/types.ts';
+import type { HarnessGap } from '../activities/load/types.ts';
 import type { ExperimentReport, Phase, ReportPaths, Verdict } from '../activities/report/types.ts';
 
 export const OrdealScenario = defineSearchAttributeKey('OrdealScenario', SearchAttributeType.KEYWORD);
@@ -61,6 +62,14 @@ export interface ExperimentStatus {
   abort_reason: string | null;
   /** Shards that reported progress / shards planned. */
   shards: { reporting: number; planned: number };
+  /** Harness gaps the load shards reported so far (closed ones; wall-clock ms). Absent from runs of an older worker. */
+  harness_gaps?: HarnessGap[];
+  /**
+   * Per shard that reported: when it last sent progress (its worker's clock) and whether
+   * its activity ended. A shard still running that stopped reporting is a harness gap
+   * opening: the live view shows it until the shard's own gap replaces it.
+   */
+  load_shards?: { shard: number; last_progress_ms: number | null; done: boolean }[];
 }
 
 export interface AbortRequest {

@@ -31,6 +31,20 @@ const lastGapSeconds = new Gauge({ name: 'ordeal_experiment_last_harness_gap_sec
 const lastExcluded = new Gauge({ name: 'ordeal_experiment_last_excluded_seconds', help: 'Seconds left out of the steady-state thresholds by reason (warm-up, fault, harness gap), last run of each scenario',
   labelNames: ['scenario', 'run_id', 'reason'], registers: reg });
 
+/**
+ * Runs already counted: writeReports is retried (a lost completion, a timeout after the
+ * write) with the same report, and a run is one run however often its report is written.
+ * Bounded: the oldest ids go first, long after any retry of theirs could come.
+ */
+const counted = new Set<string>();
+const COUNTED_MAX = 10_000;
+function firstRecord(runId: string): boolean {
+  if (counted.has(runId)) return false;
+  counted.add(runId);
+  if (counted.size > COUNTED_MAX) counted.delete(counted.values().next().value!);
+  return true;
+}
+
 /** The series each scenario's last run set, removed when its next run is recorded. */
 const lastSeries = new Map<string, [Gauge<string>, Record<string, string>][]>();
 
@@ -49,7 +63,7 @@ export function excludedReason(why: string): string {
   return 'fault';
 }
 
-/** A finished run: count it, and make it the last run of its scenario. */
+/** A finished run: count it (once per run id), and make it the last run of its scenario. */
 export function recordReport(r: ExperimentReport): void {
   const scenario = r.scenario;
   for (const [g, labels] of lastSeries.get(scenario) ?? []) g.remove(labels);
@@ -59,7 +73,7 @@ export function recordReport(r: ExperimentReport): void {
     g.set(labels, v);
     series.push([g as unknown as Gauge<string>, labels]);
   };
-  runs.inc({ scenario, verdict: r.verdict });
+  if (firstRecord(r.run_id)) runs.inc({ scenario, verdict: r.verdict });
   const base = { scenario, run_id: r.run_id };
   put(lastInfo, { ...base, verdict: r.verdict }, 1);
   put(lastEnded, base, Date.parse(r.ended_at) / 1000);

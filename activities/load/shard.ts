@@ -147,7 +147,9 @@ export async function runLoadShard(input: LoadShardInput): Promise<LoadShardResu
     if (input.progress) {
       const now = performance.now();
       const payload: LoadProgress = { shard, counts: stats.counts, rate: ((stats.counts.requests - lastRequests) * 1000) / (now - lastTick),
-        p99_ms: engine.stats.hist.totalCount ? engine.stats.hist.getValueAtPercentile(99) / 1000 : 0 };
+        p99_ms: engine.stats.hist.totalCount ? engine.stats.hist.getValueAtPercentile(99) / 1000 : 0,
+        // The live view draws the gaps as they close, and opens one for a shard that went quiet.
+        at_ms: Date.now(), ...(gaps.length ? { gaps: [...gaps] } : {}) };
       lastRequests = stats.counts.requests;
       lastTick = now;
       const workflowId = input.progress.workflowId;

@@ -113,6 +113,10 @@ export interface LoadProgress {
   /** Requests per second over the last interval. */
   rate: number;
   p99_ms: number;
+  /** When the shard sent this (its worker's clock, ms): a shard that stops sending is a harness gap opening (the live view). */
+  at_ms?: number;
+  /** The harness gaps this shard knows so far (earlier resumes, starved stretches), each closed. */
+  gaps?: HarnessGap[];
 }
 export { LOAD_PROGRESS_SIGNAL as loadProgressSignalName, LOAD_TASK_QUEUE as loadTaskQueue } from '../../workflows/names.ts';
 

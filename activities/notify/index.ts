@@ -4,5 +4,6 @@ import { createNotifyActivities } from './activities.ts';
 
 export const notifyActivities = createNotifyActivities();
 export { createNotifyActivities, type NotifyInput, type NotifyOutput } from './activities.ts';
+export { notifyEnvProblems, type NotifyEnvProblem } from './env.ts';
 export { notificationBody, pagerDutyBody, redactUrl, runNotification, slackBody, targetsFor, type RunNotification } from './format.ts';
 export * from './types.ts';

@@ -319,9 +319,13 @@ export const CHART_SCRIPT = String.raw`
     var excluded = allExcluded.filter(function (e) { return e.kind !== 'harness_gap'; }).map(band);
     var grey = { silent: true, itemStyle: { color: 'rgba(87, 96, 106, 0.10)' }, data: excluded };
     // Harness gaps (no load worker sending for a shard): the harness's outage, in its own colour.
-    var gaps = ((report.load && report.load.harness_gaps) || []).map(function (g) {
-      return [{ name: 'harness gap', xAxis: g.from_s }, { xAxis: Math.min(g.to_s, lastT + 1) }];
+    // The live view passes its clock (live_until_s): a gap open now reaches past the last point.
+    var gapList = (report.load && report.load.harness_gaps) || [];
+    var liveUntil = report.load && report.load.live_until_s != null ? report.load.live_until_s : null;
+    var gaps = gapList.map(function (g) {
+      return [{ name: 'harness gap', xAxis: g.from_s }, { xAxis: Math.min(g.to_s, liveUntil != null ? liveUntil : lastT + 1) }];
     });
+    var openGapEnd = gapList.reduce(function (m, g, i) { return g.open ? Math.max(m, gaps[i][1].xAxis) : m; }, 0);
     var purple = { silent: true, itemStyle: { color: 'rgba(130, 80, 223, 0.18)' }, label: { color: '#8250df', position: 'insideBottom', fontSize: 11 }, data: gaps };
     var shade = { silent: true, itemStyle: { color: 'rgba(207, 34, 46, 0.14)' }, label: { color: '#cf222e', position: 'insideTop', fontSize: 11 }, data: windows };
     var recoveryLines = { silent: true, symbol: 'none', lineStyle: { color: '#1a7f37', type: 'dashed' }, label: { formatter: '{b}', color: '#1a7f37', fontSize: 10 }, data: marks };
@@ -338,7 +342,7 @@ export const CHART_SCRIPT = String.raw`
       grid: { left: 64, right: 64, top: 40, bottom: 40 },
       // Recovery can come after the load ended: keep its markers on the chart.
       xAxis: { type: 'value', name: 's', nameLocation: 'end', min: 0,
-        max: Math.ceil(Math.max(lastT, 1, ...marks.map(function (m) { return m.xAxis; }), ...windows.map(function (w) { return w[1].xAxis; }))) },
+        max: Math.ceil(Math.max(lastT, 1, openGapEnd, ...marks.map(function (m) { return m.xAxis; }), ...windows.map(function (w) { return w[1].xAxis; }))) },
     };
     var drawn = 0;
     function draw(id, option) {
@@ -372,6 +376,7 @@ export const CHART_SCRIPT = String.raw`
     body.setAttribute('data-timeline-points', String(timeline.length));
     body.setAttribute('data-fault-bands', String(windows.length));
     body.setAttribute('data-excluded-bands', String(excluded.length));
+    body.setAttribute('data-gap-bands', String(gaps.length));
   }
   window.ordealCharts = function (report) {
     try { render(report); } catch (err) { fail(err); }

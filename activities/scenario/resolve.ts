@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { environment } from '../environment/index.ts';
 import { loadSystemFile, parseSystem, problemsOf, substitute, systemPlaceholders, type SystemFile, type SystemOutcome } from '../system/index.ts';
 import { semanticProblems as semanticLoadProblems } from '../load/plan.ts';
+import { notifyEnvProblems } from '../notify/env.ts';
 import { crossSectionProblems } from './checks.ts';
 import { preflight, type PreflightReport } from '../preflight/index.ts';
 import { validateFaultTargets } from '../faults/index.ts';
@@ -202,8 +203,27 @@ function problemOf(line: string): ScenarioProblem {
   return { path: line.slice(0, at).replace(/\[(\d+)\]/g, '.$1'), message: line.slice(at + 2) };
 }
 
+/**
+ * What validation reads besides the scenario. `env`: where notify entries' variables must
+ * be set (default this process's; false skips the check, for a client whose environment
+ * is not the orchestrator worker's: the run's own validation on the worker checks them).
+ */
+export interface ResolveOptions { dir?: string; env?: NodeJS.ProcessEnv | false }
+
+/**
+ * A run notifies the system file's targets, then the scenario's own (docs/observability.md);
+ * a variable either names that is not set is a problem at the field that names it.
+ */
+function withSystemNotify(s: Scenario, env: NodeJS.ProcessEnv | false, problems: ScenarioProblem[]): Scenario {
+  const fromSystem = s.system?.notify ?? [];
+  if (env !== false) {
+    problems.push(...notifyEnvProblems(fromSystem, 'system.notify', env), ...notifyEnvProblems(s.notify, 'notify', env, fromSystem.length));
+  }
+  return fromSystem.length ? { ...s, notify: [...fromSystem, ...s.notify] } : s;
+}
+
 /** Resolves and validates; never throws for a bad scenario (the problems are the answer). */
-export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: string } = {}): ResolveOutcome {
+export function resolveScenarioDocument(input: ResolveInput, opts: ResolveOptions = {}): ResolveOutcome {
   const loaded = loadDocument(input.scenario, opts.dir ?? scenariosDir);
   if ('problem' in loaded) return { ok: false, problems: [loaded.problem], source: loaded.source };
   const { source } = loaded;
@@ -233,8 +253,9 @@ export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: strin
   const load = loadProblems(parsed.data.load);
   // The cross-section checks read executor settings the load checks vouch for.
   problems.push(...cross, ...load, ...(load.length ? [] : crossSectionProblems(parsed.data)));
-  if (problems.length > 0) return { ok: false, source, problems, parsed: parsed.data };
-  return { ok: true, source, scenario: parsed.data };
+  const scenario = withSystemNotify(parsed.data, opts.env ?? process.env, problems);
+  if (problems.length > 0) return { ok: false, source, problems, parsed: scenario };
+  return { ok: true, source, scenario };
 }
 
 /**
@@ -242,7 +263,7 @@ export function resolveScenarioDocument(input: ResolveInput, opts: { dir?: strin
  * target validation (type/backend/target/params; read-only probes for docker),
  * every problem at once.
  */
-export async function validateScenario(input: ResolveInput, opts: { dir?: string; live?: boolean } = {}): Promise<ResolveOutcome> {
+export async function validateScenario(input: ResolveInput, opts: ResolveOptions & { live?: boolean } = {}): Promise<ResolveOutcome> {
   const checked = await validateStatic(input, opts);
   const scenario = checked.ok ? checked.scenario : checked.parsed;
   if (!opts.live || !scenario) return checked;
@@ -254,7 +275,7 @@ export async function validateScenario(input: ResolveInput, opts: { dir?: string
   return problems.length ? { ok: false, source: checked.source, problems, live } : { ...checked, live };
 }
 
-async function validateStatic(input: ResolveInput, opts: { dir?: string }): Promise<ResolveOutcome> {
+async function validateStatic(input: ResolveInput, opts: ResolveOptions): Promise<ResolveOutcome> {
   const outcome = resolveScenarioDocument(input, opts);
   const loaded = loadDocument(input.scenario, opts.dir ?? scenariosDir);
   let faults: unknown[] = [];

@@ -4,6 +4,7 @@
 // types with no side effects: workflows and fault handles carry a resolved system as
 // plain data. Keys are snake_case, as written in YAML.
 import { z } from 'zod';
+import { notifyTargetSchema } from '../notify/types.ts';
 
 /** A name a scenario uses for a service or proxy (`target: acme`, `${services.acme.url}`). */
 const declName = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, _ and - only');
@@ -109,6 +110,8 @@ export const systemFileSchema = z
     services: z.record(declName, serviceDeclSchema).default({}),
     proxies: z.record(declName, proxyDeclSchema).default({}),
     provider: z.object({ admin_url: httpUrl }).strict().optional(),
+    /** Notifications for every run against this system; a scenario's own `notify:` entries are added after these. */
+    notify: z.array(notifyTargetSchema).optional(),
     defaults: z
       .object({
         /** Per source kind, merged under a scenario's reconcile entry (the scenario's fields win). */

@@ -18,7 +18,8 @@ export function statusLine(s: ExperimentStatus): string {
   // Wall clock, not elapsed_ms: a workflow's clock only moves when it runs a task.
   const elapsed = s.started_at ? Math.max(s.elapsed_ms, Date.now() - Date.parse(s.started_at)) : s.elapsed_ms;
   return `[${(elapsed / 1000).toFixed(0).padStart(4)}s] ${s.phase.padEnd(17)} sent ${s.sent} acked ${s.acked} `
-    + `failed ${s.failed} unacked ${s.unacknowledged}${s.never_sent ? ` (${s.never_sent} never sent)` : ''}  ${s.rate} req/s  p99 ${Math.round(s.p99_ms)} ms  faults: ${faults}`;
+    + `failed ${s.failed} unacked ${s.unacknowledged}${s.never_sent ? ` (${s.never_sent} never sent)` : ''}  ${s.rate} req/s  p99 ${Math.round(s.p99_ms)} ms  faults: ${faults}`
+    + (s.harness_gaps?.length ? `  harness gaps: ${s.harness_gaps.length}` : '');
 }
 
 const tty = process.stderr.isTTY;

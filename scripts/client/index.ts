@@ -150,7 +150,8 @@ export class OrdealClient {
   async start(input: ExperimentInput & { workflowId?: string; skipLocalValidation?: boolean }): Promise<ExperimentHandle> {
     let name = typeof input.scenario === 'string' ? input.scenario : String(input.scenario.name ?? 'inline');
     if (!input.skipLocalValidation) {
-      const outcome = await validateScenario({ scenario: input.scenario, overrides: input.overrides ?? [] });
+      // Notify variables are the orchestrator worker's (it sends): the run's own validation there checks them.
+      const outcome = await validateScenario({ scenario: input.scenario, overrides: input.overrides ?? [] }, { env: false });
       if (!outcome.ok) throw new ScenarioError(outcome.source, outcome.problems);
       name = outcome.scenario.name;
     }

@@ -1,5 +1,5 @@
-// The live view's page: the run's phase, counts, faults and outcome classes as they
-// change, and the report's two charts drawn by the report's own script
+// The live view's page: the run's phase, counts, faults, harness gaps and outcome
+// classes as they change, and the report's two charts drawn by the report's own script
 // (activities/report/html.ts CHART_SCRIPT + echarts), redrawn from /state every second.
 import { CHART_SCRIPT, echartsLibrary, esc, htmlHead, inlineScript, jsonForScript } from '../../activities/report/html.ts';
 import type { LiveSnapshot } from './state.ts';
@@ -35,9 +35,16 @@ const LIVE_SCRIPT = String.raw`
         return '<div class="fault ' + (f.revertedAtS == null ? 'open' : 'closed') + '">' + esc(f.handle.type + ' on ' + f.handle.target)
           + ' · +' + Number(f.injectedAtS).toFixed(1) + ' s' + (f.revertedAtS == null ? ' · <b>active</b>' : ' → +' + Number(f.revertedAtS).toFixed(1) + ' s') + '</div>';
       }).join('');
-    var ex = (s.report.load && s.report.load.windows && s.report.load.windows.excluded) || [];
+    // Harness gaps have their own list and colour (the report's purple); the other left-out seconds are grey.
+    var ex = ((s.report.load && s.report.load.windows && s.report.load.windows.excluded) || []).filter(function (e) { return e.kind !== 'harness_gap'; });
     document.getElementById('excluded').innerHTML = ex.map(function (e) {
-      return '<div class="gap">' + Number(e.from_s).toFixed(0) + '–' + Number(e.to_s).toFixed(0) + ' s ' + esc(e.why) + '</div>'; }).join('');
+      return '<div class="excluded">' + Number(e.from_s).toFixed(0) + '–' + Number(e.to_s).toFixed(0) + ' s ' + esc(e.why) + '</div>'; }).join('');
+    var gaps = (s.report.load && s.report.load.harness_gaps) || [];
+    body.setAttribute('data-harness-gaps', String(gaps.length));
+    body.setAttribute('data-open-gaps', String(gaps.filter(function (g) { return g.open; }).length));
+    document.getElementById('gaps').innerHTML = gaps.map(function (g) {
+      return '<div class="gap ' + (g.open ? 'open' : 'closed') + '">harness gap · shard ' + (g.shard + 1) + ' · +' + Number(g.from_s).toFixed(1) + ' s'
+        + (g.open ? ' · <b>open</b>' : ' → +' + Number(g.to_s).toFixed(1) + ' s') + ' <span class="muted">' + esc(g.why) + '</span></div>'; }).join('');
     var counts = s.counts;
     body.setAttribute('data-counts', counts ? 'yes' : 'no');
     document.getElementById('counts').innerHTML = !counts ? '<span class="muted">after reconciliation</span>'
@@ -81,7 +88,8 @@ export function livePage(s: LiveSnapshot): string {
   .chart { background: #fff; border: 1px solid var(--line); border-radius: 8px; height: 300px; margin-bottom: 12px; }
   .row { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
   .box { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; min-height: 48px; }
-  .fault.open { color: var(--bad); font-weight: 600; } .gap { color: var(--muted); }
+  .fault.open { color: var(--bad); font-weight: 600; } .excluded { color: var(--muted); }
+  .gap { color: #8250df; } .gap.open { font-weight: 600; }
   table { width: 100%; border-collapse: collapse; } th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); }
   td.n, th.n { text-align: right; } .bad-text { color: var(--bad); font-weight: 700; }
   ul#reasons { margin: 6px 0 0; padding-left: 18px; font-weight: 600; }
@@ -102,7 +110,7 @@ export function livePage(s: LiveSnapshot): string {
   <div class="card"><div class="label">sent / acknowledged</div><div class="value" id="sent">—</div><div class="meta" id="failed"></div></div>
   <div class="card"><div class="label">rate (current; achieved when done)</div><div class="value" id="rate">—</div></div>
   <div class="card"><div class="label">p99 (worst shard so far; the run's when done)</div><div class="value" id="p99">—</div></div>
-  <div class="card"><div class="label">faults</div><div id="faults"></div><div id="excluded"></div></div>
+  <div class="card"><div class="label">faults</div><div id="faults"></div><div id="gaps"></div><div id="excluded"></div></div>
 </div>
 <h2>Latency over time</h2>
 <div class="chart" id="chart-latency"></div>
@@ -112,8 +120,9 @@ export function livePage(s: LiveSnapshot): string {
 <h2>Outcome classes</h2>
 <div class="box" id="counts"></div>
 <p class="muted">While the run goes on: requests per second and latency from the intended send time over 10 s windows (the load
-worker's series in Prometheus), seconds since the experiment started. When it ends: the report's own per-second timeline
-(seconds since the load started), fault windows (red), left-out seconds such as harness gaps (grey), outcome counts and the verdict.</p>
+worker's series in Prometheus), seconds since the experiment started; fault windows (red) and harness gaps (purple: no load worker
+was sending for a shard) as they open and close. When it ends: the report's own per-second timeline (seconds since the load
+started), fault windows (red), other left-out seconds such as warm-up (grey), harness gaps (purple), outcome counts and the verdict.</p>
 </main>
 <script type="application/json" id="ordeal-live">${jsonForScript(s)}</script>
 <script>${echartsLibrary()}</script>

@@ -1,8 +1,9 @@
 // `ordeal watch <workflowId> --web`: a local page that shows a run as it happens. A
-// sampler reads the status query and the run's load series from Prometheus once a
-// second; the page polls /state and redraws with the report's own chart code. When
-// the run closes, its report (timeline, fault and excluded bands, outcome counts,
-// verdict) replaces the live picture. Loopback only.
+// sampler reads the status query (phase, counts, faults, harness gaps) and the run's
+// load series from Prometheus once a second; the page polls /state and redraws with
+// the report's own chart code. When the run closes, its report (timeline, fault,
+// excluded and harness gap bands, outcome counts, verdict) replaces the live picture.
+// Loopback only.
 import { createServer, type Server } from 'node:http';
 import pino from 'pino';
 import { request } from 'undici';
@@ -10,7 +11,7 @@ import type { TimelinePoint } from '../../activities/load/types.ts';
 import type { ExperimentHandle } from '../client/index.ts';
 import type { ExperimentStatus } from '../../workflows/types.ts';
 import { livePage } from './page.ts';
-import { liveQueries, timelineFrom, trackFaults, type LiveFault, type LiveSnapshot } from './state.ts';
+import { liveGaps, liveQueries, timelineFrom, trackFaults, type LiveFault, type LiveSnapshot, type ShardWatch } from './state.ts';
 
 const log = pino({ name: 'ordeal-live' });
 
@@ -40,6 +41,7 @@ async function promRange(base: string, query: string, startS: number, endS: numb
 
 export async function startLiveView(o: LiveViewOptions): Promise<LiveView> {
   const faults = new Map<string, LiveFault>();
+  const shards: ShardWatch = new Map();
   let timeline: TimelinePoint[] = [];
   let snap: LiveSnapshot = {
     workflow_id: o.handle.workflowId, run_id: null, scenario: null, phase: 'starting', done: false, verdict: null, reasons: [],
@@ -72,6 +74,7 @@ export async function startLiveView(o: LiveViewOptions): Promise<LiveView> {
     const origin = Date.parse(status.started_at);
     const now = Date.now();
     const tracked = trackFaults(faults, status, origin, now);
+    const gaps = liveGaps(shards, status, origin, now);
     let note: string | null = null;
     try {
       const qs = liveQueries(status.run_id);
@@ -83,7 +86,7 @@ export async function startLiveView(o: LiveViewOptions): Promise<LiveView> {
     }
     snap = {
       ...snap, run_id: status.run_id, scenario: status.scenario, phase: status.phase, status, verdict: status.verdict,
-      report: { load: { timeline }, faults: tracked, recovery: null }, timeline_note: note, updated_at: new Date().toISOString(),
+      report: { load: { timeline, harness_gaps: gaps, live_until_s: (now - origin) / 1000 }, faults: tracked, recovery: null }, timeline_note: note, updated_at: new Date().toISOString(),
     };
     return false;
   };

@@ -3,7 +3,8 @@
 // body is checked, a receiver that keeps failing is retried and becomes a note in the
 // report, the verdict stays what it was, and no secret reaches a report or a log line.
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,8 +13,12 @@ import pino from 'pino';
 import { createNotifyActivities, notifyTargetSchema, redactUrl, targetsFor, type NotifyTarget } from '../../activities/notify/index.ts';
 import { writeReportTo, type ExperimentReport } from '../../activities/report/index.ts';
 import type { OrdealClient } from '../../scripts/client/index.ts';
+import { repoRoot } from '../../scripts/stack/config.ts';
+import { embeddedSystem } from '../../scripts/stack/system-file.ts';
 import type { RunningWorkers } from '../../workers/index.ts';
-import { client, inProcessWorkers } from '../experiment/harness.ts';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { client, config, inProcessWorkers, scheduledActivities } from '../experiment/harness.ts';
 
 interface Received { path: string; body: Record<string, unknown> }
 const received: Received[] = [];
@@ -80,9 +85,12 @@ void test('a real run notifies every format; a receiver that keeps failing is a 
     { name: 'pager', format: 'pagerduty', url: `${base}/pd`, routing_key_env: 'ORDEAL_TEST_PD_KEY', on: ['PASS'] },
     { name: 'broken', format: 'json', url: `${base}/down/${SLACK_TOKEN}`, on: ['PASS'], retry: { attempts: 3, backoff: '100ms' } },
   ];
+  // The system file notifies too (the embedded stack's, plus a notify entry): its entries first, then the scenario's.
+  const systemFile = join(mkdtempSync(join(tmpdir(), 'ordeal-notify-sys-')), 'ops.system.yaml');
+  writeFileSync(systemFile, JSON.stringify({ ...embeddedSystem(config), notify: [{ name: 'ops', format: 'json', url: `${base}/sys`, on: ['PASS'] }] }));
   const h = await ordeal.start({ scenario: 'db_failure_peak_load', loadTaskQueue, overrides: [
     'faults=[]', 'ledger.messages=400', 'load.rate=80', 'load.duration=5s', 'load.warmup=0', 'load.thresholds={}',
-    'drain.timeout=45s', `notify=${JSON.stringify(targets)}`] });
+    'drain.timeout=45s', `notify=${JSON.stringify(targets)}`, `system=${systemFile}`] });
   const r = await h.result();
   assert.equal(r.verdict, 'PASS', r.reasons.join('\n'));
   passed = r.report;
@@ -101,6 +109,11 @@ void test('a real run notifies every format; a receiver that keeps failing is a 
   assert.equal(links.report, r.paths!.html);
   assert.match(links.temporal_ui!, new RegExp(`/namespaces/default/workflows/${r.workflow_id}$`));
   assert.match(links.dashboard!, new RegExp(`/d/ordeal-load-overview\\?from=\\d+&to=\\d+&var-scenario=db_failure_peak_load&var-run_id=${r.run_id}`));
+
+  const [sys] = bodiesAt('/sys');
+  assert.ok(sys, 'the system file\'s target got its message');
+  assert.equal(sys.run_id, r.run_id);
+  assert.equal(sys.verdict, 'PASS');
 
   const [slack] = bodiesAt(`/slack/services/${SLACK_TOKEN}`);
   assert.ok(slack, 'the slack receiver got its message at the URL from url_env');
@@ -129,7 +142,7 @@ void test('a real run notifies every format; a receiver that keeps failing is a 
   const onDisk = JSON.parse(readFileSync(r.paths!.json, 'utf8')) as ExperimentReport;
   assert.equal(onDisk.verdict, 'PASS');
   assert.ok(onDisk.reasons.includes(note), 'the note is in report.json');
-  assert.deepEqual(onDisk.notifications!.map((n) => [n.name, n.sent]), [['hook', true], ['chat', true], ['pager', true], ['broken', false]]);
+  assert.deepEqual(onDisk.notifications!.map((n) => [n.name, n.sent]), [['ops', true], ['hook', true], ['chat', true], ['pager', true], ['broken', false]]);
   const html = readFileSync(r.paths!.html, 'utf8');
   assert.match(html, /<h2>Notifications<\/h2>/);
   assert.match(html, /not sent/);
@@ -187,6 +200,38 @@ void test('a FAIL notifies by default with the failing counts and money at risk;
   const rewritten = JSON.parse(readFileSync(paths.json, 'utf8')) as ExperimentReport;
   assert.equal(rewritten.verdict, 'FAIL');
   assert.ok(rewritten.reasons.some((x) => x.includes('routing key variable ORDEAL_TEST_UNSET_KEY is not set')));
+});
+
+void test('a notify variable that is not set is refused before anything runs: by ordeal validate and by the run\'s own validation', async () => {
+  assert.ok(ordeal, 'needs the workers of the first real run');
+  const targets = [{ name: 'oncall', format: 'pagerduty', url: `${base}/pd-never`, routing_key_env: 'ORDEAL_TEST_UNSET_PD_KEY' },
+    { name: 'chat', format: 'slack', url_env: 'ORDEAL_TEST_UNSET_SLACK_URL' }];
+  delete process.env.ORDEAL_TEST_UNSET_PD_KEY;
+  delete process.env.ORDEAL_TEST_UNSET_SLACK_URL;
+  const overrides = ['faults=[]', 'ledger.messages=400', 'load.rate=80', 'load.duration=5s', 'load.warmup=0', `notify=${JSON.stringify(targets)}`];
+
+  // ordeal validate: exit 2, each variable at the field that names it, what it should hold.
+  const v = spawnSync('bash', [join(repoRoot, 'scripts', 'ordeal'), 'validate', 'db_failure_peak_load', '--json', ...overrides.flatMap((o) => ['--set', o])],
+    { encoding: 'utf8', env: process.env, timeout: 120_000 });
+  assert.equal(v.status, 2, v.stdout + v.stderr);
+  const problems = (JSON.parse(v.stdout) as { problems: { path: string; message: string }[] }).problems;
+  const by = Object.fromEntries(problems.map((p) => [p.path, p.message]));
+  assert.deepEqual(Object.keys(by).sort(), ['notify.0.routing_key_env', 'notify.1.url_env']);
+  assert.match(by['notify.0.routing_key_env']!, /^environment variable ORDEAL_TEST_UNSET_PD_KEY is not set: expected the PagerDuty Events v2 routing key of notification oncall/);
+  assert.match(by['notify.1.url_env']!, /^environment variable ORDEAL_TEST_UNSET_SLACK_URL is not set: expected the webhook URL/);
+
+  // The run: the client leaves the variables to the worker, whose validation refuses the scenario
+  // (non-retryable, every problem by path) before a ledger, a probe, a fault or a request.
+  const h = await ordeal.start({ scenario: 'db_failure_peak_load', loadTaskQueue, overrides });
+  const err = await ordeal.client.workflow.getHandle(h.workflowId).result().then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof WorkflowFailedError, String(err));
+  assert.ok(err.cause instanceof ApplicationFailure);
+  assert.equal(err.cause.type, 'InvalidScenario');
+  assert.equal(err.cause.nonRetryable, true);
+  assert.match(err.cause.message, /notify\.0\.routing_key_env: environment variable ORDEAL_TEST_UNSET_PD_KEY is not set/);
+  assert.match(err.cause.message, /notify\.1\.url_env: environment variable ORDEAL_TEST_UNSET_SLACK_URL is not set/);
+  assert.deepEqual(await scheduledActivities(ordeal, h.workflowId), ['resolveScenario']);
+  assert.equal(bodiesAt('/pd-never').length, 0);
 });
 
 after(async () => {

@@ -40,3 +40,19 @@ void test('finished runs: counted by verdict; the last run per scenario replaces
   assert.match(text, /ordeal_experiment_runs_total\{scenario="scn-a",verdict="PASS"\} 1/);
   assert.deepEqual(['warm-up', 'harness gap: x', 'database_kill on postgres: fault'].map(excludedReason), ['warmup', 'harness_gap', 'fault']);
 });
+
+void test('a retried report activity counts its run once: runs_total is idempotent per run id', async () => {
+  const count = async (scenario: string, verdict: string) => Number(new RegExp(`ordeal_experiment_runs_total\\{scenario="${scenario}",verdict="${verdict}"\\} (\\d+)`)
+    .exec(await experimentRegistry.metrics())?.[1] ?? 0);
+  const r = report('scn-retry', 'run-r1', 'FAIL', 1);
+  recordReport(r);
+  // writeReports retried with the same report (its first completion was lost): the interceptor records it again.
+  recordReport(structuredClone(r));
+  recordReport(structuredClone(r));
+  assert.equal(await count('scn-retry', 'FAIL'), 1);
+  // The last run's series are still that run's, once.
+  assert.match(await experimentRegistry.metrics(), /ordeal_experiment_last_run_info\{scenario="scn-retry",run_id="run-r1",verdict="FAIL"\} 1/);
+  // Another run of the scenario is counted.
+  recordReport(report('scn-retry', 'run-r2', 'FAIL', 1));
+  assert.equal(await count('scn-retry', 'FAIL'), 2);
+});
