@@ -49,7 +49,10 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 /**
  * A database that is still starting (57P03), restarting or not yet listening is waited
- * for, up to `waitMs`; any other error (bad credentials, broken schema) fails at once.
+ * for, up to `waitMs`; so is one that does not exist yet (3D000): `ordeal stack up`
+ * launches every process at once and creates the database in PostgreSQL's readiness
+ * check, which a fast start of this service can beat (a clean-clone CI run failed so).
+ * Any other error (bad credentials, broken schema) fails at once.
  */
 async function migrateWhenReachable(pool: pg.Pool, waitMs: number, log: Logger): Promise<void> {
   const deadline = Date.now() + waitMs;
@@ -60,7 +63,8 @@ async function migrateWhenReachable(pool: pg.Pool, waitMs: number, log: Logger):
       return;
     } catch (err) {
       const delay = Math.min(1000, 100 * attempt);
-      if (!isDatabaseUnavailable(err) || Date.now() + delay > deadline) {
+      const notYetCreated = (err as { code?: unknown }).code === '3D000';
+      if (!(isDatabaseUnavailable(err) || notYetCreated) || Date.now() + delay > deadline) {
         throw new Error(`payment-api: database not usable at start-up after ${attempt} attempt(s) in ${waitMs} ms: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
       if (attempt === 1 || attempt % 10 === 0) {
